@@ -1,0 +1,13 @@
+//! The hardware profiles shipped inside the binary, so `--profile loihi2` works from any directory.
+
+/// Names of the built-in profiles.
+pub const BUILTIN_PROFILE_NAMES: &[&str] = &["ideal", "loihi2"];
+
+/// The RON text of a built-in profile, by name.
+pub fn builtin_profile_text(name: &str) -> Option<&'static str> {
+    match name {
+        "ideal" => Some(include_str!("../../../hardware-profiles/ideal.ron")),
+        "loihi2" => Some(include_str!("../../../hardware-profiles/loihi2.ron")),
+        _ => None,
+    }
+}

@@ -1,0 +1,679 @@
+//! The emulated chip: allocation of populations and synapses on cores, state I/O and counters.
+//!
+//! The pipeline is the one of nengo-loihi and Lava: a user *builds* populations and synapse groups
+//! in real units, the chip *discretises* them into its number formats (weight exponents, decay
+//! constants, bias mantissas) and *allocates* them on cores against the profile's limits, then the
+//! user *runs* steps (see `chip_step.rs`) and applies local learning (see `learning_engine.rs`).
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::core_resources::{CoreBlock, CoreUsage, axon_synapse_bits};
+use crate::counters::OpCounters;
+use crate::energy::EnergyReport;
+use crate::error::{ChipError, Result};
+use crate::fixed_point::{max_signed_magnitude, max_unsigned, quantise_unit, saturate_signed};
+use crate::mismatch::{MismatchQuantity, MismatchSampler};
+use crate::population::{Population, PopulationId, PopulationKind, PopulationSpec};
+use crate::profile::{Arithmetic, DigitalArithmetic, HardwareProfile};
+use crate::rounding_noise::RoundingNoise;
+use crate::synapse_group::{ConnectOptions, GroupId, SynapseGroup};
+
+/// Which implementation computes steps and learning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecutionPath {
+    /// Batched matrix products (the normal path).
+    #[default]
+    Fast,
+    /// Plain scalar loops, one neuron and one synapse at a time: the reference the fast path is
+    /// checked against.
+    Reference,
+}
+
+/// A saved copy of every neuron's state, for restarting a phase from the same point.
+#[derive(Debug, Clone)]
+pub struct StateSnapshot {
+    states_f: Vec<Array2<f32>>,
+    states_i: Vec<Array2<i32>>,
+    activities: Vec<Array2<f32>>,
+    versions: Vec<u64>,
+}
+
+/// One emulated chip instance: a profile, realised device parameters and the mapped network.
+#[derive(Debug, Clone)]
+pub struct Chip {
+    pub(crate) profile: HardwareProfile,
+    pub(crate) digital: Option<DigitalArithmetic>,
+    pub(crate) mismatch: MismatchSampler,
+    pub(crate) noise: RoundingNoise,
+    pub(crate) cores: Vec<CoreUsage>,
+    pub(crate) populations: Vec<Population>,
+    pub(crate) groups: Vec<SynapseGroup>,
+    pub(crate) batch: usize,
+    pub(crate) static_dirty: bool,
+    pub(crate) path: ExecutionPath,
+    pub(crate) threads: usize,
+    pub(crate) last_residual: f32,
+    /// Next free neuron slot on each core (mismatch streams are addressed by slot).
+    next_slot: Vec<usize>,
+}
+
+impl Chip {
+    /// A chip instance of `profile` whose device mismatch is drawn from `seed`.
+    pub fn new(profile: &HardwareProfile, seed: u64) -> Result<Self> {
+        profile.validate()?;
+        let cores = profile.chip.cores as usize;
+        let digital = match &profile.arithmetic {
+            Arithmetic::Float => None,
+            Arithmetic::Digital(d) => Some(d.clone()),
+        };
+        Ok(Self {
+            profile: profile.clone(),
+            digital,
+            mismatch: MismatchSampler::new(profile.mismatch.clone(), seed),
+            noise: RoundingNoise::new(seed),
+            cores: vec![CoreUsage::default(); cores],
+            populations: Vec::new(),
+            groups: Vec::new(),
+            batch: 1,
+            static_dirty: true,
+            path: ExecutionPath::Fast,
+            threads: 1,
+            last_residual: 0.0,
+            next_slot: vec![0; cores],
+        })
+    }
+
+    /// The profile this chip emulates.
+    pub fn profile(&self) -> &HardwareProfile {
+        &self.profile
+    }
+
+    /// Chooses the fast or the reference implementation.
+    pub fn set_execution_path(&mut self, path: ExecutionPath) {
+        self.path = path;
+    }
+
+    /// Worker threads used inside one step (results do not depend on it).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Allocates a population and returns its handle.
+    pub fn add_population(&mut self, spec: PopulationSpec) -> Result<PopulationId> {
+        if spec.size == 0 {
+            return Err(ChipError::InvalidConfig(format!("population `{}` has no neurons", spec.name)));
+        }
+        let id = PopulationId(self.populations.len());
+        let b = self.batch;
+        let n = spec.size;
+        let mut pop = Population {
+            name: spec.name.clone(),
+            size: n,
+            is_input: true,
+            placement: Vec::new(),
+            dt_designed: Vec::new(),
+            dt: Vec::new(),
+            decay: Vec::new(),
+            bias: vec![0.0; n],
+            bias_mant: vec![0; n],
+            out_bits: self.digital.as_ref().map_or(0, |d| d.input_bits),
+            state_f: Array2::zeros((b, n)),
+            state_i: Array2::zeros((b, n)),
+            activity: Array2::zeros((b, n)),
+            static_f: Array2::zeros((b, n)),
+            static_i: Array2::zeros((b, n)),
+            traces: Default::default(),
+            version: 0,
+            nonzero: 0,
+            bias_updates: 0,
+        };
+        if let PopulationKind::Neurons { dt, bias, placement, .. } = spec.kind {
+            if bias.len() != n {
+                return Err(ChipError::InvalidConfig(format!(
+                    "population `{}`: {} biases for {} neurons",
+                    spec.name,
+                    bias.len(),
+                    n
+                )));
+            }
+            if let Some(bad) = dt.iter().find(|&&x| !(x > 0.0 && x <= 1.0)) {
+                return Err(ChipError::InvalidConfig(format!(
+                    "population `{}`: time step dt = {bad} is outside (0, 1]",
+                    spec.name
+                )));
+            }
+            if let Some(bad) = bias.iter().find(|x| !x.is_finite()) {
+                return Err(ChipError::InvalidConfig(format!(
+                    "population `{}`: bias {bad} is not finite",
+                    spec.name
+                )));
+            }
+            self.check_placement(&spec.name, n, &placement)?;
+            pop.is_input = false;
+            pop.out_bits = self.digital.as_ref().map_or(0, |d| d.activation_bits);
+            // Realised time constants: designed dt divided by each device's tau factor.
+            let mut realised = Vec::with_capacity(n);
+            for block in &placement {
+                let first = self.next_slot[block.core];
+                let factors = self.mismatch.factors(
+                    MismatchQuantity::NeuronTau,
+                    block.core,
+                    0,
+                    first,
+                    block.len,
+                );
+                for (k, f) in factors.iter().enumerate() {
+                    realised.push((dt[block.start + k] / f).clamp(f32::MIN_POSITIVE, 1.0));
+                }
+            }
+            pop.dt_designed = dt;
+            match &self.digital {
+                None => {
+                    pop.dt = realised;
+                    pop.bias = bias;
+                }
+                Some(d) => {
+                    let full = 1i64 << d.decay_bits;
+                    pop.decay = realised
+                        .iter()
+                        .map(|&x| ((f64::from(x) * full as f64).round() as i64).clamp(1, full))
+                        .collect();
+                    pop.dt = pop.decay.iter().map(|&k| k as f32 / full as f32).collect();
+                    let exp = bias_exponent(d);
+                    let lim = max_signed_magnitude(d.bias_bits);
+                    pop.bias_mant = bias
+                        .iter()
+                        .map(|&x| {
+                            let units = f64::from(x) * (1u64 << d.state_fraction_bits) as f64;
+                            ((units / (1u64 << exp) as f64).round() as i64).clamp(-lim, lim)
+                        })
+                        .collect();
+                }
+            }
+            for block in &placement {
+                self.next_slot[block.core] += block.len;
+                self.cores[block.core].neurons += block.len as u64;
+            }
+            pop.placement = placement;
+        }
+        self.populations.push(pop);
+        Ok(id)
+    }
+
+    fn check_placement(&self, name: &str, n: usize, placement: &[CoreBlock]) -> Result<()> {
+        let mut next = 0usize;
+        for block in placement {
+            if block.start != next || block.len == 0 {
+                return Err(ChipError::InvalidConfig(format!(
+                    "population `{name}`: placement blocks must cover 0..{n} in order without gaps \
+                     (block at core {} starts at {} with {} neurons, expected start {next})",
+                    block.core, block.start, block.len
+                )));
+            }
+            if block.core >= self.cores.len() {
+                return Err(ChipError::InvalidConfig(format!(
+                    "population `{name}`: core {} does not exist; the chip has {} cores",
+                    block.core,
+                    self.cores.len()
+                )));
+            }
+            next += block.len;
+            if let Some(max) = self.profile.core_limits.max_neurons {
+                let needed = self.cores[block.core].neurons + block.len as u64;
+                if needed > u64::from(max) {
+                    return Err(ChipError::CoreLimit {
+                        what: format!("neurons (population `{name}`)"),
+                        core: block.core,
+                        needed,
+                        limit: max.into(),
+                    });
+                }
+            }
+        }
+        if next != n {
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{name}`: placement covers {next} of {n} neurons"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Connects `pre` to `post` with dense weights (`pre.size × post.size`, real units).
+    pub fn connect(
+        &mut self,
+        pre: PopulationId,
+        post: PopulationId,
+        weights: ArrayView2<f32>,
+        options: ConnectOptions,
+    ) -> Result<GroupId> {
+        let (np, nq) = (self.pop(pre)?.size, self.pop(post)?.size);
+        if self.populations[post.0].is_input {
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}` is an input and cannot receive synapses",
+                self.populations[post.0].name
+            )));
+        }
+        if weights.dim() != (np, nq) {
+            return Err(ChipError::InvalidConfig(format!(
+                "weights from `{}` to `{}` have shape {:?}, expected ({np}, {nq})",
+                self.populations[pre.0].name,
+                self.populations[post.0].name,
+                weights.dim()
+            )));
+        }
+        if weights.iter().any(|w| !w.is_finite()) {
+            return Err(ChipError::InvalidConfig("weights contain a non-finite value".into()));
+        }
+        if let Some(m) = options.mirror_of {
+            let fwd = self.groups.get(m.0).ok_or_else(|| {
+                ChipError::InvalidConfig(format!("mirror_of names unknown synapse group {}", m.0))
+            })?;
+            if fwd.pre != post || fwd.post != pre || fwd.mirror_of.is_some() {
+                return Err(ChipError::InvalidConfig(
+                    "a mirror group must connect the forward group's post to its pre".into(),
+                ));
+            }
+        }
+        self.allocate_synapses(pre, post)?;
+
+        let range = options
+            .weight_range
+            .unwrap_or_else(|| weights.iter().fold(0.0f32, |m, w| m.max(w.abs())));
+        let mut group = SynapseGroup {
+            pre,
+            post,
+            weights: Array2::zeros((np, nq)),
+            gain: None,
+            effective: None,
+            exponent: 0,
+            lsb: 0.0,
+            mirror_of: options.mirror_of,
+            updates: 0,
+        };
+        match &self.digital {
+            None => {
+                let cv = self.mismatch.spread(MismatchQuantity::SynapseGain);
+                if cv > 0.0 {
+                    group.gain = Some(self.sample_gains(post, self.groups.len() as u64, np));
+                }
+            }
+            Some(d) => {
+                group.exponent = match options.mirror_of {
+                    Some(m) => self.groups[m.0].exponent,
+                    None => weight_exponent(d, range),
+                };
+                group.lsb = weight_lsb(d, group.exponent);
+            }
+        }
+        let id = GroupId(self.groups.len());
+        self.groups.push(group);
+        self.write_weights(id, weights)?;
+        Ok(id)
+    }
+
+    fn sample_gains(&self, post: PopulationId, substream: u64, np: usize) -> Array2<f32> {
+        let pop = &self.populations[post.0];
+        let mut gains = Array2::zeros((np, pop.size));
+        for block in &pop.placement {
+            let f = self.mismatch.factors(
+                MismatchQuantity::SynapseGain,
+                block.core,
+                substream,
+                0,
+                np * block.len,
+            );
+            for j in 0..np {
+                for k in 0..block.len {
+                    gains[[j, block.start + k]] = f[j * block.len + k];
+                }
+            }
+        }
+        gains
+    }
+
+    fn allocate_synapses(&mut self, pre: PopulationId, post: PopulationId) -> Result<()> {
+        let np = self.populations[pre.0].size as u64;
+        let weight_bits = self.digital.as_ref().map_or(32, |d| d.weight_bits);
+        let limits = self.profile.core_limits.clone();
+        let post_blocks = self.populations[post.0].placement.clone();
+        let post_name = self.populations[post.0].name.clone();
+        let pre_name = self.populations[pre.0].name.clone();
+        let mut new_usage = self.cores.clone();
+        for block in &post_blocks {
+            let core = &mut new_usage[block.core];
+            core.input_axons += np;
+            core.synapse_bits +=
+                np * axon_synapse_bits(&self.profile.synapse_encoding, weight_bits, block.len as u64);
+            if let Some(max) = limits.max_input_axons
+                && core.input_axons > u64::from(max)
+            {
+                return Err(ChipError::CoreLimit {
+                    what: format!("input axons (`{pre_name}` → `{post_name}`)"),
+                    core: block.core,
+                    needed: core.input_axons,
+                    limit: max.into(),
+                });
+            }
+            if let Some(max) = limits.synapse_memory_bits
+                && core.synapse_bits > max
+            {
+                return Err(ChipError::CoreLimit {
+                    what: format!("synapse memory bits (`{pre_name}` → `{post_name}`)"),
+                    core: block.core,
+                    needed: core.synapse_bits,
+                    limit: max,
+                });
+            }
+        }
+        let mut post_cores: Vec<usize> = post_blocks.iter().map(|b| b.core).collect();
+        post_cores.sort_unstable();
+        post_cores.dedup();
+        for block in &self.populations[pre.0].placement {
+            let core = &mut new_usage[block.core];
+            core.output_axons += block.len as u64 * post_cores.len() as u64;
+            if let Some(max) = limits.max_output_axons
+                && core.output_axons > u64::from(max)
+            {
+                return Err(ChipError::CoreLimit {
+                    what: format!("output axons (`{pre_name}` → `{post_name}`)"),
+                    core: block.core,
+                    needed: core.output_axons,
+                    limit: max.into(),
+                });
+            }
+        }
+        self.cores = new_usage;
+        Ok(())
+    }
+
+    /// Overwrites a group's weights (real units; digital cores round to the nearest mantissa and
+    /// saturate at the mantissa range).
+    pub fn write_weights(&mut self, group: GroupId, weights: ArrayView2<f32>) -> Result<()> {
+        let g = self.group(group)?;
+        if weights.dim() != g.weights.dim() {
+            return Err(ChipError::InvalidConfig(format!(
+                "weights have shape {:?}, group {} has {:?}",
+                weights.dim(),
+                group.0,
+                g.weights.dim()
+            )));
+        }
+        let digital = self.digital.clone();
+        let g = &mut self.groups[group.0];
+        match digital {
+            None => g.weights.assign(&weights),
+            Some(d) => {
+                let lim = max_signed_magnitude(d.weight_bits) as f64;
+                let lsb = g.lsb;
+                g.weights.zip_mut_with(&weights, |m, &w| {
+                    *m = (f64::from(w) / lsb).round().clamp(-lim, lim) as f32;
+                });
+            }
+        }
+        self.refresh_effective(group);
+        Ok(())
+    }
+
+    pub(crate) fn refresh_effective(&mut self, group: GroupId) {
+        let g = &mut self.groups[group.0];
+        if let Some(gain) = &g.gain {
+            g.effective = Some(&g.weights * gain);
+        }
+        if self.populations[g.pre.0].is_input {
+            self.static_dirty = true;
+        }
+    }
+
+    /// A group's weights in real units (pre × post).
+    pub fn read_weights(&self, group: GroupId) -> Result<Array2<f32>> {
+        let g = self.group(group)?;
+        Ok(match &self.digital {
+            None => g.weights.clone(),
+            Some(_) => g.weights.mapv(|m| (f64::from(m) * g.lsb) as f32),
+        })
+    }
+
+    /// Digital cores: a group's integer weight mantissas and its exponent.
+    pub fn read_weight_mantissas(&self, group: GroupId) -> Result<(Array2<i32>, i32)> {
+        let g = self.group(group)?;
+        Ok((g.weights.mapv(|m| m as i32), g.exponent))
+    }
+
+    /// A population's biases in real units.
+    pub fn read_bias(&self, pop: PopulationId) -> Result<Vec<f32>> {
+        let p = self.pop(pop)?;
+        Ok(match &self.digital {
+            None => p.bias.clone(),
+            Some(d) => {
+                let scale = (1u64 << bias_exponent(d)) as f64 / (1u64 << d.state_fraction_bits) as f64;
+                p.bias_mant.iter().map(|&m| (m as f64 * scale) as f32).collect()
+            }
+        })
+    }
+
+    /// The realised per-neuron time steps (after mismatch and quantisation).
+    pub fn realised_dt(&self, pop: PopulationId) -> Result<&[f32]> {
+        Ok(&self.pop(pop)?.dt)
+    }
+
+    /// Sets the number of examples processed at once; states are reset.
+    pub fn set_batch_size(&mut self, batch: usize) -> Result<()> {
+        if batch == 0 {
+            return Err(ChipError::InvalidConfig("batch size must be at least 1".into()));
+        }
+        if batch == self.batch {
+            return Ok(());
+        }
+        self.batch = batch;
+        for p in &mut self.populations {
+            let n = p.size;
+            p.state_f = Array2::zeros((batch, n));
+            p.state_i = Array2::zeros((batch, n));
+            p.activity = Array2::zeros((batch, n));
+            p.static_f = Array2::zeros((batch, n));
+            p.static_i = Array2::zeros((batch, n));
+            p.traces = Default::default();
+            p.version += 1;
+        }
+        self.static_dirty = true;
+        Ok(())
+    }
+
+    /// The current batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    /// Sets every neuron state (and activity) to zero.
+    pub fn reset_state(&mut self) {
+        for p in self.populations.iter_mut().filter(|p| !p.is_input) {
+            p.state_f.fill(0.0);
+            p.state_i.fill(0);
+            p.activity.fill(0.0);
+            p.nonzero = 0;
+            p.version += 1;
+        }
+    }
+
+    /// Writes input values in [0, 1] (batch × size) into an input population. Digital chips
+    /// quantise them to `input_bits`.
+    pub fn apply_input(&mut self, pop: PopulationId, values: ArrayView2<f32>) -> Result<()> {
+        let batch = self.batch;
+        let digital = self.digital.clone();
+        let p = self.pop_mut(pop)?;
+        if !p.is_input {
+            return Err(ChipError::InvalidConfig(format!("population `{}` is not an input", p.name)));
+        }
+        if values.dim() != (batch, p.size) {
+            return Err(ChipError::InvalidConfig(format!(
+                "input for `{}` has shape {:?}, expected ({batch}, {})",
+                p.name,
+                values.dim(),
+                p.size
+            )));
+        }
+        match digital {
+            None => p.activity.zip_mut_with(&values, |a, &x| *a = x.clamp(0.0, 1.0)),
+            Some(d) => p.activity.zip_mut_with(&values, |a, &x| *a = quantise_unit(x, d.input_bits) as f32),
+        }
+        p.nonzero = p.activity.iter().filter(|&&a| a != 0.0).count() as u64;
+        p.version += 1;
+        self.static_dirty = true;
+        Ok(())
+    }
+
+    /// A population's output activity in real units (batch × size), ρ(s) of each neuron.
+    pub fn read_activity(&self, pop: PopulationId) -> Result<Array2<f32>> {
+        let p = self.pop(pop)?;
+        Ok(match &self.digital {
+            None => p.activity.clone(),
+            Some(_) => {
+                let scale = 1.0 / (1u64 << p.out_bits) as f32;
+                p.activity.mapv(|a| a * scale)
+            }
+        })
+    }
+
+    /// A population's neuron states in real units (batch × size). Finer than the activity on digital
+    /// cores (24-bit state versus the activation payload).
+    pub fn read_state(&self, pop: PopulationId) -> Result<Array2<f32>> {
+        let p = self.pop(pop)?;
+        if p.is_input {
+            return self.read_activity(pop);
+        }
+        Ok(match &self.digital {
+            None => p.state_f.clone(),
+            Some(d) => {
+                let scale = 1.0 / (1u64 << d.state_fraction_bits) as f32;
+                p.state_i.mapv(|v| v as f32 * scale)
+            }
+        })
+    }
+
+    /// Digital cores: raw integer states (batch × size), in units of 2^-state_fraction_bits.
+    pub fn read_state_raw(&self, pop: PopulationId) -> Result<Array2<i32>> {
+        Ok(self.pop(pop)?.state_i.clone())
+    }
+
+    /// Saves all neuron states.
+    pub fn save_state(&self) -> StateSnapshot {
+        StateSnapshot {
+            states_f: self.populations.iter().map(|p| p.state_f.clone()).collect(),
+            states_i: self.populations.iter().map(|p| p.state_i.clone()).collect(),
+            activities: self.populations.iter().map(|p| p.activity.clone()).collect(),
+            versions: self.populations.iter().map(|p| p.version).collect(),
+        }
+    }
+
+    /// Restores states saved by [`Chip::save_state`] on this chip with the same batch size.
+    pub fn restore_state(&mut self, snap: &StateSnapshot) -> Result<()> {
+        if snap.states_f.len() != self.populations.len()
+            || snap.activities.first().map(|a| a.nrows()) != Some(self.batch)
+        {
+            return Err(ChipError::InvalidConfig(
+                "snapshot was taken on a chip with other populations or batch size".into(),
+            ));
+        }
+        for (k, p) in self.populations.iter_mut().enumerate() {
+            p.state_f.assign(&snap.states_f[k]);
+            p.state_i.assign(&snap.states_i[k]);
+            p.activity.assign(&snap.activities[k]);
+            p.version = snap.versions[k];
+            p.nonzero = p.activity.iter().filter(|&&a| a != 0.0).count() as u64;
+        }
+        Ok(())
+    }
+
+    /// Root-mean-square change of the neuron states in the last step of the last run (real units).
+    pub fn last_step_residual(&self) -> f32 {
+        self.last_residual
+    }
+
+    /// Per-core usage and counters.
+    pub fn cores(&self) -> &[CoreUsage] {
+        &self.cores
+    }
+
+    /// Cores that hold at least one neuron.
+    pub fn used_cores(&self) -> usize {
+        self.cores.iter().filter(|c| c.neurons > 0).count()
+    }
+
+    /// Operation counts summed over all cores.
+    pub fn total_counters(&self) -> OpCounters {
+        let mut total = OpCounters::default();
+        for c in &self.cores {
+            total += c.counters;
+        }
+        total
+    }
+
+    /// Sets every core's operation counters to zero.
+    pub fn reset_counters(&mut self) {
+        for c in &mut self.cores {
+            c.counters = OpCounters::default();
+        }
+    }
+
+    /// Energy estimate of everything counted so far.
+    pub fn energy(&self) -> EnergyReport {
+        EnergyReport::estimate(&self.total_counters(), &self.profile.energy)
+    }
+
+    /// Name and size of a population.
+    pub fn population_info(&self, pop: PopulationId) -> Result<(&str, usize)> {
+        let p = self.pop(pop)?;
+        Ok((&p.name, p.size))
+    }
+
+    /// Digital cores: the weight exponent of a group.
+    pub fn weight_exponent(&self, group: GroupId) -> Result<i32> {
+        Ok(self.group(group)?.exponent)
+    }
+
+    pub(crate) fn pop(&self, id: PopulationId) -> Result<&Population> {
+        self.populations
+            .get(id.0)
+            .ok_or_else(|| ChipError::InvalidConfig(format!("unknown population {}", id.0)))
+    }
+
+    pub(crate) fn pop_mut(&mut self, id: PopulationId) -> Result<&mut Population> {
+        self.populations
+            .get_mut(id.0)
+            .ok_or_else(|| ChipError::InvalidConfig(format!("unknown population {}", id.0)))
+    }
+
+    pub(crate) fn group(&self, id: GroupId) -> Result<&SynapseGroup> {
+        self.groups
+            .get(id.0)
+            .ok_or_else(|| ChipError::InvalidConfig(format!("unknown synapse group {}", id.0)))
+    }
+}
+
+/// Real value of one weight-mantissa step for exponent `exp`: `2^(shift + exp − state_fraction_bits)`.
+pub fn weight_lsb(d: &DigitalArithmetic, exp: i32) -> f64 {
+    2f64.powi(d.synaptic_input_shift + exp - d.state_fraction_bits as i32)
+}
+
+/// The smallest weight exponent whose mantissa range covers `range` (the largest if none does).
+pub fn weight_exponent(d: &DigitalArithmetic, range: f32) -> i32 {
+    let max = max_signed_magnitude(d.weight_bits) as f64;
+    (d.weight_exponent_min..=d.weight_exponent_max)
+        .find(|&e| max * weight_lsb(d, e) >= f64::from(range))
+        .unwrap_or(d.weight_exponent_max)
+}
+
+/// Bias exponent: biases cover ±4 in real units with `bias_bits` of mantissa.
+pub fn bias_exponent(d: &DigitalArithmetic) -> u32 {
+    (d.state_fraction_bits + 2).saturating_sub(d.bias_bits - 1)
+}
+
+/// Clamps to the signed range of the accumulator.
+pub(crate) fn saturate_accumulator(d: &DigitalArithmetic, x: i64) -> i64 {
+    saturate_signed(x, d.accumulator_bits)
+}
+
+/// Largest payload a population of `bits` output bits sends.
+pub(crate) fn max_payload(bits: u32) -> i64 {
+    max_unsigned(bits)
+}

@@ -1,0 +1,26 @@
+//! Operation counters kept per core.
+
+use serde::{Deserialize, Serialize};
+use std::ops::AddAssign;
+
+/// How many operations of each kind a core (or the whole chip) performed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpCounters {
+    /// Synaptic operations: one nonzero presynaptic value delivered through one synapse.
+    pub synaptic_ops: u64,
+    /// Neuron state updates: one neuron advanced by one time step.
+    pub neuron_updates: u64,
+    /// Spikes (graded payloads) sent: one neuron with nonzero output in one time step.
+    pub spikes: u64,
+    /// Synaptic weight (or bias) updates made by the learning engine.
+    pub synaptic_updates: u64,
+}
+
+impl AddAssign for OpCounters {
+    fn add_assign(&mut self, o: Self) {
+        self.synaptic_ops += o.synaptic_ops;
+        self.neuron_updates += o.neuron_updates;
+        self.spikes += o.spikes;
+        self.synaptic_updates += o.synaptic_updates;
+    }
+}

@@ -1,0 +1,100 @@
+//! Fixed-point helpers shared by the fast and the reference paths of the digital core.
+//!
+//! Every function here is exact integer arithmetic; the fast path and the scalar reference call the
+//! same functions, which is what makes them agree bit for bit.
+
+/// Multiplies `x` by `2^-shift`, rounding half up (toward +∞). A negative shift is a left shift.
+#[inline]
+pub fn round_shift(x: i64, shift: i32) -> i64 {
+    if shift <= 0 {
+        x << (-shift).min(62)
+    } else if shift >= 63 {
+        0
+    } else {
+        (x + (1i64 << (shift - 1))) >> shift
+    }
+}
+
+/// Clamps `x` to the range of a signed integer of `bits` bits (sign included).
+#[inline]
+pub fn saturate_signed(x: i64, bits: u32) -> i64 {
+    let hi = (1i64 << (bits - 1)) - 1;
+    x.clamp(-hi - 1, hi)
+}
+
+/// The largest magnitude of a symmetric signed mantissa of `bits` bits: `2^(bits−1) − 1`.
+#[inline]
+pub fn max_signed_magnitude(bits: u32) -> i64 {
+    (1i64 << (bits - 1)) - 1
+}
+
+/// Largest unsigned value of `bits` bits.
+#[inline]
+pub fn max_unsigned(bits: u32) -> i64 {
+    (1i64 << bits) - 1
+}
+
+/// Quantises a value in [0, 1] to an unsigned integer of `bits` bits: `min(round(x·2^bits), 2^bits − 1)`.
+#[inline]
+pub fn quantise_unit(x: f32, bits: u32) -> i64 {
+    let scaled = (f64::from(x.clamp(0.0, 1.0)) * (1u64 << bits) as f64).round() as i64;
+    scaled.min(max_unsigned(bits))
+}
+
+/// Rounds `x` (in units of the target grid) to an integer with the given rounding mode; `u` is a
+/// uniform number in [0, 1) used only by stochastic rounding.
+#[inline]
+pub fn round_to_grid(x: f64, mode: crate::profile::Rounding, u: f64) -> i64 {
+    use crate::profile::Rounding;
+    match mode {
+        Rounding::Nearest => x.round() as i64,
+        Rounding::Truncate => x.trunc() as i64,
+        Rounding::Stochastic => {
+            let floor = x.floor();
+            let frac = x - floor;
+            floor as i64 + i64::from(u < frac)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Rounding;
+
+    #[test]
+    fn round_shift_rounds_half_up_and_shifts_left_for_negative() {
+        assert_eq!(round_shift(5, 1), 3); // 2.5 -> 3
+        assert_eq!(round_shift(-5, 1), -2); // -2.5 -> -2 (half up)
+        assert_eq!(round_shift(7, 2), 2); // 1.75 -> 2
+        assert_eq!(round_shift(3, -2), 12);
+        assert_eq!(round_shift(-4096 * 3, 12), -3);
+    }
+
+    #[test]
+    fn saturation_and_ranges() {
+        assert_eq!(saturate_signed(1 << 30, 22), (1 << 21) - 1);
+        assert_eq!(saturate_signed(-(1 << 30), 22), -(1 << 21));
+        assert_eq!(max_signed_magnitude(8), 127);
+        assert_eq!(quantise_unit(1.0, 8), 255);
+        assert_eq!(quantise_unit(0.5, 8), 128);
+        assert_eq!(quantise_unit(-3.0, 8), 0);
+    }
+
+    #[test]
+    fn stochastic_rounding_is_unbiased_and_bounded() {
+        let x = 2.3;
+        let mut sum = 0i64;
+        let n = 10_000;
+        for k in 0..n {
+            let u = (k as f64 + 0.5) / n as f64;
+            let r = round_to_grid(x, Rounding::Stochastic, u);
+            assert!(r == 2 || r == 3);
+            sum += r;
+        }
+        let mean = sum as f64 / n as f64;
+        assert!((mean - x).abs() < 1e-3, "mean {mean}");
+        assert_eq!(round_to_grid(-2.7, Rounding::Truncate, 0.0), -2);
+        assert_eq!(round_to_grid(-2.5, Rounding::Nearest, 0.0), -3);
+    }
+}

@@ -1,0 +1,324 @@
+//! The on-chip learning engine: latches activity traces at the end of phases and applies local rules.
+//!
+//! Updates are summed over the examples of the batch, scaled by the group's global scalar and written
+//! into the weights at the chip's precision: float cores add them exactly; digital cores convert them
+//! to weight-mantissa steps and round them with the profile's rounding mode (stochastic rounding draws
+//! from a counter-based generator keyed by the synapse, see `rounding_noise.rs`). The feedback copy of
+//! a synapse (a mirror group) draws the same rounding number as its forward twin, so digital forward and
+//! feedback weights stay equal when their updates are equal.
+
+use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul};
+
+use crate::chip::{Chip, ExecutionPath, bias_exponent};
+use crate::error::{ChipError, Result};
+use crate::fixed_point::{max_signed_magnitude, round_to_grid};
+use crate::learning_rule::{LocalRule, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
+use crate::population::{PopulationId, Trace};
+use crate::synapse_group::GroupId;
+
+/// Where a learned update lands.
+#[derive(Clone, Copy)]
+enum Target {
+    Group(usize),
+    Bias(usize),
+}
+
+impl Chip {
+    /// Latches the current activity of every population into trace slot `slot`.
+    pub fn latch_traces(&mut self, slot: TraceSlot) {
+        let trace_bits = self.profile.learning.trace_bits;
+        let digital = self.digital.is_some();
+        for p in &mut self.populations {
+            let data = if digital {
+                let shift = p.out_bits.saturating_sub(trace_bits);
+                p.activity.mapv(|a| ((a as i64) >> shift) as f32)
+            } else {
+                p.activity.clone()
+            };
+            p.traces[slot.index()] = Some(Trace { data, version: p.version });
+        }
+    }
+
+    /// Applies a sum-of-products rule to every synapse of `group`, with group-wide scalar `global`.
+    pub fn learn(&mut self, group: GroupId, rule: &SumOfProducts, global: f32) -> Result<()> {
+        self.check_global(global)?;
+        let g = self.group(group)?;
+        let (pre, post) = (g.pre, g.post);
+        self.check_slots(rule, Some(pre), post)?;
+        match self.path {
+            ExecutionPath::Fast => {
+                let delta = self.sop_sum(rule, Some(pre), post);
+                let scale = f64::from(global) * self.trace_lsb(pre) * self.trace_lsb(post);
+                self.write_update(Target::Group(group.0), delta.view(), scale);
+                Ok(())
+            }
+            ExecutionPath::Reference => self.learn_local(group, rule, global),
+        }
+    }
+
+    /// Applies any local rule to every synapse of `group`, one synapse at a time (the generic path).
+    pub fn learn_local(&mut self, group: GroupId, rule: &dyn LocalRule, global: f32) -> Result<()> {
+        self.check_global(global)?;
+        let g = self.group(group)?;
+        let (pre, post) = (g.pre, g.post);
+        let weights = self.read_weights(group)?;
+        let delta = self.local_sum(rule, Some(pre), post, Some(&weights), global);
+        self.write_update(Target::Group(group.0), delta.view(), 1.0);
+        Ok(())
+    }
+
+    /// Applies a sum-of-products rule to the biases of `pop` (a bias is a synapse from a source that
+    /// is always 1).
+    pub fn learn_bias(&mut self, pop: PopulationId, rule: &SumOfProducts, global: f32) -> Result<()> {
+        self.check_global(global)?;
+        if self.pop(pop)?.is_input {
+            return Err(ChipError::InvalidConfig("input populations have no biases".into()));
+        }
+        self.check_slots(rule, None, pop)?;
+        match self.path {
+            ExecutionPath::Fast => {
+                let delta = self.sop_sum(rule, None, pop);
+                let scale = f64::from(global) * self.trace_lsb(pop);
+                self.write_update(Target::Bias(pop.0), delta.view(), scale);
+                Ok(())
+            }
+            ExecutionPath::Reference => self.learn_bias_local(pop, rule, global),
+        }
+    }
+
+    /// Applies any local rule to the biases of `pop`, one neuron at a time.
+    pub fn learn_bias_local(&mut self, pop: PopulationId, rule: &dyn LocalRule, global: f32) -> Result<()> {
+        self.check_global(global)?;
+        if self.pop(pop)?.is_input {
+            return Err(ChipError::InvalidConfig("input populations have no biases".into()));
+        }
+        let bias = Array2::from_shape_vec((1, self.pop(pop)?.size), self.read_bias(pop)?)
+            .map_err(|e| ChipError::InvalidConfig(e.to_string()))?;
+        let delta = self.local_sum(rule, None, pop, Some(&bias), global);
+        self.write_update(Target::Bias(pop.0), delta.view(), 1.0);
+        Ok(())
+    }
+
+    fn check_global(&self, global: f32) -> Result<()> {
+        if global.is_finite() {
+            Ok(())
+        } else {
+            Err(ChipError::InvalidConfig(format!("learning global scalar {global} is not finite")))
+        }
+    }
+
+    fn check_slots(&self, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Result<()> {
+        for t in rule.terms() {
+            for (pop, slot) in [(pre, t.pre), (Some(post), t.post)] {
+                if let (Some(p), Some(k)) = (pop, slot) {
+                    let pop = self.pop(p)?;
+                    if pop.traces[k.index()].is_none() {
+                        return Err(ChipError::InvalidConfig(format!(
+                            "trace slot {} of population `{}` was not latched before learning",
+                            k.index(),
+                            pop.name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Real value of one trace step of a population's traces.
+    fn trace_lsb(&self, pop: PopulationId) -> f64 {
+        if self.digital.is_some() {
+            let p = &self.populations[pop.0];
+            let shift = p.out_bits.saturating_sub(self.profile.learning.trace_bits);
+            2f64.powi(-((p.out_bits - shift) as i32))
+        } else {
+            1.0
+        }
+    }
+
+    fn trace(&self, pop: PopulationId, slot: TraceSlot) -> &Trace {
+        // Checked by check_slots before any caller gets here.
+        self.populations[pop.0].traces[slot.index()]
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("trace slot checked"))
+    }
+
+    /// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units, as matrix products (pre × post).
+    /// Terms whose presynaptic traces hold the same data (same activity version) share one product.
+    fn sop_sum(&self, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Array2<f64> {
+        let b = self.batch;
+        let n_post = self.populations[post.0].size;
+        let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
+        // Group terms by presynaptic data identity.
+        let mut keys: Vec<Option<(TraceSlot, u64)>> = Vec::new();
+        for t in rule.terms() {
+            let key = match (pre, t.pre) {
+                (Some(p), Some(k)) => Some((k, self.trace(p, k).version)),
+                _ => None,
+            };
+            if !keys.iter().any(|x| x.map(|y| y.1) == key.map(|y| y.1) && x.is_some() == key.is_some()) {
+                keys.push(key);
+            }
+        }
+        let exact = self.digital.is_some() && {
+            let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
+            let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
+            rule.terms().iter().all(|t| t.coefficient.fract() == 0.0) && coeff * max_t * max_t * b as f64 <= (1u64 << 24) as f64
+        };
+        let mut delta32 = Array2::<f32>::zeros((n_pre, n_post));
+        let mut delta64 = Array2::<f64>::zeros((n_pre, n_post));
+        for key in keys {
+            let mut m = Array2::<f32>::zeros((b, n_post));
+            for t in rule.terms() {
+                let tkey = match (pre, t.pre) {
+                    (Some(p), Some(k)) => Some((k, self.trace(p, k).version)),
+                    _ => None,
+                };
+                let same = tkey.map(|y| y.1) == key.map(|y| y.1) && tkey.is_some() == key.is_some();
+                if !same {
+                    continue;
+                }
+                match t.post {
+                    Some(k) => m.scaled_add(t.coefficient, &self.trace(post, k).data),
+                    None => m.mapv_inplace(|x| x + t.coefficient),
+                }
+            }
+            match (pre, key) {
+                (Some(p), Some((k, _))) => {
+                    let a = &self.trace(p, k).data;
+                    if exact || self.digital.is_none() {
+                        general_mat_mul(1.0, &a.t(), &m, 1.0, &mut delta32);
+                    } else {
+                        let a64 = a.mapv(f64::from);
+                        let m64 = m.mapv(f64::from);
+                        general_mat_mul(1.0, &a64.t(), &m64, 1.0, &mut delta64);
+                    }
+                }
+                _ => {
+                    // Presynaptic factor 1: every row receives the column sums of m.
+                    let sums = m.map(|&x| f64::from(x)).sum_axis(Axis(0));
+                    for mut row in delta64.axis_iter_mut(Axis(0)) {
+                        row += &sums;
+                    }
+                }
+            }
+        }
+        delta64.zip_mut_with(&delta32, |d, &x| *d += f64::from(x));
+        delta64
+    }
+
+    /// Σ over the batch of `rule.delta(synapse)` for every synapse, one at a time (real units).
+    fn local_sum(
+        &self,
+        rule: &dyn LocalRule,
+        pre: Option<PopulationId>,
+        post: PopulationId,
+        weights: Option<&Array2<f32>>,
+        global: f32,
+    ) -> Array2<f64> {
+        let n_post = self.populations[post.0].size;
+        let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
+        let lsb_pre = pre.map_or(1.0, |p| self.trace_lsb(p)) as f32;
+        let lsb_post = self.trace_lsb(post) as f32;
+        let slot_data = |p: PopulationId| -> Vec<Option<&Array2<f32>>> {
+            (0..TRACE_SLOTS).map(|k| self.populations[p.0].traces[k].as_ref().map(|t| &t.data)).collect()
+        };
+        let post_traces = slot_data(post);
+        let pre_traces = pre.map(slot_data);
+        let mut out = Array2::<f64>::zeros((n_pre, n_post));
+        for j in 0..n_pre {
+            for i in 0..n_post {
+                let weight = weights.map_or(0.0, |w| if pre.is_some() { w[[j, i]] } else { w[[0, i]] });
+                let mut sum = 0.0f64;
+                for b in 0..self.batch {
+                    let mut local = SynapseLocal { pre: [1.0; TRACE_SLOTS], post: [0.0; TRACE_SLOTS], weight, global };
+                    for k in 0..TRACE_SLOTS {
+                        if let Some(t) = post_traces[k] {
+                            local.post[k] = t[[b, i]] * lsb_post;
+                        }
+                        if let Some(pt) = &pre_traces {
+                            local.pre[k] = pt[k].map_or(0.0, |t| t[[b, j]] * lsb_pre);
+                        }
+                    }
+                    sum += rule.delta(&local);
+                }
+                out[[j, i]] = sum;
+            }
+        }
+        out
+    }
+
+    /// Writes `scale · delta` (real units) into a group's weights or a population's biases.
+    fn write_update(&mut self, target: Target, delta: ArrayView2<f64>, scale: f64) {
+        let noise = self.noise;
+        let rounding = self.profile.learning.rounding;
+        match target {
+            Target::Group(g) => {
+                let (key, transposed) = match self.groups[g].mirror_of {
+                    Some(f) => (f.0 as u64, true),
+                    None => (g as u64, false),
+                };
+                let digital = self.digital.clone();
+                let grp = &mut self.groups[g];
+                let counter = grp.updates;
+                match digital {
+                    None => grp.weights.zip_mut_with(&delta, |w, &d| *w += (d * scale) as f32),
+                    Some(d) => {
+                        let lim = max_signed_magnitude(d.weight_bits) as f32;
+                        let to_steps = scale / grp.lsb;
+                        for ((j, i), m) in grp.weights.indexed_iter_mut() {
+                            let x = delta[[j, i]] * to_steps;
+                            if x == 0.0 {
+                                continue;
+                            }
+                            let (a, b) = if transposed { (i as u64, j as u64) } else { (j as u64, i as u64) };
+                            let u = noise.uniform(key, counter, a, b);
+                            *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
+                        }
+                    }
+                }
+                grp.updates += 1;
+                self.refresh_effective(GroupId(g));
+            }
+            Target::Bias(p) => {
+                let digital = self.digital.clone();
+                let pop = &mut self.populations[p];
+                let counter = pop.bias_updates;
+                let key = u64::MAX - p as u64;
+                match digital {
+                    None => {
+                        for (i, b) in pop.bias.iter_mut().enumerate() {
+                            *b += (delta[[0, i]] * scale) as f32;
+                        }
+                    }
+                    Some(d) => {
+                        let lim = max_signed_magnitude(d.bias_bits);
+                        let lsb = 2f64.powi(bias_exponent(&d) as i32 - d.state_fraction_bits as i32);
+                        for (i, m) in pop.bias_mant.iter_mut().enumerate() {
+                            let x = delta[[0, i]] * scale / lsb;
+                            if x == 0.0 {
+                                continue;
+                            }
+                            let u = noise.uniform(key, counter, 0, i as u64);
+                            *m = (*m + round_to_grid(x, rounding, u)).clamp(-lim, lim);
+                        }
+                    }
+                }
+                pop.bias_updates += 1;
+            }
+        }
+        let synapses = match target {
+            Target::Group(g) => self.groups[g].weights.len() as u64,
+            Target::Bias(p) => self.populations[p].size as u64,
+        };
+        let post = match target {
+            Target::Group(g) => self.groups[g].post.0,
+            Target::Bias(p) => p,
+        };
+        let pop = &self.populations[post];
+        let total = pop.size.max(1) as u64;
+        for block in &pop.placement {
+            self.cores[block.core].counters.synaptic_updates += synapses * block.len as u64 / total;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! chip-model: the emulated neuromorphic silicon.
+//!
+//! A [`HardwareProfile`] (RON) describes a chip: cores and their limits, number formats, device
+//! mismatch, the learning engine and energy per operation. A [`Chip`] is one instance of a profile
+//! with its realised device parameters: populations of neurons placed on cores, synapse groups,
+//! time steps (with or without a nudge), latched activity traces, local learning rules, operation
+//! counters and an energy estimate. This crate knows nothing about equilibrium propagation.
+
+pub mod builtin_profiles;
+pub mod chip;
+pub mod chip_step;
+pub mod core_resources;
+pub mod counters;
+pub mod energy;
+pub mod error;
+pub mod fixed_point;
+pub mod learning_engine;
+pub mod learning_rule;
+pub mod mismatch;
+pub mod population;
+pub mod profile;
+pub mod rounding_noise;
+pub mod synapse_group;
+
+pub use builtin_profiles::BUILTIN_PROFILE_NAMES;
+pub use chip::{Chip, ExecutionPath, StateSnapshot};
+pub use chip_step::Nudge;
+pub use core_resources::{CoreBlock, CoreUsage};
+pub use counters::OpCounters;
+pub use energy::EnergyReport;
+pub use error::{ChipError, Result};
+pub use learning_rule::{LocalRule, ProductTerm, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
+pub use population::{NeuronProgram, PopulationId, PopulationKind, PopulationSpec};
+pub use profile::{
+    Arithmetic, ChipSpec, CoreLimits, DigitalArithmetic, EnergySpec, HardwareProfile, LearningEngineSpec,
+    MismatchSpec, Rounding, SynapseEncoding,
+};
+pub use synapse_group::{ConnectOptions, GroupId};

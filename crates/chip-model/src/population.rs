@@ -1,0 +1,124 @@
+//! Neuron populations: what a user asks the chip to allocate, and the chip's own record of it.
+
+use ndarray::Array2;
+
+use crate::core_resources::CoreBlock;
+use crate::learning_rule::TRACE_SLOTS;
+
+/// Handle of a population allocated on a [`crate::Chip`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PopulationId(pub(crate) usize);
+
+impl PopulationId {
+    /// Position of the population in allocation order.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+/// The program a population's neurons run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeuronProgram {
+    /// The equilibrium-propagation rate neuron: a normalised leaky integrator
+    /// `s ← clip(s + dt·(drive − s), 0, 1)` whose output is its state (the hard sigmoid).
+    /// Its fixed point `clip(drive, 0, 1)` does not depend on `dt`.
+    Rate,
+}
+
+/// What a population is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PopulationKind {
+    /// Values written by the host each example (e.g. pixels); no neuron dynamics, no core.
+    Input,
+    /// Neurons running a program on the chip's cores.
+    Neurons {
+        /// The neuron program.
+        program: NeuronProgram,
+        /// Designed per-neuron time step `dt_i = Δt/τ_i`, in (0, 1].
+        dt: Vec<f32>,
+        /// Initial bias of each neuron, in real units.
+        bias: Vec<f32>,
+        /// Where the neurons live: contiguous blocks covering `0..size` in order.
+        placement: Vec<CoreBlock>,
+    },
+}
+
+/// A request to allocate a population.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationSpec {
+    /// Name used in messages and exports.
+    pub name: String,
+    /// Number of neurons (or input channels).
+    pub size: usize,
+    /// Input or neurons.
+    pub kind: PopulationKind,
+}
+
+impl PopulationSpec {
+    /// An input population of `size` channels.
+    pub fn input(name: impl Into<String>, size: usize) -> Self {
+        Self { name: name.into(), size, kind: PopulationKind::Input }
+    }
+
+    /// A population of rate neurons with designed time steps `dt`, initial `bias` and a placement.
+    pub fn rate_neurons(
+        name: impl Into<String>,
+        dt: Vec<f32>,
+        bias: Vec<f32>,
+        placement: Vec<CoreBlock>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            size: dt.len(),
+            kind: PopulationKind::Neurons { program: NeuronProgram::Rate, dt, bias, placement },
+        }
+    }
+}
+
+/// A snapshot of activity latched for the learning engine.
+#[derive(Debug, Clone)]
+pub(crate) struct Trace {
+    /// batch × neurons; float cores: real activity; digital cores: integer trace values.
+    pub data: Array2<f32>,
+    /// The population's activity version when latched (equal versions ⇒ equal data).
+    pub version: u64,
+}
+
+/// The chip's record of an allocated population.
+#[derive(Debug, Clone)]
+pub(crate) struct Population {
+    pub name: String,
+    pub size: usize,
+    pub is_input: bool,
+    pub placement: Vec<CoreBlock>,
+    /// Designed dt (before mismatch).
+    pub dt_designed: Vec<f32>,
+    /// Realised dt (after mismatch and, on digital cores, quantisation), in (0, 1].
+    pub dt: Vec<f32>,
+    /// Digital: realised decay constants in units of 2^-decay_bits.
+    pub decay: Vec<i64>,
+    /// Float: bias in real units.
+    pub bias: Vec<f32>,
+    /// Digital: bias mantissas; the bias in state units is `mant << bias_exp`.
+    pub bias_mant: Vec<i64>,
+    /// Digital: output payload width (activation bits, or input bits for inputs).
+    pub out_bits: u32,
+    /// Float state, batch × size.
+    pub state_f: Array2<f32>,
+    /// Digital state in units of 2^-state_fraction_bits, batch × size.
+    pub state_i: Array2<i32>,
+    /// Output activity, batch × size (float: ρ(s); digital: integer payload).
+    pub activity: Array2<f32>,
+    /// Constant drive from input populations, recomputed when inputs or their weights change.
+    pub static_f: Array2<f32>,
+    /// Digital constant drive in state units.
+    pub static_i: Array2<i64>,
+    /// Latched traces per slot.
+    pub traces: [Option<Trace>; TRACE_SLOTS],
+    /// Bumped whenever `activity` changes.
+    pub version: u64,
+    /// Nonzero activity entries (whole batch) after the last update.
+    pub nonzero: u64,
+    /// Bias updates applied so far (rounding-noise counter).
+    pub bias_updates: u64,
+}

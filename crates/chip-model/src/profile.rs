@@ -1,0 +1,335 @@
+//! Hardware profiles: the RON description of a chip, parsed and validated before use.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ChipError, Result};
+
+/// A complete description of one emulated chip.
+///
+/// Build one with [`HardwareProfile::from_ron_str`], [`HardwareProfile::load`] or in code, then call
+/// [`HardwareProfile::validate`] (the loaders do it for you) before handing it to a [`crate::Chip`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareProfile {
+    /// Short name, e.g. `loihi2`.
+    pub name: String,
+    /// One-line human description.
+    #[serde(default)]
+    pub description: String,
+    /// Chip-level facts.
+    pub chip: ChipSpec,
+    /// Per-core resource limits (`None` means unlimited).
+    pub core_limits: CoreLimits,
+    /// How synapses are laid out in synapse memory (for the memory accounting).
+    pub synapse_encoding: SynapseEncoding,
+    /// The number formats the core computes with.
+    pub arithmetic: Arithmetic,
+    /// The on-chip learning engine.
+    pub learning: LearningEngineSpec,
+    /// Device mismatch, drawn once per chip instance.
+    pub mismatch: MismatchSpec,
+    /// Energy per operation.
+    pub energy: EnergySpec,
+}
+
+/// Chip-level facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChipSpec {
+    /// Number of neuromorphic cores on the chip.
+    pub cores: u32,
+}
+
+/// Per-core resource limits; `None` is unlimited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CoreLimits {
+    /// Neurons (compartments) per core.
+    pub max_neurons: Option<u32>,
+    /// Distinct presynaptic sources (input axons) per core.
+    pub max_input_axons: Option<u32>,
+    /// Distinct postsynaptic destinations (output axons) per core.
+    pub max_output_axons: Option<u32>,
+    /// Synapse memory per core, in bits.
+    pub synapse_memory_bits: Option<u64>,
+}
+
+/// How a synapse is stored, for the synapse-memory accounting.
+///
+/// Every synapse costs `weight + delay + tag + index` bits; synapses from one input axon are stored in
+/// groups of up to `group_size`, each group adds `group_header_bits`, and each group is rounded up to
+/// whole `word_bits` words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynapseEncoding {
+    /// Bits of delay stored per synapse.
+    pub delay_bits: u32,
+    /// Bits of learning tag stored per synapse.
+    pub tag_bits: u32,
+    /// Bits of target index stored per synapse (0 for a dense encoding).
+    pub index_bits: u32,
+    /// Synapses per group.
+    pub group_size: u32,
+    /// Header bits per group.
+    pub group_header_bits: u32,
+    /// Memory word size in bits; groups are rounded up to whole words.
+    pub word_bits: u32,
+}
+
+/// The arithmetic a core computes with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Arithmetic {
+    /// 32-bit floating point everywhere: the reference twin.
+    Float,
+    /// A Loihi-like digital core with integer state and fixed-point numbers.
+    Digital(DigitalArithmetic),
+}
+
+/// Number formats of a digital core. All widths are in bits and include the sign where signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigitalArithmetic {
+    /// Signed weight mantissa width (sign included): mantissas lie in ±(2^(bits−1) − 1).
+    pub weight_bits: u32,
+    /// Smallest weight exponent.
+    pub weight_exponent_min: i32,
+    /// Largest weight exponent.
+    pub weight_exponent_max: i32,
+    /// Shift applied to every synaptic input before accumulation (6 on Loihi).
+    pub synaptic_input_shift: i32,
+    /// Signed neuron state width.
+    pub state_bits: u32,
+    /// Fraction bits of the state: the value 1.0 is `2^state_fraction_bits`.
+    pub state_fraction_bits: u32,
+    /// Unsigned width of the graded-spike payload a neuron sends (its activation).
+    pub activation_bits: u32,
+    /// Unsigned width of an input value written into an input population.
+    pub input_bits: u32,
+    /// Signed width of the dendritic accumulator; the sum saturates there.
+    pub accumulator_bits: u32,
+    /// Unsigned width of the per-neuron decay constant (the time constant).
+    pub decay_bits: u32,
+    /// Signed width of the bias mantissa.
+    pub bias_bits: u32,
+    /// Unsigned width of the nudge gain β's fraction.
+    pub nudge_fraction_bits: u32,
+}
+
+/// Rounding applied when a learned update is written into a weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rounding {
+    /// Round to the nearest representable value (ties away from zero).
+    Nearest,
+    /// Round up with a probability equal to the fractional part (unbiased).
+    Stochastic,
+    /// Round toward zero.
+    Truncate,
+}
+
+/// The on-chip learning engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearningEngineSpec {
+    /// Width of the activity traces the rules read (digital cores); ignored by float cores.
+    pub trace_bits: u32,
+    /// How an accumulated update is rounded to the weight grid.
+    pub rounding: Rounding,
+}
+
+/// Device mismatch: relative spreads (coefficients of variation) drawn once per chip instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MismatchSpec {
+    /// Log-normal spread of each neuron's realised time constant around its designed value.
+    pub tau_spread: f64,
+    /// Log-normal spread of each synapse's gain (analog-style devices; 0 on exact digital synapses).
+    pub synapse_gain_spread: f64,
+}
+
+/// Energy per operation, in picojoules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnergySpec {
+    /// One synaptic operation (a nonzero input times one weight, accumulated).
+    pub synaptic_op_pj: f64,
+    /// One synaptic weight update by the learning engine.
+    pub synaptic_update_pj: f64,
+    /// One neuron state update (one neuron, one step).
+    pub neuron_update_pj: f64,
+    /// One spike (graded or binary) sent within the chip.
+    pub spike_pj: f64,
+}
+
+/// The largest number of cores a profile may declare.
+pub const MAX_CORES: u32 = 1 << 20;
+
+impl HardwareProfile {
+    /// Parses a profile from RON text and validates it. `origin` names the file in errors.
+    pub fn from_ron_str(text: &str, origin: &str) -> Result<Self> {
+        let profile: HardwareProfile = ron::from_str(text).map_err(|e| ChipError::ProfileSyntax {
+            origin: origin.to_string(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+        profile.validate_as(origin)?;
+        Ok(profile)
+    }
+
+    /// Loads a profile by built-in name (`ideal`, `loihi2`, ...) or by path to a `.ron` file.
+    pub fn load(name_or_path: &str) -> Result<Self> {
+        if let Some(text) = crate::builtin_profiles::builtin_profile_text(name_or_path) {
+            return Self::from_ron_str(text, &format!("<built-in {name_or_path}>"));
+        }
+        let path = std::path::Path::new(name_or_path);
+        if path.exists() || name_or_path.ends_with(".ron") {
+            let text = std::fs::read_to_string(path).map_err(|source| ChipError::ProfileIo {
+                path: name_or_path.to_string(),
+                source,
+            })?;
+            return Self::from_ron_str(&text, name_or_path);
+        }
+        Err(ChipError::UnknownProfile {
+            name: name_or_path.to_string(),
+            known: crate::builtin_profiles::BUILTIN_PROFILE_NAMES.join(", "),
+        })
+    }
+
+    /// Serialises the profile as pretty RON.
+    pub fn to_ron_string(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .unwrap_or_else(|e| format!("/* cannot serialise profile: {e} */"))
+    }
+
+    /// Checks every field against its documented range.
+    pub fn validate(&self) -> Result<()> {
+        self.validate_as(&format!("profile `{}`", self.name))
+    }
+
+    /// The digital arithmetic, if this is a digital profile.
+    pub fn digital(&self) -> Option<&DigitalArithmetic> {
+        match &self.arithmetic {
+            Arithmetic::Digital(d) => Some(d),
+            Arithmetic::Float => None,
+        }
+    }
+
+    fn validate_as(&self, origin: &str) -> Result<()> {
+        let v = Validator { origin };
+        if self.name.trim().is_empty() {
+            return Err(v.err("name", "\"\"", "a non-empty name"));
+        }
+        v.range_u64("chip.cores", self.chip.cores.into(), 1, MAX_CORES.into())?;
+        let l = &self.core_limits;
+        for (field, value) in [
+            ("core_limits.max_neurons", l.max_neurons),
+            ("core_limits.max_input_axons", l.max_input_axons),
+            ("core_limits.max_output_axons", l.max_output_axons),
+        ] {
+            if let Some(x) = value {
+                v.range_u64(field, x.into(), 1, u32::MAX.into())?;
+            }
+        }
+        if let Some(bits) = l.synapse_memory_bits {
+            v.range_u64("core_limits.synapse_memory_bits", bits, 1, 1 << 40)?;
+        }
+        let s = &self.synapse_encoding;
+        v.range_u64("synapse_encoding.delay_bits", s.delay_bits.into(), 0, 16)?;
+        v.range_u64("synapse_encoding.tag_bits", s.tag_bits.into(), 0, 16)?;
+        v.range_u64("synapse_encoding.index_bits", s.index_bits.into(), 0, 32)?;
+        v.range_u64("synapse_encoding.group_size", s.group_size.into(), 1, 1 << 16)?;
+        v.range_u64("synapse_encoding.group_header_bits", s.group_header_bits.into(), 0, 1024)?;
+        v.range_u64("synapse_encoding.word_bits", s.word_bits.into(), 1, 4096)?;
+
+        if let Arithmetic::Digital(d) = &self.arithmetic {
+            let f = |name: &str| format!("arithmetic.{name}");
+            v.range_u64(&f("weight_bits"), d.weight_bits.into(), 2, 16)?;
+            v.range_i64(&f("weight_exponent_min"), d.weight_exponent_min.into(), -16, 16)?;
+            v.range_i64(
+                &f("weight_exponent_max"),
+                d.weight_exponent_max.into(),
+                d.weight_exponent_min.into(),
+                16,
+            )?;
+            v.range_i64(&f("synaptic_input_shift"), d.synaptic_input_shift.into(), 0, 16)?;
+            v.range_u64(&f("state_bits"), d.state_bits.into(), 8, 32)?;
+            v.range_u64(&f("activation_bits"), d.activation_bits.into(), 1, 16)?;
+            v.range_u64(
+                &f("state_fraction_bits"),
+                d.state_fraction_bits.into(),
+                d.activation_bits.into(),
+                (d.state_bits - 2).into(),
+            )?;
+            v.range_u64(&f("input_bits"), d.input_bits.into(), 1, 16)?;
+            v.range_u64(&f("accumulator_bits"), d.accumulator_bits.into(), 8, 40)?;
+            v.range_u64(&f("decay_bits"), d.decay_bits.into(), 1, 16)?;
+            v.range_u64(&f("bias_bits"), d.bias_bits.into(), 2, 24)?;
+            v.range_u64(&f("nudge_fraction_bits"), d.nudge_fraction_bits.into(), 1, 16)?;
+            v.range_u64(
+                "learning.trace_bits",
+                self.learning.trace_bits.into(),
+                1,
+                d.activation_bits.min(d.input_bits).into(),
+            )?;
+            if self.mismatch.synapse_gain_spread != 0.0 {
+                return Err(v.err(
+                    "mismatch.synapse_gain_spread",
+                    &self.mismatch.synapse_gain_spread.to_string(),
+                    "0 on a digital core (its synapses are exact integers; per-synapse gain \
+                     mismatch belongs to analog cores)",
+                ));
+            }
+        }
+        v.range_f64("mismatch.tau_spread", self.mismatch.tau_spread, 0.0, 2.0)?;
+        v.range_f64("mismatch.synapse_gain_spread", self.mismatch.synapse_gain_spread, 0.0, 2.0)?;
+        let e = &self.energy;
+        for (field, value) in [
+            ("energy.synaptic_op_pj", e.synaptic_op_pj),
+            ("energy.synaptic_update_pj", e.synaptic_update_pj),
+            ("energy.neuron_update_pj", e.neuron_update_pj),
+            ("energy.spike_pj", e.spike_pj),
+        ] {
+            v.range_f64(field, value, 0.0, 1e9)?;
+        }
+        Ok(())
+    }
+}
+
+struct Validator<'a> {
+    origin: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, field: &str, value: &str, allowed: &str) -> ChipError {
+        ChipError::ProfileValue {
+            origin: self.origin.to_string(),
+            field: field.to_string(),
+            value: value.to_string(),
+            allowed: allowed.to_string(),
+        }
+    }
+
+    fn range_u64(&self, field: &str, value: u64, lo: u64, hi: u64) -> Result<()> {
+        if (lo..=hi).contains(&value) {
+            Ok(())
+        } else {
+            Err(self.err(field, &value.to_string(), &format!("an integer in {lo}..={hi}")))
+        }
+    }
+
+    fn range_i64(&self, field: &str, value: i64, lo: i64, hi: i64) -> Result<()> {
+        if (lo..=hi).contains(&value) {
+            Ok(())
+        } else {
+            Err(self.err(field, &value.to_string(), &format!("an integer in {lo}..={hi}")))
+        }
+    }
+
+    fn range_f64(&self, field: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
+        if value.is_finite() && value >= lo && value <= hi {
+            Ok(())
+        } else {
+            Err(self.err(field, &value.to_string(), &format!("a finite number in [{lo}, {hi}]")))
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Counter-based random numbers for stochastic rounding in the learning engine.
+//!
+//! The number used to round synapse (pre, post) at update `n` of synapse group `key` is a pure
+//! function of those four integers. Results therefore do not depend on the order in which synapses are
+//! visited or on the number of threads, and the mirrored (feedback) copy of a synapse can draw exactly
+//! the same number as its forward twin.
+
+/// A stateless generator: `uniform(key, counter, a, b)` is a uniform number in [0, 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundingNoise {
+    seed: u64,
+}
+
+impl RoundingNoise {
+    /// A generator for one chip instance.
+    pub fn new(seed: u64) -> Self {
+        Self { seed: mix(seed ^ 0x5eed_0f_0001) }
+    }
+
+    /// The uniform number in [0, 1) for synapse `(a, b)` of group `key` at update `counter`.
+    #[inline]
+    pub fn uniform(&self, key: u64, counter: u64, a: u64, b: u64) -> f64 {
+        let h = mix(self.seed ^ mix(key.wrapping_add(mix(counter ^ mix(a ^ mix(b))))));
+        (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+/// SplitMix64's finaliser: a bijective 64-bit mixer.
+#[inline]
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_is_in_unit_interval_and_roughly_uniform() {
+        let g = RoundingNoise::new(7);
+        let mut buckets = [0usize; 10];
+        for i in 0..100_000u64 {
+            let u = g.uniform(3, 1, i, i / 7);
+            assert!((0.0..1.0).contains(&u));
+            buckets[(u * 10.0) as usize] += 1;
+        }
+        for b in buckets {
+            assert!((9_500..10_500).contains(&b), "bucket {b}");
+        }
+    }
+
+    #[test]
+    fn depends_on_every_input() {
+        let g = RoundingNoise::new(1);
+        let base = g.uniform(1, 2, 3, 4);
+        assert_ne!(base, g.uniform(2, 2, 3, 4));
+        assert_ne!(base, g.uniform(1, 3, 3, 4));
+        assert_ne!(base, g.uniform(1, 2, 4, 4));
+        assert_ne!(base, g.uniform(1, 2, 3, 5));
+        assert_ne!(base, RoundingNoise::new(2).uniform(1, 2, 3, 4));
+        assert_eq!(base, RoundingNoise::new(1).uniform(1, 2, 3, 4));
+    }
+}

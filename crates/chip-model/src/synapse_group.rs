@@ -1,0 +1,48 @@
+//! Synapse groups: dense blocks of synapses from one population to another.
+
+use ndarray::Array2;
+
+use crate::population::PopulationId;
+
+/// Handle of a synapse group on a [`crate::Chip`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub(crate) usize);
+
+impl GroupId {
+    /// Position of the group in creation order.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+/// Options for [`crate::Chip::connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ConnectOptions {
+    /// Largest weight magnitude the group must represent (digital cores choose the weight exponent
+    /// from it). `None` uses the largest magnitude of the initial weights.
+    pub weight_range: Option<f32>,
+    /// This group holds the feedback copies of another group's synapses (its transpose): separate
+    /// physical synapses that the learning engine updates with the same rule.
+    pub mirror_of: Option<GroupId>,
+}
+
+/// The chip's record of a synapse group.
+#[derive(Debug, Clone)]
+pub(crate) struct SynapseGroup {
+    pub pre: PopulationId,
+    pub post: PopulationId,
+    /// Float: real weights; digital: integer mantissas (exact in f32). pre × post.
+    pub weights: Array2<f32>,
+    /// Float only: per-synapse gain mismatch, if any.
+    pub gain: Option<Array2<f32>>,
+    /// Float only: weights × gain, used by the dynamics when `gain` is present.
+    pub effective: Option<Array2<f32>>,
+    /// Digital: weight exponent.
+    pub exponent: i32,
+    /// Digital: real value of one mantissa step.
+    pub lsb: f64,
+    /// Forward group whose transpose this is.
+    pub mirror_of: Option<GroupId>,
+    /// Learning updates applied so far (rounding-noise counter).
+    pub updates: u64,
+}

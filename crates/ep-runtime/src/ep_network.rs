@@ -1,0 +1,258 @@
+//! A layered HTS-EP network mapped onto an emulated chip, and the EP phases run on it.
+//!
+//! Everything here goes through chip-model's public interface: allocate populations and synapse
+//! groups, write inputs, run steps with or without a nudge, latch traces and apply the local EP rule
+//! through the chip's learning engine. The runtime never touches weights during training.
+
+use chip_model::{
+    Chip, ConnectOptions, GroupId, HardwareProfile, Nudge, PopulationId, PopulationSpec, SumOfProducts,
+    TraceSlot,
+};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Uniform};
+
+use crate::error::{EpError, Result};
+use crate::network::NetworkShape;
+use crate::placement::{Placement, layer_name, place_layers};
+use crate::seeds::{SeedPurpose, derive_seed};
+use crate::train_config::{BetaSign, TrainConfig};
+
+/// Trace slot latched at the end of the free phase.
+pub const SLOT_FREE: usize = 0;
+/// Trace slot latched at the end of the nudged phase (+β, or the sign drawn for this batch).
+pub const SLOT_PLUS: usize = 1;
+/// Trace slot latched at the end of the −β phase (symmetric estimate).
+pub const SLOT_MINUS: usize = 2;
+
+/// What one training mini-batch reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchOutcome {
+    /// Examples classified correctly by the free phase.
+    pub correct: usize,
+    /// RMS state change in the last free-phase step (equilibrium quality).
+    pub free_residual: f32,
+    /// Squared-error cost ½‖s_L − y‖² summed over the batch, at the free fixed point.
+    pub cost: f64,
+}
+
+/// An HTS-EP network living on one chip instance.
+#[derive(Debug, Clone)]
+pub struct EpNetwork {
+    chip: Chip,
+    shape: NetworkShape,
+    placement: Placement,
+    input: PopulationId,
+    layers: Vec<PopulationId>,
+    forward: Vec<GroupId>,
+    feedback: Vec<Option<GroupId>>,
+    designed_dt: Vec<Vec<f32>>,
+}
+
+impl EpNetwork {
+    /// Builds the network on a new chip instance of `profile`: places layers on cores, draws
+    /// per-neuron time constants from `config.tau`, Glorot-initialises the weights, and creates the
+    /// forward synapses and their feedback copies.
+    pub fn build(profile: &HardwareProfile, shape: &NetworkShape, config: &TrainConfig) -> Result<Self> {
+        config.validate(shape)?;
+        let placement = place_layers(profile, shape)?;
+        let mut chip = Chip::new(profile, derive_seed(config.seed, SeedPurpose::Chip))?;
+        chip.set_threads(config.threads);
+        let sizes = shape.sizes();
+        let count = sizes.len();
+        let input = chip.add_population(PopulationSpec::input("input", sizes[0]))?;
+        let mut tau_rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, SeedPurpose::Tau));
+        let mut layers = Vec::new();
+        let mut designed_dt = Vec::new();
+        for l in 1..count {
+            let dt = config.tau.sample_dt(sizes[l], f64::from(config.base_dt), &mut tau_rng);
+            let spec = PopulationSpec::rate_neurons(
+                layer_name(l, count),
+                dt.clone(),
+                vec![0.0; sizes[l]],
+                placement.layers[l - 1].clone(),
+            );
+            layers.push(chip.add_population(spec)?);
+            designed_dt.push(dt);
+        }
+        let mut init_rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, SeedPurpose::Init));
+        let mut forward = Vec::new();
+        let mut feedback = Vec::new();
+        for l in 1..count {
+            let (n_in, n_out) = (sizes[l - 1], sizes[l]);
+            let limit = (6.0 / (n_in + n_out) as f64).sqrt() as f32;
+            let dist = Uniform::new_inclusive(-limit, limit)
+                .map_err(|e| EpError::DoesNotFit(format!("cannot initialise weights: {e}")))?;
+            let w = Array2::from_shape_fn((n_in, n_out), |_| dist.sample(&mut init_rng));
+            let pre = if l == 1 { input } else { layers[l - 2] };
+            let post = layers[l - 1];
+            let range = limit * config.weight_headroom;
+            let g = chip.connect(pre, post, w.view(), ConnectOptions { weight_range: Some(range), mirror_of: None })?;
+            forward.push(g);
+            if l >= 2 {
+                let fb = chip.connect(
+                    post,
+                    pre,
+                    w.t(),
+                    ConnectOptions { weight_range: Some(range), mirror_of: Some(g) },
+                )?;
+                feedback.push(Some(fb));
+            } else {
+                feedback.push(None);
+            }
+        }
+        Ok(Self { chip, shape: shape.clone(), placement, input, layers, forward, feedback, designed_dt })
+    }
+
+    /// The chip the network runs on.
+    pub fn chip(&self) -> &Chip {
+        &self.chip
+    }
+
+    /// Mutable access to the chip (e.g. to reset counters or switch execution path).
+    pub fn chip_mut(&mut self) -> &mut Chip {
+        &mut self.chip
+    }
+
+    /// The network shape.
+    pub fn shape(&self) -> &NetworkShape {
+        &self.shape
+    }
+
+    /// Where the layers were placed.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// Population of neuron layer `l` (1-based: 1 is the first hidden layer, the last is the output).
+    pub fn layer(&self, l: usize) -> Option<PopulationId> {
+        l.checked_sub(1).and_then(|k| self.layers.get(k)).copied()
+    }
+
+    /// Forward synapse group of projection `l` (0-based: 0 connects the input to layer 1).
+    pub fn forward_group(&self, l: usize) -> Option<GroupId> {
+        self.forward.get(l).copied()
+    }
+
+    /// Designed per-neuron time steps of neuron layer `l` (1-based).
+    pub fn designed_dt(&self, l: usize) -> Option<&[f32]> {
+        l.checked_sub(1).and_then(|k| self.designed_dt.get(k)).map(Vec::as_slice)
+    }
+
+    /// Output population.
+    pub fn output(&self) -> PopulationId {
+        self.layers[self.layers.len() - 1]
+    }
+
+    /// Resets the states, clamps `x` (batch × inputs, values in [0, 1]) and runs `steps` free steps.
+    pub fn free_phase(&mut self, x: ArrayView2<f32>, steps: usize) -> Result<()> {
+        self.chip.set_batch_size(x.nrows())?;
+        self.chip.reset_state();
+        self.chip.apply_input(self.input, x)?;
+        self.chip.run(steps, None)?;
+        Ok(())
+    }
+
+    /// The output states (batch × outputs) in real units.
+    pub fn output_state(&self) -> Result<Array2<f32>> {
+        Ok(self.chip.read_state(self.output())?)
+    }
+
+    /// Predicted class of each example after a free phase of `steps` steps.
+    pub fn predict(&mut self, x: ArrayView2<f32>, steps: usize) -> Result<Vec<usize>> {
+        self.free_phase(x, steps)?;
+        Ok(argmax_rows(&self.output_state()?))
+    }
+
+    /// One EP training step on a mini-batch: free phase, nudged phase(s), local update of every
+    /// synapse and bias through the chip's learning engine.
+    pub fn train_batch<R: Rng + ?Sized>(
+        &mut self,
+        x: ArrayView2<f32>,
+        y: ArrayView2<f32>,
+        labels: &[u8],
+        config: &TrainConfig,
+        sign_rng: &mut R,
+    ) -> Result<BatchOutcome> {
+        let b = x.nrows();
+        self.free_phase(x, config.t1)?;
+        let free_residual = self.chip.last_step_residual();
+        let out = self.output_state()?;
+        let correct = argmax_rows(&out)
+            .iter()
+            .zip(labels)
+            .filter(|(p, l)| **p == usize::from(**l))
+            .count();
+        let cost = 0.5 * (&out - &y).mapv(|d| f64::from(d) * f64::from(d)).sum();
+        let free = TraceSlot::new(SLOT_FREE)?;
+        let plus = TraceSlot::new(SLOT_PLUS)?;
+        let minus = TraceSlot::new(SLOT_MINUS)?;
+        self.chip.latch_traces(free);
+
+        let sign = match config.beta_sign {
+            BetaSign::Positive => 1.0,
+            BetaSign::Random => {
+                if sign_rng.random::<bool>() {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
+        };
+        let beta = sign * config.beta;
+        let output = self.output();
+        let (rule, denominator) = if config.symmetric {
+            let snapshot = self.chip.save_state();
+            self.chip.run(config.t2, Some(&Nudge { population: output, target: y, beta }))?;
+            self.chip.latch_traces(plus);
+            self.chip.restore_state(&snapshot)?;
+            self.chip.run(config.t2, Some(&Nudge { population: output, target: y, beta: -beta }))?;
+            self.chip.latch_traces(minus);
+            (SumOfProducts::contrastive(plus, minus), 2.0 * beta)
+        } else {
+            self.chip.run(config.t2, Some(&Nudge { population: output, target: y, beta }))?;
+            self.chip.latch_traces(plus);
+            (SumOfProducts::contrastive(plus, free), beta)
+        };
+        for l in 0..self.forward.len() {
+            let global = config.lr_for(l) / (denominator * b as f32);
+            self.chip.learn(self.forward[l], &rule, global)?;
+            if let Some(fb) = self.feedback[l] {
+                self.chip.learn(fb, &rule, global)?;
+            }
+            self.chip.learn_bias(self.layers[l], &rule, global)?;
+        }
+        Ok(BatchOutcome { correct, free_residual, cost })
+    }
+
+    /// True if every weight and bias is finite.
+    pub fn parameters_finite(&self) -> Result<bool> {
+        for &g in &self.forward {
+            if self.chip.read_weights(g)?.iter().any(|w| !w.is_finite()) {
+                return Ok(false);
+            }
+        }
+        for &p in &self.layers {
+            if self.chip.read_bias(p)?.iter().any(|b| !b.is_finite()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Index of the largest value of each row (the first one on ties).
+pub fn argmax_rows(a: &Array2<f32>) -> Vec<usize> {
+    a.axis_iter(Axis(0))
+        .map(|row| {
+            let mut best = 0;
+            for (i, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = i;
+                }
+            }
+            best
+        })
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! What a run measures: one row per epoch, and a summary of the whole run.
+
+use serde::Serialize;
+
+/// Measurements of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Share of training examples the free phase classified correctly during the epoch.
+    pub train_accuracy: f64,
+    /// Share of test examples classified correctly after the epoch.
+    pub test_accuracy: f64,
+    /// Mean squared-error cost ½‖s_L − y‖² at the free fixed point during training.
+    pub train_cost: f64,
+    /// Mean RMS state change in the last free-phase step (how well the free phase settled).
+    pub free_residual: f64,
+    /// Wall-clock seconds of training (evaluation excluded).
+    pub seconds: f64,
+    /// Training examples per second.
+    pub examples_per_second: f64,
+    /// Wall-clock seconds of the test evaluation.
+    pub eval_seconds: f64,
+    /// Estimated chip energy per training example, in microjoules (from the operation counters).
+    pub energy_per_example_uj: f64,
+    /// Synaptic operations per training example.
+    pub synaptic_ops_per_example: f64,
+}
+
+impl EpochMetrics {
+    /// Header of metrics.csv.
+    pub const CSV_HEADER: &'static str = "epoch,train_accuracy,test_accuracy,train_cost,free_residual,\
+seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_example";
+
+    /// Names of the columns that measure time (they differ between identical runs).
+    pub const TIMING_COLUMNS: &'static [&'static str] = &["seconds", "examples_per_second", "eval_seconds"];
+
+    /// One CSV row (no newline).
+    pub fn csv_row(&self) -> String {
+        format!(
+            "{},{:.6},{:.6},{:.6},{:.6e},{:.3},{:.1},{:.3},{:.6},{:.1}",
+            self.epoch,
+            self.train_accuracy,
+            self.test_accuracy,
+            self.train_cost,
+            self.free_residual,
+            self.seconds,
+            self.examples_per_second,
+            self.eval_seconds,
+            self.energy_per_example_uj,
+            self.synaptic_ops_per_example
+        )
+    }
+}
+
+/// The summary of a run, written as summary.json.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Test accuracy after the last completed epoch (0..1).
+    pub test_accuracy: f64,
+    /// Best test accuracy over the epochs.
+    pub best_test_accuracy: f64,
+    /// Epoch of the best test accuracy.
+    pub best_epoch: usize,
+    /// Train accuracy of the last epoch.
+    pub train_accuracy: f64,
+    /// Completed epochs.
+    pub epochs: usize,
+    /// Mean training throughput over the epochs.
+    pub examples_per_second: f64,
+    /// Profile name.
+    pub profile: String,
+    /// Time-constant distribution, as given to `--tau`.
+    pub tau: String,
+    /// Run seed.
+    pub seed: u64,
+    /// True if training stopped because states or parameters became non-finite.
+    pub diverged: bool,
+    /// Why it diverged, if it did.
+    pub divergence_reason: Option<String>,
+    /// Layer sizes.
+    pub layers: Vec<usize>,
+    /// Dataset name.
+    pub dataset: String,
+    /// Cores the network occupies.
+    pub cores_used: usize,
+    /// Mean estimated chip energy per training example, in microjoules.
+    pub energy_per_example_uj: f64,
+    /// The full training configuration.
+    pub config: crate::train_config::TrainConfig,
+}

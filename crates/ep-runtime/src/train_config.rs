@@ -1,0 +1,138 @@
+//! Training parameters, validated before any work starts.
+
+use serde::Serialize;
+
+use crate::error::{EpError, Result};
+use crate::network::NetworkShape;
+use crate::time_constants::TauSpec;
+
+/// How the sign of β is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BetaSign {
+    /// Always +β.
+    Positive,
+    /// A random sign per mini-batch (Laborieux et al. 2021), which cancels the estimator's
+    /// first-order bias on average.
+    Random,
+}
+
+/// Everything that defines an EP training run besides the profile, network shape and data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainConfig {
+    /// Free-phase steps T1.
+    pub t1: usize,
+    /// Nudged-phase steps T2.
+    pub t2: usize,
+    /// Nudge strength β (> 0; its sign is chosen by `beta_sign`).
+    pub beta: f32,
+    /// Sign of β per mini-batch.
+    pub beta_sign: BetaSign,
+    /// Symmetric estimate: a second nudged phase at −β from the free state, update
+    /// `(ρρ(+β) − ρρ(−β)) / 2β`.
+    pub symmetric: bool,
+    /// Examples per mini-batch (1 = online, the physically faithful on-chip mode).
+    pub batch: usize,
+    /// Learning rate per projection (one value applies to all).
+    pub lr: Vec<f32>,
+    /// Base time step Δt; neuron i gets dt_i = Δt/τ_i.
+    pub base_dt: f32,
+    /// Distribution of per-neuron time constants.
+    pub tau: TauSpec,
+    /// Digital cores: weight range of each projection = headroom × its largest initial weight.
+    pub weight_headroom: f32,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Seed of everything random (chip instance, initialisation, τ, shuffling, β signs).
+    pub seed: u64,
+    /// Worker threads (results do not depend on it).
+    pub threads: usize,
+    /// Examples per batch during evaluation.
+    pub eval_batch: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            t1: 30,
+            t2: 10,
+            beta: 0.5,
+            beta_sign: BetaSign::Random,
+            symmetric: false,
+            batch: 20,
+            lr: vec![0.1, 0.05],
+            base_dt: 0.5,
+            tau: TauSpec::default(),
+            weight_headroom: 2.0,
+            epochs: 10,
+            seed: 1,
+            threads: 1,
+            eval_batch: 500,
+        }
+    }
+}
+
+fn invalid(field: &str, value: impl ToString, allowed: &str) -> EpError {
+    EpError::InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }
+}
+
+impl TrainConfig {
+    /// Checks every parameter, and the learning rates against the network's projections.
+    pub fn validate(&self, shape: &NetworkShape) -> Result<()> {
+        if self.t1 == 0 || self.t1 > 100_000 {
+            return Err(invalid("t1", self.t1, "free-phase steps in 1..=100000"));
+        }
+        if self.t2 == 0 || self.t2 > 100_000 {
+            return Err(invalid("t2", self.t2, "nudged-phase steps in 1..=100000 (EP needs a nudged phase)"));
+        }
+        if !(self.beta.is_finite() && self.beta > 0.0 && self.beta <= 10.0) {
+            return Err(invalid("beta", self.beta, "a number in (0, 10]"));
+        }
+        if self.batch == 0 || self.batch > 100_000 {
+            return Err(invalid("batch", self.batch, "examples per mini-batch in 1..=100000"));
+        }
+        if self.eval_batch == 0 || self.eval_batch > 100_000 {
+            return Err(invalid("eval_batch", self.eval_batch, "an integer in 1..=100000"));
+        }
+        let p = shape.projections();
+        if self.lr.len() != 1 && self.lr.len() != p {
+            let text = self.lr.iter().map(f32::to_string).collect::<Vec<_>>().join(",");
+            return Err(invalid(
+                "lr",
+                text,
+                &format!("one learning rate, or one per projection ({p} for layers {shape})"),
+            ));
+        }
+        if let Some(bad) = self.lr.iter().find(|x| !(x.is_finite() && **x >= 0.0 && **x <= 100.0)) {
+            return Err(invalid("lr", bad, "learning rates in [0, 100]"));
+        }
+        if !(self.base_dt.is_finite() && self.base_dt > 0.0 && self.base_dt <= 1.0) {
+            return Err(invalid("dt", self.base_dt, "a base time step in (0, 1]"));
+        }
+        if !(self.weight_headroom.is_finite() && self.weight_headroom >= 1.0 && self.weight_headroom <= 1000.0) {
+            return Err(invalid("weight_headroom", self.weight_headroom, "a number in [1, 1000]"));
+        }
+        if self.epochs > 100_000 {
+            return Err(invalid("epochs", self.epochs, "an integer in 0..=100000"));
+        }
+        if self.threads == 0 || self.threads > 1024 {
+            return Err(invalid("threads", self.threads, "an integer in 1..=1024"));
+        }
+        Ok(())
+    }
+
+    /// Learning rate of projection `l` (0-based).
+    pub fn lr_for(&self, l: usize) -> f32 {
+        if self.lr.len() == 1 { self.lr[0] } else { self.lr[l] }
+    }
+
+    /// Parses learning rates: `0.1` or `0.1,0.05`.
+    pub fn parse_lr(text: &str) -> Result<Vec<f32>> {
+        text.split(',')
+            .map(|p| {
+                p.trim().parse::<f32>().map_err(|_| {
+                    invalid("lr", text, "one number, or comma-separated numbers, one per projection")
+                })
+            })
+            .collect()
+    }
+}

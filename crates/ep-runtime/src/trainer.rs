@@ -1,0 +1,191 @@
+//! The training loop: epochs of shuffled mini-batches, evaluation after each epoch, divergence checks.
+
+use std::time::Instant;
+
+use chip_model::HardwareProfile;
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::dataset::{Dataset, DatasetSplit};
+use crate::ep_network::EpNetwork;
+use crate::error::{EpError, Result};
+use crate::evaluation::evaluate;
+use crate::metrics::{EpochMetrics, RunSummary};
+use crate::network::NetworkShape;
+use crate::seeds::{SeedPurpose, derive_seed};
+use crate::train_config::TrainConfig;
+
+/// Trains one HTS-EP network on one chip instance.
+#[derive(Debug)]
+pub struct Trainer {
+    net: EpNetwork,
+    config: TrainConfig,
+    profile_name: String,
+    shuffle_rng: ChaCha8Rng,
+    sign_rng: ChaCha8Rng,
+    history: Vec<EpochMetrics>,
+    divergence: Option<String>,
+}
+
+impl Trainer {
+    /// Builds the network on a chip instance of `profile` (validating everything first).
+    pub fn new(profile: &HardwareProfile, shape: &NetworkShape, config: TrainConfig) -> Result<Self> {
+        let net = EpNetwork::build(profile, shape, &config)?;
+        Ok(Self {
+            net,
+            profile_name: profile.name.clone(),
+            shuffle_rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, SeedPurpose::Shuffle)),
+            sign_rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, SeedPurpose::BetaSign)),
+            config,
+            history: Vec::new(),
+            divergence: None,
+        })
+    }
+
+    /// The network being trained.
+    pub fn network(&self) -> &EpNetwork {
+        &self.net
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Metrics of the epochs run so far.
+    pub fn history(&self) -> &[EpochMetrics] {
+        &self.history
+    }
+
+    /// Why training diverged, if it did.
+    pub fn divergence(&self) -> Option<&str> {
+        self.divergence.as_deref()
+    }
+
+    /// Checks that a dataset fits the network (input size and classes).
+    pub fn check_data(&self, data: &DatasetSplit) -> Result<()> {
+        let shape = self.net.shape();
+        for set in [&data.train, &data.test] {
+            if set.is_empty() {
+                return Err(EpError::DatasetMismatch(format!("dataset `{}` is empty", set.name())));
+            }
+            if set.input_size() != shape.input() {
+                return Err(EpError::DatasetMismatch(format!(
+                    "dataset `{}` has {} inputs per example, the network's input layer has {} \
+                     (use --layers {},...)",
+                    set.name(),
+                    set.input_size(),
+                    shape.input(),
+                    set.input_size()
+                )));
+            }
+            if set.classes() != shape.output() {
+                return Err(EpError::DatasetMismatch(format!(
+                    "dataset `{}` has {} classes, the network's output layer has {}",
+                    set.name(),
+                    set.classes(),
+                    shape.output()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains one epoch and evaluates on the test set. `progress(done, total)` is called after
+    /// every mini-batch.
+    pub fn train_epoch(
+        &mut self,
+        data: &DatasetSplit,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<EpochMetrics> {
+        self.check_data(data)?;
+        let train = &data.train;
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut self.shuffle_rng);
+        let (inputs, outputs) = (train.input_size(), train.classes());
+        self.net.chip_mut().reset_counters();
+        let start = Instant::now();
+        let mut correct = 0usize;
+        let mut cost = 0.0f64;
+        let mut residual = 0.0f64;
+        let mut batches = 0usize;
+        let mut x = Array2::<f32>::zeros((0, inputs));
+        let mut y = Array2::<f32>::zeros((0, outputs));
+        let mut labels = Vec::new();
+        for chunk in order.chunks(self.config.batch) {
+            if x.nrows() != chunk.len() {
+                x = Array2::zeros((chunk.len(), inputs));
+                y = Array2::zeros((chunk.len(), outputs));
+            }
+            train.try_fill_batch(chunk, &mut x.view_mut())?;
+            train.try_fill_targets(chunk, &mut y.view_mut())?;
+            labels.clear();
+            labels.extend(chunk.iter().map(|&i| train.labels()[i]));
+            let outcome = self.net.train_batch(x.view(), y.view(), &labels, &self.config, &mut self.sign_rng)?;
+            correct += outcome.correct;
+            cost += outcome.cost;
+            residual += f64::from(outcome.free_residual);
+            batches += 1;
+            progress(batches * self.config.batch.min(train.len()), train.len());
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let counters = self.net.chip().total_counters();
+        let energy = self.net.chip().energy().total_j();
+        let n = train.len() as f64;
+        if !self.net.parameters_finite()? {
+            self.divergence = Some(format!("non-finite weight or bias after epoch {}", self.history.len() + 1));
+        }
+        let eval_start = Instant::now();
+        let test_accuracy = if self.divergence.is_some() { 0.0 } else { self.evaluate(&data.test)? };
+        let metrics = EpochMetrics {
+            epoch: self.history.len() + 1,
+            train_accuracy: correct as f64 / n,
+            test_accuracy,
+            train_cost: cost / n,
+            free_residual: residual / batches.max(1) as f64,
+            seconds,
+            examples_per_second: n / seconds.max(1e-9),
+            eval_seconds: eval_start.elapsed().as_secs_f64(),
+            energy_per_example_uj: energy / n * 1e6,
+            synaptic_ops_per_example: counters.synaptic_ops as f64 / n,
+        };
+        self.history.push(metrics.clone());
+        Ok(metrics)
+    }
+
+    /// Test accuracy of the current network (free phase only).
+    pub fn evaluate(&self, data: &Dataset) -> Result<f64> {
+        evaluate(&self.net, data, self.config.t1, self.config.eval_batch, self.config.threads)
+    }
+
+    /// The run summary so far.
+    pub fn summary(&self, dataset: &str) -> RunSummary {
+        let last = self.history.last();
+        let (best_epoch, best) = self
+            .history
+            .iter()
+            .map(|m| (m.epoch, m.test_accuracy))
+            .fold((0, 0.0), |acc, x| if x.1 > acc.1 { x } else { acc });
+        let k = self.history.len().max(1) as f64;
+        RunSummary {
+            test_accuracy: last.map_or(0.0, |m| m.test_accuracy),
+            best_test_accuracy: best,
+            best_epoch,
+            train_accuracy: last.map_or(0.0, |m| m.train_accuracy),
+            epochs: self.history.len(),
+            examples_per_second: self.history.iter().map(|m| m.examples_per_second).sum::<f64>() / k,
+            profile: self.profile_name.clone(),
+            tau: self.config.tau.to_string(),
+            seed: self.config.seed,
+            diverged: self.divergence.is_some(),
+            divergence_reason: self.divergence.clone(),
+            layers: self.net.shape().sizes().to_vec(),
+            dataset: dataset.to_string(),
+            cores_used: self.net.placement().cores_used(),
+            energy_per_example_uj: self.history.iter().map(|m| m.energy_per_example_uj).sum::<f64>() / k,
+            config: self.config.clone(),
+        }
+    }
+}

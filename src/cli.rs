@@ -1,0 +1,104 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Emulate neuromorphic chips and train HTS equilibrium-propagation networks on them.
+#[derive(Debug, Parser)]
+#[command(name = "epchip", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train an HTS-EP network on an emulated chip with on-chip local learning.
+    Train(TrainArgs),
+    /// Inspect and validate hardware profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+/// `epchip profile ...`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Validate a profile (built-in name or .ron file) and print a summary. Exit code 1 if invalid.
+    Check {
+        /// Built-in name (ideal, loihi2) or path to a .ron file.
+        profile: String,
+    },
+    /// List the built-in profiles.
+    List,
+    /// Print a profile as RON (a starting point for a custom profile).
+    Show {
+        /// Built-in name or path.
+        profile: String,
+    },
+}
+
+/// `epchip train ...`
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Hardware profile: built-in name (ideal, loihi2) or path to a .ron file.
+    #[arg(long, default_value = "loihi2")]
+    pub profile: String,
+    /// Dataset: mnist10k (embedded), synthetic[:seed=N], or idx:DIR (MNIST-format files).
+    #[arg(long, default_value = "mnist10k")]
+    pub dataset: String,
+    /// Layer sizes, input first: e.g. 784,500,10.
+    #[arg(long, default_value = "784,500,10")]
+    pub layers: String,
+    /// Per-neuron time constants: constant, lognormal:cv=X, gamma:cv=X, uniform:min=A,max=B
+    /// (mean 1 in units of the base step unless mean=M is given).
+    #[arg(long, default_value = "constant")]
+    pub tau: String,
+    /// Training epochs.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Free-phase steps T1.
+    #[arg(long, default_value_t = 30)]
+    pub t1: usize,
+    /// Nudged-phase steps T2.
+    #[arg(long, default_value_t = 10)]
+    pub t2: usize,
+    /// Nudge strength β.
+    #[arg(long, default_value_t = 0.5)]
+    pub beta: f32,
+    /// Always nudge with +β instead of a random sign per mini-batch.
+    #[arg(long)]
+    pub positive_beta: bool,
+    /// Symmetric estimate: a third phase at −β.
+    #[arg(long)]
+    pub symmetric: bool,
+    /// Examples per mini-batch (1 = online on-chip learning).
+    #[arg(long, default_value_t = 20)]
+    pub batch: usize,
+    /// Learning rate: one value, or one per projection (comma-separated).
+    #[arg(long, default_value = "0.1,0.05")]
+    pub lr: String,
+    /// Base time step Δt (neuron i gets Δt/τ_i).
+    #[arg(long, default_value_t = 0.5)]
+    pub dt: f32,
+    /// Digital cores: weight range = headroom × largest initial weight of the projection.
+    #[arg(long, default_value_t = 2.0)]
+    pub weight_headroom: f32,
+    /// Limit the training set to its first N examples (quick runs).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Worker threads (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Seed of the chip instance, initialisation, time constants and data order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output directory for metrics.csv and summary.json.
+    #[arg(long, default_value = "runs/latest")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
