@@ -1,0 +1,255 @@
+//! The batched fast path of each core against the plain scalar reference implementation.
+
+use chip_model::chip_step::exact_integer_product;
+use chip_model::{
+    Chip, ConnectOptions, CoreBlock, ExecutionPath, GroupId, HardwareProfile, Nudge, PopulationId,
+    PopulationSpec, SumOfProducts, TraceSlot,
+};
+use ndarray::Array2;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+struct Net {
+    chip: Chip,
+    input: PopulationId,
+    hidden: PopulationId,
+    output: PopulationId,
+    groups: Vec<GroupId>,
+}
+
+fn block(core: usize, len: usize) -> Vec<CoreBlock> {
+    vec![CoreBlock { core, start: 0, len }]
+}
+
+/// input(24) -> hidden(17) <-> output(5), random weights, dt and biases.
+fn build(profile: &str, seed: u64) -> Result<Net, Box<dyn std::error::Error>> {
+    let profile = HardwareProfile::load(profile)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut chip = Chip::new(&profile, seed)?;
+    let input = chip.add_population(PopulationSpec::input("in", 24))?;
+    let dt_h: Vec<f32> = (0..17).map(|_| rng.random_range(0.05..1.0)).collect();
+    let b_h: Vec<f32> = (0..17).map(|_| rng.random_range(-0.2..0.2)).collect();
+    let hidden = chip.add_population(PopulationSpec::rate_neurons("h", dt_h, b_h, block(0, 17)))?;
+    let dt_o: Vec<f32> = (0..5).map(|_| rng.random_range(0.05..1.0)).collect();
+    let out_core = profile.chip.cores as usize - 1;
+    let output = chip.add_population(PopulationSpec::rate_neurons("o", dt_o, vec![0.05; 5], block(out_core, 5)))?;
+    let w1 = Array2::from_shape_fn((24, 17), |_| rng.random_range(-0.4f32..0.4));
+    let w2 = Array2::from_shape_fn((17, 5), |_| rng.random_range(-0.6f32..0.6));
+    let g1 = chip.connect(input, hidden, w1.view(), ConnectOptions::default())?;
+    let g2 = chip.connect(hidden, output, w2.view(), ConnectOptions { weight_range: Some(1.0), mirror_of: None })?;
+    let g3 = chip.connect(output, hidden, w2.t(), ConnectOptions { weight_range: Some(1.0), mirror_of: Some(g2) })?;
+    Ok(Net { chip, input, hidden, output, groups: vec![g1, g2, g3] })
+}
+
+fn random_batch(rng: &mut ChaCha8Rng, b: usize, n: usize) -> Array2<f32> {
+    Array2::from_shape_fn((b, n), |_| if rng.random_bool(0.3) { 0.0 } else { rng.random_range(0.0..1.0) })
+}
+
+/// Runs the same EP-like sequence on two chips and calls `compare` after every stage.
+fn run_both(
+    fast: &mut Net,
+    reference: &mut Net,
+    compare: &dyn Fn(&Net, &Net, &str) -> TestResult,
+) -> TestResult {
+    reference.chip.set_execution_path(ExecutionPath::Reference);
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let rule = SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(0)?);
+    for round in 0..4 {
+        let x = random_batch(&mut rng, 3, 24);
+        let y = Array2::from_shape_fn((3, 5), |(b, i)| if (b + round) % 5 == i { 1.0 } else { 0.0 });
+        for net in [&mut *fast, &mut *reference] {
+            net.chip.set_batch_size(3)?;
+            net.chip.reset_state();
+            net.chip.apply_input(net.input, x.view())?;
+        }
+        for step in 0..12 {
+            for net in [&mut *fast, &mut *reference] {
+                net.chip.run(1, None)?;
+            }
+            compare(fast, reference, &format!("round {round}, free step {step}"))?;
+        }
+        for net in [&mut *fast, &mut *reference] {
+            net.chip.latch_traces(TraceSlot::new(0)?);
+            let nudge = Nudge { population: net.output, target: y.view(), beta: 0.7 };
+            net.chip.run(5, Some(&nudge))?;
+            net.chip.latch_traces(TraceSlot::new(1)?);
+        }
+        compare(fast, reference, &format!("round {round}, nudged"))?;
+        for net in [&mut *fast, &mut *reference] {
+            for &g in &net.groups {
+                net.chip.learn(g, &rule, 0.8)?;
+            }
+            net.chip.learn_bias(net.hidden, &rule, 0.8)?;
+            net.chip.learn_bias(net.output, &rule, 0.8)?;
+        }
+        compare(fast, reference, &format!("round {round}, after learning"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn digital_fast_path_matches_scalar_reference_bit_for_bit() -> TestResult {
+    let mut fast = build("loihi2", 5)?;
+    let mut reference = build("loihi2", 5)?;
+    let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
+        for pop in [a.hidden, a.output] {
+            let (sa, sb) = (a.chip.read_state_raw(pop)?, b.chip.read_state_raw(pop)?);
+            assert_eq!(sa, sb, "states differ at {when}");
+            assert_eq!(a.chip.read_bias(pop)?, b.chip.read_bias(pop)?, "biases differ at {when}");
+        }
+        for &g in &a.groups {
+            assert_eq!(a.chip.read_weight_mantissas(g)?, b.chip.read_weight_mantissas(g)?, "weights at {when}");
+        }
+        Ok(())
+    };
+    run_both(&mut fast, &mut reference, &compare)?;
+    // The run really exercised the dynamics and the learning engine.
+    let (w0, _) = build("loihi2", 5)?.chip.read_weight_mantissas(fast.groups[1])?;
+    let (w1, _) = fast.chip.read_weight_mantissas(fast.groups[1])?;
+    assert_ne!(w0, w1, "learning changed no weight");
+    assert!(fast.chip.read_state_raw(fast.hidden)?.iter().any(|&v| v > 0));
+    Ok(())
+}
+
+#[test]
+fn float_fast_path_matches_scalar_reference() -> TestResult {
+    let mut fast = build("ideal", 6)?;
+    let mut reference = build("ideal", 6)?;
+    let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
+        for pop in [a.hidden, a.output] {
+            let (sa, sb) = (a.chip.read_state(pop)?, b.chip.read_state(pop)?);
+            let diff = (&sa - &sb).mapv(f32::abs).fold(0.0f32, |m, &x| m.max(x));
+            assert!(diff < 1e-5, "states differ by {diff} at {when}");
+        }
+        for &g in &a.groups {
+            let diff = (&a.chip.read_weights(g)? - &b.chip.read_weights(g)?).mapv(f32::abs).fold(0.0f32, |m, &x| m.max(x));
+            assert!(diff < 1e-5, "weights differ by {diff} at {when}");
+        }
+        Ok(())
+    };
+    run_both(&mut fast, &mut reference, &compare)
+}
+
+#[test]
+fn digital_mirror_synapses_stay_exact_transposes_under_stochastic_rounding() -> TestResult {
+    let mut fast = build("loihi2", 8)?;
+    let mut other = build("loihi2", 8)?;
+    run_both(&mut fast, &mut other, &|_, _, _| Ok(()))?;
+    let (fwd, e1) = fast.chip.read_weight_mantissas(fast.groups[1])?;
+    let (fb, e2) = fast.chip.read_weight_mantissas(fast.groups[2])?;
+    assert_eq!(e1, e2);
+    assert_eq!(fwd.t(), fb);
+    Ok(())
+}
+
+#[test]
+fn exact_integer_product_splits_long_sums_exactly() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    // 784 inputs at the extremes: partial sums exceed 2^24, where f32 stops being exact.
+    let a = Array2::from_shape_fn((7, 784), |_| if rng.random_bool(0.9) { 255.0f32 } else { 254.0 });
+    let w = Array2::from_shape_fn((784, 9), |_| if rng.random_bool(0.9) { 127.0f32 } else { 125.0 });
+    let fast = exact_integer_product(a.view(), w.view(), 255.0, 127.0);
+    for b in 0..7 {
+        for i in 0..9 {
+            let exact: i64 = (0..784).map(|j| a[[b, j]] as i64 * w[[j, i]] as i64).sum();
+            assert_eq!(fast[[b, i]], exact);
+        }
+    }
+    // A plain f32 product would have lost the low bits here.
+    assert!(fast[[0, 0]] > 1 << 24);
+}
+
+#[test]
+fn the_fixed_point_does_not_depend_on_the_time_constants() -> TestResult {
+    for profile in ["ideal", "loihi2"] {
+        let p = HardwareProfile::load(profile)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let w = Array2::from_shape_fn((12, 6), |_| rng.random_range(-0.3f32..0.5));
+        let x = Array2::from_shape_fn((2, 12), |_| rng.random_range(0.0f32..1.0));
+        let mut states = Vec::new();
+        for dt in [vec![0.5f32; 6], vec![0.9, 0.05, 0.3, 0.12, 0.7, 0.2]] {
+            let mut chip = Chip::new(&p, 1)?;
+            let input = chip.add_population(PopulationSpec::input("in", 12))?;
+            let out = chip.add_population(PopulationSpec::rate_neurons("o", dt, vec![0.1; 6], block(0, 6)))?;
+            chip.connect(input, out, w.view(), ConnectOptions::default())?;
+            chip.set_batch_size(2)?;
+            chip.apply_input(input, x.view())?;
+            chip.run(600, None)?;
+            states.push(chip.read_state(out)?);
+        }
+        let diff = (&states[0] - &states[1]).mapv(f32::abs).fold(0.0f32, |m, &x| m.max(x));
+        // Digital: within a few state LSBs of rounding in the leaky integrator.
+        let tol = if profile == "ideal" { 1e-5 } else { 2e-3 };
+        assert!(diff < tol, "{profile}: fixed points differ by {diff}");
+        assert!(states[0].iter().any(|&s| s > 0.05 && s < 0.95), "{profile}: no neuron in the linear range");
+    }
+    Ok(())
+}
+
+#[test]
+fn counters_count_synaptic_ops_neuron_updates_and_learning() -> TestResult {
+    let p = HardwareProfile::load("ideal")?;
+    let mut chip = Chip::new(&p, 1)?;
+    let input = chip.add_population(PopulationSpec::input("in", 4))?;
+    let out = chip.add_population(PopulationSpec::rate_neurons("o", vec![0.5; 3], vec![0.0; 3], block(0, 3)))?;
+    let g = chip.connect(input, out, Array2::from_elem((4, 3), 0.1f32).view(), ConnectOptions::default())?;
+    chip.set_batch_size(2)?;
+    // Two nonzero inputs in example 0, one in example 1: 3 nonzero values × 3 targets per step.
+    let x = ndarray::arr2(&[[1.0f32, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.2]]);
+    chip.apply_input(input, x.view())?;
+    chip.run(5, None)?;
+    let c = chip.total_counters();
+    assert_eq!(c.synaptic_ops, 5 * 3 * 3);
+    assert_eq!(c.neuron_updates, 5 * 2 * 3);
+    chip.latch_traces(TraceSlot::new(0)?);
+    chip.latch_traces(TraceSlot::new(1)?);
+    chip.learn(g, &SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(0)?), 1.0)?;
+    assert_eq!(chip.total_counters().synaptic_updates, 12);
+    assert!(chip.energy().total_j() > 0.0);
+    Ok(())
+}
+
+#[test]
+fn limits_are_enforced_with_the_numbers_in_the_message() -> TestResult {
+    let p = HardwareProfile::load("loihi2")?;
+    let mut chip = Chip::new(&p, 1)?;
+    let err = chip
+        .add_population(PopulationSpec::rate_neurons("big", vec![0.5; 9000], vec![0.0; 9000], block(0, 9000)))
+        .err()
+        .ok_or("9000 neurons on one core were accepted")?;
+    let msg = err.to_string();
+    assert!(msg.contains("9000") && msg.contains("8192") && msg.contains("big"), "{msg}");
+
+    let input = chip.add_population(PopulationSpec::input("in", 784))?;
+    let h = chip.add_population(PopulationSpec::rate_neurons("h", vec![0.5; 500], vec![0.0; 500], block(0, 500)))?;
+    let err = chip
+        .connect(input, h, Array2::zeros((784, 500)).view(), ConnectOptions::default())
+        .err()
+        .ok_or("784x500 synapses on one core were accepted")?;
+    assert!(err.to_string().contains("synapse memory"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn bad_requests_are_errors_not_panics() -> TestResult {
+    let p = HardwareProfile::load("loihi2")?;
+    let mut chip = Chip::new(&p, 1)?;
+    let input = chip.add_population(PopulationSpec::input("in", 3))?;
+    let out = chip.add_population(PopulationSpec::rate_neurons("o", vec![0.5; 2], vec![0.0; 2], block(0, 2)))?;
+    assert!(chip.add_population(PopulationSpec::rate_neurons("z", vec![1.5], vec![0.0], block(0, 1))).is_err());
+    assert!(chip.add_population(PopulationSpec::rate_neurons("g", vec![0.5; 2], vec![0.0; 2], block(500, 2))).is_err());
+    assert!(chip.connect(input, out, Array2::zeros((2, 2)).view(), ConnectOptions::default()).is_err());
+    assert!(chip.connect(out, input, Array2::zeros((2, 3)).view(), ConnectOptions::default()).is_err());
+    assert!(chip.apply_input(input, Array2::zeros((5, 3)).view()).is_err());
+    assert!(chip.apply_input(out, Array2::zeros((1, 2)).view()).is_err());
+    assert!(chip.set_batch_size(0).is_err());
+    let target = Array2::zeros((1, 2));
+    assert!(chip.run(1, Some(&Nudge { population: input, target: target.view(), beta: 1.0 })).is_err());
+    assert!(chip.run(1, Some(&Nudge { population: out, target: target.view(), beta: f32::NAN })).is_err());
+    let g = chip.connect(input, out, Array2::zeros((3, 2)).view(), ConnectOptions::default())?;
+    let rule = SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(0)?);
+    assert!(chip.learn(g, &rule, 1.0).is_err(), "learning before latching traces must fail");
+    Ok(())
+}
