@@ -80,6 +80,9 @@ pub struct TrainArgs {
     /// Learning rate: one value, or one per projection (comma-separated).
     #[arg(long, default_value = "0.1,0.05")]
     pub lr: String,
+    /// Learning-rate schedule over the epochs: constant, or cosine[:floor=F] (anneal to F × lr).
+    #[arg(long, default_value = "cosine")]
+    pub lr_schedule: String,
     /// Base time step Δt (neuron i gets Δt/τ_i).
     #[arg(long, default_value_t = 0.5)]
     pub dt: f32,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chip_model::HardwareProfile;
-use ep_runtime::{BetaSign, DatasetSplit, NetworkShape, RunDirectory, TauSpec, TrainConfig, Trainer, load_dataset};
+use ep_runtime::{BetaSign, DatasetSplit, LrSchedule, NetworkShape, RunDirectory, TauSpec, TrainConfig, Trainer, load_dataset};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::TrainArgs;
@@ -24,6 +24,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         symmetric: args.symmetric,
         batch: args.batch,
         lr: TrainConfig::parse_lr(&args.lr)?,
+        lr_schedule: LrSchedule::parse(&args.lr_schedule)?,
         base_dt: args.dt,
         tau,
         weight_headroom: args.weight_headroom,

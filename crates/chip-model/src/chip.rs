@@ -122,6 +122,9 @@ impl Chip {
             activity: Array2::zeros((b, n)),
             static_f: Array2::zeros((b, n)),
             static_i: Array2::zeros((b, n)),
+            drive_f: Array2::zeros((b, n)),
+            drive_i: Array2::zeros((b, n)),
+            product: Array2::zeros((b, n)),
             traces: Default::default(),
             version: 0,
             nonzero: 0,
@@ -472,6 +475,9 @@ impl Chip {
             p.activity = Array2::zeros((batch, n));
             p.static_f = Array2::zeros((batch, n));
             p.static_i = Array2::zeros((batch, n));
+            p.drive_f = Array2::zeros((batch, n));
+            p.drive_i = Array2::zeros((batch, n));
+            p.product = Array2::zeros((batch, n));
             p.traces = Default::default();
             p.version += 1;
         }

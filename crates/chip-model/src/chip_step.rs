@@ -5,11 +5,12 @@
 //! so their contribution is computed once per input change (the result is the same as recomputing it
 //! each step; the operation counters still count it every step, as the hardware would).
 
-use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul, s};
+use ndarray::{Array2, ArrayView2, linalg::general_mat_mul, s};
 
 use crate::chip::{Chip, ExecutionPath, max_payload, saturate_accumulator};
 use crate::error::{ChipError, Result};
 use crate::fixed_point::round_shift;
+use crate::parallel::column_gemm;
 use crate::population::PopulationId;
 use crate::profile::DigitalArithmetic;
 
@@ -82,6 +83,7 @@ impl Chip {
 
     /// Recomputes the constant drive that input populations deliver.
     fn refresh_static(&mut self) {
+        let threads = self.threads;
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
                 continue;
@@ -99,7 +101,7 @@ impl Chip {
                         let w = grp.effective.as_ref().unwrap_or(&grp.weights);
                         let a = &self.populations[grp.pre.0].activity;
                         match self.path {
-                            ExecutionPath::Fast => general_mat_mul(1.0, a, w, 1.0, &mut static_f),
+                            ExecutionPath::Fast => column_gemm(threads, 1.0, a.view(), w.view(), 1.0, static_f.view_mut()),
                             ExecutionPath::Reference => reference_float_sum(a.view(), w.view(), &mut static_f),
                         }
                     }
@@ -120,7 +122,8 @@ impl Chip {
         let pre = &self.populations[grp.pre.0];
         let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
         let raw = match self.path {
-            ExecutionPath::Fast => exact_integer_product(
+            ExecutionPath::Fast => exact_integer_product_threads(
+                self.threads,
                 pre.activity.view(),
                 grp.weights.view(),
                 max_payload(pre.out_bits) as f64,
@@ -132,115 +135,173 @@ impl Chip {
     }
 
     fn step(&mut self, nudge: Option<&PreparedNudge>, last: bool) {
-        let np = self.populations.len();
-        // 1. Drives from the previous step's activity.
-        let mut drives_f: Vec<Option<Array2<f32>>> = vec![None; np];
-        let mut drives_i: Vec<Option<Array2<i64>>> = vec![None; np];
-        for q in 0..np {
-            if self.populations[q].is_input {
-                continue;
-            }
-            match self.digital.clone() {
-                None => {
-                    let mut drive = self.populations[q].static_f.clone();
-                    for grp in self.groups.iter().filter(|g| g.post.0 == q) {
-                        let pre = &self.populations[grp.pre.0];
-                        if pre.is_input {
-                            continue;
-                        }
-                        let w = grp.effective.as_ref().unwrap_or(&grp.weights);
-                        match self.path {
-                            ExecutionPath::Fast => general_mat_mul(1.0, &pre.activity, w, 1.0, &mut drive),
-                            ExecutionPath::Reference => {
-                                reference_float_sum(pre.activity.view(), w.view(), &mut drive)
-                            }
-                        }
-                    }
-                    drives_f[q] = Some(drive);
-                }
-                Some(d) => {
-                    let mut acc = self.populations[q].static_i.clone();
-                    for g in 0..self.groups.len() {
-                        let grp = &self.groups[g];
-                        if grp.post.0 != q || self.populations[grp.pre.0].is_input {
-                            continue;
-                        }
-                        acc += &self.digital_group_sum(&d, g);
-                    }
-                    drives_i[q] = Some(acc);
-                }
-            }
+        match self.path {
+            ExecutionPath::Fast => self.compute_drives_fast(),
+            ExecutionPath::Reference => self.compute_drives_reference(),
         }
-        // 2. Counters for the synaptic operations of this step (input spikes included).
+        // Counters for the synaptic operations of this step (input spikes included).
         for grp in &self.groups {
             let nonzero = self.populations[grp.pre.0].nonzero;
             for block in &self.populations[grp.post.0].placement {
                 self.cores[block.core].counters.synaptic_ops += nonzero * block.len as u64;
             }
         }
-        // 3. Synchronous neuron update.
+        // Synchronous neuron update.
         let mut sq_change = 0.0f64;
         let mut count = 0usize;
         let digital = self.digital.clone();
-        for q in 0..np {
+        let batch = self.batch as u64;
+        for q in 0..self.populations.len() {
             if self.populations[q].is_input {
                 continue;
             }
             let nudge_here = nudge.filter(|n| n.pop == q);
             let pop = &mut self.populations[q];
-            match &digital {
-                None => {
-                    let Some(drive) = drives_f[q].take() else { continue };
-                    sq_change += float_update(pop, &drive, nudge_here, last);
-                }
-                Some(d) => {
-                    let Some(acc) = drives_i[q].take() else { continue };
-                    sq_change += digital_update(pop, d, &acc, nudge_here, last);
-                }
-            }
+            sq_change += match &digital {
+                None => float_update(pop, nudge_here),
+                Some(d) => digital_update(pop, d, nudge_here),
+            };
             count += pop.size * self.batch;
             pop.version += 1;
-            let b = self.batch as u64;
+            let mut total = 0u64;
             for block in &pop.placement {
+                let spikes: u64 = pop
+                    .activity
+                    .rows()
+                    .into_iter()
+                    .map(|row| {
+                        row.as_slice().map_or(0, |r| {
+                            r[block.start..block.start + block.len].iter().filter(|&&a| a != 0.0).count() as u64
+                        })
+                    })
+                    .sum();
                 let c = &mut self.cores[block.core].counters;
-                c.neuron_updates += b * block.len as u64;
-                let slice = pop.activity.slice(s![.., block.start..block.start + block.len]);
-                c.spikes += slice.iter().filter(|&&a| a != 0.0).count() as u64;
+                c.neuron_updates += batch * block.len as u64;
+                c.spikes += spikes;
+                total += spikes;
             }
-            pop.nonzero = pop.activity.iter().filter(|&&a| a != 0.0).count() as u64;
+            pop.nonzero = total;
         }
         if last {
             self.last_residual = if count > 0 { (sq_change / count as f64).sqrt() as f32 } else { 0.0 };
         }
     }
-}
 
-/// Float rate-neuron update; returns the summed squared state change when `measure` is set.
-fn float_update(
-    pop: &mut crate::population::Population,
-    drive: &Array2<f32>,
-    nudge: Option<&PreparedNudge>,
-    measure: bool,
-) -> f64 {
-    let mut sq = 0.0f64;
-    let dt = &pop.dt;
-    let bias = &pop.bias;
-    for (b, (mut srow, drow)) in pop.state_f.axis_iter_mut(Axis(0)).zip(drive.axis_iter(Axis(0))).enumerate() {
-        let target = nudge.map(|n| (n.target_f.row(b), n.beta_f));
-        for i in 0..srow.len() {
-            let s = srow[i];
-            let mut total = drow[i] + bias[i];
-            if let Some((t, beta)) = &target {
-                total += beta * (t[i] - s);
+    /// Fast path: every population's drive from the previous step, as matrix products.
+    fn compute_drives_fast(&mut self) {
+        for q in 0..self.populations.len() {
+            if self.populations[q].is_input {
+                continue;
             }
-            let new = (s + dt[i] * (total - s)).clamp(0.0, 1.0);
-            if measure {
-                sq += f64::from(new - s).powi(2);
+            let mut drive_f = std::mem::take(&mut self.populations[q].drive_f);
+            let mut drive_i = std::mem::take(&mut self.populations[q].drive_i);
+            let mut product = std::mem::take(&mut self.populations[q].product);
+            match &self.digital {
+                None => drive_f.assign(&self.populations[q].static_f),
+                Some(_) => drive_i.assign(&self.populations[q].static_i),
             }
-            srow[i] = new;
+            for grp in self.groups.iter().filter(|g| g.post.0 == q) {
+                let pre = &self.populations[grp.pre.0];
+                if pre.is_input {
+                    continue;
+                }
+                match &self.digital {
+                    None => {
+                        let w = grp.effective.as_ref().unwrap_or(&grp.weights);
+                        general_mat_mul(1.0, &pre.activity, w, 1.0, &mut drive_f);
+                    }
+                    Some(d) => {
+                        let max_w = crate::fixed_point::max_signed_magnitude(d.weight_bits) as f64;
+                        let max_a = max_payload(pre.out_bits) as f64;
+                        let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
+                        if pre.size as f64 * max_a * max_w <= F32_EXACT {
+                            // One exact f32 product, then a fused shift-and-add.
+                            general_mat_mul(1.0, &pre.activity, &grp.weights, 0.0, &mut product);
+                            drive_i.zip_mut_with(&product, |acc, &p| *acc += round_shift(p as i64, shift));
+                        } else {
+                            let raw = exact_integer_product(pre.activity.view(), grp.weights.view(), max_a, max_w);
+                            drive_i.zip_mut_with(&raw, |acc, &p| *acc += round_shift(p, shift));
+                        }
+                    }
+                }
+            }
+            let pop = &mut self.populations[q];
+            pop.drive_f = drive_f;
+            pop.drive_i = drive_i;
+            pop.product = product;
         }
     }
-    pop.activity.assign(&pop.state_f);
+
+    /// Reference path: every drive with scalar loops.
+    fn compute_drives_reference(&mut self) {
+        for q in 0..self.populations.len() {
+            if self.populations[q].is_input {
+                continue;
+            }
+            let mut drive_f = self.populations[q].static_f.clone();
+            let mut drive_i = self.populations[q].static_i.clone();
+            for g in 0..self.groups.len() {
+                let grp = &self.groups[g];
+                if grp.post.0 != q || self.populations[grp.pre.0].is_input {
+                    continue;
+                }
+                match &self.digital {
+                    None => {
+                        let w = grp.effective.as_ref().unwrap_or(&grp.weights);
+                        reference_float_sum(self.populations[grp.pre.0].activity.view(), w.view(), &mut drive_f);
+                    }
+                    Some(d) => drive_i += &self.digital_group_sum(d, g),
+                }
+            }
+            self.populations[q].drive_f = drive_f;
+            self.populations[q].drive_i = drive_i;
+        }
+    }
+}
+
+/// Sums of integers up to this magnitude are exact in f32.
+const F32_EXACT: f64 = (1u64 << 24) as f64;
+
+/// Float rate-neuron update of a whole population from its drive; returns the summed squared
+/// state change.
+fn float_update(pop: &mut crate::population::Population, nudge: Option<&PreparedNudge>) -> f64 {
+    let n = pop.size;
+    let (dt, bias) = (&pop.dt[..n], &pop.bias[..n]);
+    let mut sq = 0.0f64;
+    let (Some(state), Some(activity), Some(drive)) =
+        (pop.state_f.as_slice_mut(), pop.activity.as_slice_mut(), pop.drive_f.as_slice())
+    else {
+        unreachable!("population arrays are allocated in standard layout")
+    };
+    let targets = nudge.and_then(|t| t.target_f.as_slice().map(|s| (s, t.beta_f)));
+    for (b, ((srow, arow), drow)) in
+        state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
+    {
+        let mut row_sq = 0.0f32;
+        match targets {
+            None => {
+                for ((((s, a), &d), &dt), &bias) in srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(dt).zip(bias) {
+                    let new = (*s + dt * (d + bias - *s)).clamp(0.0, 1.0);
+                    row_sq += (new - *s) * (new - *s);
+                    *s = new;
+                    *a = new;
+                }
+            }
+            Some((t, beta)) => {
+                let trow = &t[b * n..(b + 1) * n];
+                for (((((s, a), &d), &dt), &bias), &y) in
+                    srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(dt).zip(bias).zip(trow)
+                {
+                    let total = d + bias + beta * (y - *s);
+                    let new = (*s + dt * (total - *s)).clamp(0.0, 1.0);
+                    row_sq += (new - *s) * (new - *s);
+                    *s = new;
+                    *a = new;
+                }
+            }
+        }
+        sq += f64::from(row_sq);
+    }
     sq
 }
 
@@ -269,44 +330,62 @@ pub fn digital_neuron_update(
 fn digital_update(
     pop: &mut crate::population::Population,
     d: &DigitalArithmetic,
-    acc: &Array2<i64>,
     nudge: Option<&PreparedNudge>,
-    measure: bool,
 ) -> f64 {
     let bias_exp = crate::chip::bias_exponent(d);
     let shift = d.state_fraction_bits - pop.out_bits;
     let max_a = max_payload(pop.out_bits);
-    let mut sq = 0.0f64;
-    let scale = 1.0 / (1u64 << d.state_fraction_bits) as f64;
-    for b in 0..acc.nrows() {
-        for i in 0..acc.ncols() {
-            let v = i64::from(pop.state_i[[b, i]]);
-            let nud = nudge.map(|n| (n.beta_q, n.target_i[[b, i]]));
-            let new = digital_neuron_update(d, v, acc[[b, i]], pop.bias_mant[i] << bias_exp, pop.decay[i], nud);
-            if measure {
-                sq += ((new - v) as f64 * scale).powi(2);
-            }
-            pop.state_i[[b, i]] = new as i32;
-            pop.activity[[b, i]] = (new >> shift).min(max_a) as f32;
+    let n = pop.size;
+    let bias: Vec<i64> = pop.bias_mant.iter().map(|&m| m << bias_exp).collect();
+    let decay = &pop.decay[..n];
+    let mut sq = 0i128;
+    let (Some(state), Some(activity), Some(drive)) =
+        (pop.state_i.as_slice_mut(), pop.activity.as_slice_mut(), pop.drive_i.as_slice())
+    else {
+        unreachable!("population arrays are allocated in standard layout")
+    };
+    let targets = nudge.and_then(|t| t.target_i.as_slice().map(|s| (s, t.beta_q)));
+    for (b, ((srow, arow), drow)) in
+        state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
+    {
+        let trow = targets.map(|(t, beta_q)| (&t[b * n..(b + 1) * n], beta_q));
+        for (i, (((s, a), &acc), (&bias, &decay))) in
+            srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(bias.iter().zip(decay)).enumerate()
+        {
+            let v = i64::from(*s);
+            let nud = trow.map(|(t, beta_q)| (beta_q, t[i]));
+            let new = digital_neuron_update(d, v, acc, bias, decay, nud);
+            sq += i128::from((new - v) * (new - v));
+            *s = new as i32;
+            *a = (new >> shift).min(max_a) as f32;
         }
     }
-    sq
+    sq as f64 / (1u64 << (2 * d.state_fraction_bits)) as f64
 }
 
 /// `a · w` for integer-valued f32 matrices, exactly: the inner dimension is cut into chunks whose
-/// partial sums cannot exceed 2^24 (where f32 stops being exact), and chunks are added in f64.
+/// partial sums cannot exceed 2^24 (where f32 stops being exact), and chunks are added as integers.
 pub fn exact_integer_product(a: ArrayView2<f32>, w: ArrayView2<f32>, max_a: f64, max_w: f64) -> Array2<i64> {
+    exact_integer_product_threads(1, a, w, max_a, max_w)
+}
+
+/// [`exact_integer_product`] with the columns shared among `threads` threads (same result).
+pub fn exact_integer_product_threads(
+    threads: usize,
+    a: ArrayView2<f32>,
+    w: ArrayView2<f32>,
+    max_a: f64,
+    max_w: f64,
+) -> Array2<i64> {
     let k = a.ncols();
     let bound = (max_a * max_w).max(1.0);
     let chunk = (((1u64 << 24) as f64 / bound).floor() as usize).max(1);
-    if k <= chunk {
-        return a.dot(&w).mapv(|x| x as i64);
-    }
     let mut out = Array2::<i64>::zeros((a.nrows(), w.ncols()));
+    let mut part = Array2::<f32>::zeros((a.nrows(), w.ncols()));
     let mut start = 0;
     while start < k {
         let end = (start + chunk).min(k);
-        let part = a.slice(s![.., start..end]).dot(&w.slice(s![start..end, ..]));
+        column_gemm(threads, 1.0, a.slice(s![.., start..end]), w.slice(s![start..end, ..]), 0.0, part.view_mut());
         out.zip_mut_with(&part, |o, &p| *o += p as i64);
         start = end;
     }

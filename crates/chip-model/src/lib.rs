@@ -17,6 +17,7 @@ pub mod fixed_point;
 pub mod learning_engine;
 pub mod learning_rule;
 pub mod mismatch;
+pub mod parallel;
 pub mod population;
 pub mod profile;
 pub mod rounding_noise;

@@ -113,6 +113,12 @@ pub(crate) struct Population {
     pub static_f: Array2<f32>,
     /// Digital constant drive in state units.
     pub static_i: Array2<i64>,
+    /// Scratch: float drive of the current step.
+    pub drive_f: Array2<f32>,
+    /// Scratch: digital accumulated input of the current step.
+    pub drive_i: Array2<i64>,
+    /// Scratch: integer-valued f32 product of one synapse group.
+    pub product: Array2<f32>,
     /// Latched traces per slot.
     pub traces: [Option<Trace>; TRACE_SLOTS],
     /// Bumped whenever `activity` changes.

@@ -135,6 +135,12 @@ impl EpNetwork {
         self.forward.get(l).copied()
     }
 
+    /// Feedback (mirror) synapse group of projection `l`, if it has one (every projection but the
+    /// first: the input is clamped and receives no feedback).
+    pub fn feedback_group(&self, l: usize) -> Option<GroupId> {
+        self.feedback.get(l).copied().flatten()
+    }
+
     /// Designed per-neuron time steps of neuron layer `l` (1-based).
     pub fn designed_dt(&self, l: usize) -> Option<&[f32]> {
         l.checked_sub(1).and_then(|k| self.designed_dt.get(k)).map(Vec::as_slice)
@@ -166,13 +172,15 @@ impl EpNetwork {
     }
 
     /// One EP training step on a mini-batch: free phase, nudged phase(s), local update of every
-    /// synapse and bias through the chip's learning engine.
+    /// synapse and bias through the chip's learning engine. The learning rates of `config` are
+    /// multiplied by `lr_factor` (the schedule's factor for the current epoch).
     pub fn train_batch<R: Rng + ?Sized>(
         &mut self,
         x: ArrayView2<f32>,
         y: ArrayView2<f32>,
         labels: &[u8],
         config: &TrainConfig,
+        lr_factor: f32,
         sign_rng: &mut R,
     ) -> Result<BatchOutcome> {
         let b = x.nrows();
@@ -216,7 +224,7 @@ impl EpNetwork {
             (SumOfProducts::contrastive(plus, free), beta)
         };
         for l in 0..self.forward.len() {
-            let global = config.lr_for(l) / (denominator * b as f32);
+            let global = lr_factor * config.lr_for(l) / (denominator * b as f32);
             self.chip.learn(self.forward[l], &rule, global)?;
             if let Some(fb) = self.feedback[l] {
                 self.chip.learn(fb, &rule, global)?;

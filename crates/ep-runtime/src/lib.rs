@@ -31,5 +31,5 @@ pub use network::NetworkShape;
 pub use placement::{Placement, place_layers};
 pub use run_output::RunDirectory;
 pub use time_constants::TauSpec;
-pub use train_config::{BetaSign, TrainConfig};
+pub use train_config::{BetaSign, LrSchedule, TrainConfig};
 pub use trainer::Trainer;

@@ -16,6 +16,60 @@ pub enum BetaSign {
     Random,
 }
 
+/// How the learning rate changes from epoch to epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum LrSchedule {
+    /// The same learning rate in every epoch.
+    Constant,
+    /// Cosine annealing from the full rate in the first epoch to `floor` × the rate in the last.
+    Cosine {
+        /// Share of the learning rate left in the last epoch.
+        floor: f32,
+    },
+}
+
+impl LrSchedule {
+    /// Multiplier of the learning rate in `epoch` (0-based) of `epochs`.
+    pub fn factor(&self, epoch: usize, epochs: usize) -> f32 {
+        match *self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine { floor } => {
+                if epochs <= 1 {
+                    return 1.0;
+                }
+                let t = epoch.min(epochs - 1) as f32 / (epochs - 1) as f32;
+                floor + (1.0 - floor) * 0.5 * (1.0 + (std::f32::consts::PI * t).cos())
+            }
+        }
+    }
+
+    /// Parses `constant` or `cosine[:floor=F]`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || invalid("lr_schedule", text, "constant, or cosine[:floor=F] with F in [0, 1]");
+        match text.trim() {
+            "constant" => Ok(LrSchedule::Constant),
+            "cosine" => Ok(LrSchedule::Cosine { floor: 0.1 }),
+            other => {
+                let floor = other
+                    .strip_prefix("cosine:floor=")
+                    .and_then(|f| f.parse::<f32>().ok())
+                    .filter(|f| (0.0..=1.0).contains(f))
+                    .ok_or_else(bad)?;
+                Ok(LrSchedule::Cosine { floor })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LrSchedule::Constant => write!(f, "constant"),
+            LrSchedule::Cosine { floor } => write!(f, "cosine:floor={floor}"),
+        }
+    }
+}
+
 /// Everything that defines an EP training run besides the profile, network shape and data.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainConfig {
@@ -34,6 +88,8 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Learning rate per projection (one value applies to all).
     pub lr: Vec<f32>,
+    /// Change of the learning rate over the epochs.
+    pub lr_schedule: LrSchedule,
     /// Base time step Δt; neuron i gets dt_i = Δt/τ_i.
     pub base_dt: f32,
     /// Distribution of per-neuron time constants.
@@ -60,6 +116,7 @@ impl Default for TrainConfig {
             symmetric: false,
             batch: 20,
             lr: vec![0.1, 0.05],
+            lr_schedule: LrSchedule::Cosine { floor: 0.1 },
             base_dt: 0.5,
             tau: TauSpec::default(),
             weight_headroom: 2.0,

@@ -114,6 +114,7 @@ impl Trainer {
         let mut x = Array2::<f32>::zeros((0, inputs));
         let mut y = Array2::<f32>::zeros((0, outputs));
         let mut labels = Vec::new();
+        let lr_factor = self.config.lr_schedule.factor(self.history.len(), self.config.epochs);
         for chunk in order.chunks(self.config.batch) {
             if x.nrows() != chunk.len() {
                 x = Array2::zeros((chunk.len(), inputs));
@@ -123,7 +124,7 @@ impl Trainer {
             train.try_fill_targets(chunk, &mut y.view_mut())?;
             labels.clear();
             labels.extend(chunk.iter().map(|&i| train.labels()[i]));
-            let outcome = self.net.train_batch(x.view(), y.view(), &labels, &self.config, &mut self.sign_rng)?;
+            let outcome = self.net.train_batch(x.view(), y.view(), &labels, &self.config, lr_factor, &mut self.sign_rng)?;
             correct += outcome.correct;
             cost += outcome.cost;
             residual += f64::from(outcome.free_residual);

@@ -1,0 +1,148 @@
+//! End-to-end EP training on the emulated chips: learning, determinism, gradient fidelity.
+
+use chip_model::HardwareProfile;
+use ep_runtime::{
+    BetaSign, DatasetSplit, EpNetwork, NetworkShape, TauSpec, TrainConfig, Trainer, load_dataset,
+};
+use ndarray::{Array2, arr2};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn synthetic() -> Result<DatasetSplit, ep_runtime::EpError> {
+    load_dataset("synthetic")
+}
+
+fn config(tau: &str, seed: u64) -> Result<TrainConfig, ep_runtime::EpError> {
+    Ok(TrainConfig { lr: vec![0.2], tau: tau.parse()?, seed, epochs: 4, ..TrainConfig::default() })
+}
+
+fn train(profile: &str, cfg: TrainConfig, data: &DatasetSplit) -> Result<Trainer, Box<dyn std::error::Error>> {
+    let p = HardwareProfile::load(profile)?;
+    let mut t = Trainer::new(&p, &NetworkShape::parse("16,32,4")?, cfg.clone())?;
+    for _ in 0..cfg.epochs {
+        t.train_epoch(data, &mut |_, _| {})?;
+    }
+    Ok(t)
+}
+
+#[test]
+fn hts_networks_learn_the_synthetic_task_on_every_profile() -> TestResult {
+    let data = synthetic()?;
+    for profile in ["ideal", "loihi2"] {
+        for tau in ["constant", "lognormal:cv=0.5", "gamma:cv=0.5"] {
+            let t = train(profile, config(tau, 3)?, &data)?;
+            let s = t.summary("synthetic");
+            assert!(s.test_accuracy >= 0.9, "{profile} {tau}: {}", s.test_accuracy);
+            assert!(!s.diverged);
+            let first = &t.history()[0];
+            assert!(first.energy_per_example_uj > 0.0 && first.synaptic_ops_per_example > 0.0);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn online_and_symmetric_modes_learn() -> TestResult {
+    let data = synthetic()?;
+    let online = TrainConfig { batch: 1, lr: vec![0.05], epochs: 2, ..config("lognormal:cv=0.5", 2)? };
+    let t = train("loihi2", online, &data)?;
+    assert!(t.summary("s").test_accuracy >= 0.9, "{}", t.summary("s").test_accuracy);
+    let sym = TrainConfig { symmetric: true, beta_sign: BetaSign::Positive, ..config("constant", 2)? };
+    let t = train("ideal", sym, &data)?;
+    assert!(t.summary("s").test_accuracy >= 0.9, "{}", t.summary("s").test_accuracy);
+    Ok(())
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() -> TestResult {
+    let data = synthetic()?;
+    for profile in ["ideal", "loihi2"] {
+        let one = train(profile, TrainConfig { threads: 1, eval_batch: 64, ..config("lognormal:cv=0.5", 9)? }, &data)?;
+        let two = train(profile, TrainConfig { threads: 2, eval_batch: 64, ..config("lognormal:cv=0.5", 9)? }, &data)?;
+        let (a, b) = (one.network(), two.network());
+        for l in 0..2 {
+            let (ga, gb) = (a.forward_group(l).ok_or("group")?, b.forward_group(l).ok_or("group")?);
+            assert_eq!(a.chip().read_weights(ga)?, b.chip().read_weights(gb)?, "{profile}");
+        }
+        for (x, y) in one.history().iter().zip(two.history()) {
+            assert_eq!(x.test_accuracy, y.test_accuracy);
+            assert_eq!(x.train_cost, y.train_cost);
+            assert_eq!(x.free_residual, y.free_residual);
+        }
+        // And another seed gives another result.
+        let other = train(profile, config("lognormal:cv=0.5", 10)?, &data)?;
+        assert_ne!(other.history()[0].train_cost, one.history()[0].train_cost);
+    }
+    Ok(())
+}
+
+/// Squared-error cost at the free fixed point.
+fn cost(net: &mut EpNetwork, x: &Array2<f32>, y: &Array2<f32>, steps: usize) -> Result<f64, ep_runtime::EpError> {
+    net.free_phase(x.view(), steps)?;
+    let out = net.output_state()?;
+    Ok(0.5 * (&out - y).mapv(|d| f64::from(d).powi(2)).sum())
+}
+
+#[test]
+fn ep_updates_follow_the_true_gradient_at_small_beta() -> TestResult {
+    // On the float twin, the symmetric EP update with a small β approximates −η ∂C/∂W at the free
+    // fixed point. Compare it with central finite differences of the cost.
+    let cfg = TrainConfig {
+        t1: 400,
+        t2: 400,
+        beta: 0.005,
+        beta_sign: BetaSign::Positive,
+        symmetric: true,
+        batch: 1,
+        lr: vec![1.0],
+        tau: TauSpec::Constant { mean: 1.0 },
+        seed: 4,
+        ..TrainConfig::default()
+    };
+    let p = HardwareProfile::load("ideal")?;
+    let net = EpNetwork::build(&p, &NetworkShape::parse("5,7,3")?, &cfg)?;
+    let x = arr2(&[[0.9f32, 0.1, 0.7, 0.4, 1.0]]);
+    let y = arr2(&[[0.0f32, 1.0, 0.0]]);
+    let mut ep_update = Vec::new();
+    let mut gradient = Vec::new();
+    for l in 0..2 {
+        let g = net.forward_group(l).ok_or("group")?;
+        let before = net.chip().read_weights(g)?;
+        let mut trained = net.clone();
+        let mut rng = rand::rngs::StdRng::from_seed_u64(0);
+        trained.train_batch(x.view(), y.view(), &[1], &cfg, 1.0, &mut rng)?;
+        let after = trained.chip().read_weights(g)?;
+        ep_update.extend((&after - &before).iter().map(|&d| f64::from(d)));
+        let eps = 1e-3f32;
+        for ((j, i), _) in before.indexed_iter() {
+            let mut c = [0.0; 2];
+            for (k, sign) in [1.0f32, -1.0].into_iter().enumerate() {
+                let mut probe = net.clone();
+                let mut w = before.clone();
+                w[[j, i]] += sign * eps;
+                probe.chip_mut().write_weights(g, w.view())?;
+                if let Some(fb) = probe.feedback_group(l) {
+                    probe.chip_mut().write_weights(fb, w.t())?;
+                }
+                c[k] = cost(&mut probe, &x, &y, cfg.t1)?;
+            }
+            gradient.push(-(c[0] - c[1]) / (2.0 * f64::from(eps)));
+        }
+    }
+    let dot: f64 = ep_update.iter().zip(&gradient).map(|(a, b)| a * b).sum();
+    let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    let cosine = dot / (norm(&ep_update) * norm(&gradient));
+    assert!(norm(&gradient) > 1e-4, "degenerate test: the cost does not depend on the weights");
+    assert!(cosine > 0.95, "cosine between EP update and −gradient is {cosine}");
+    Ok(())
+}
+
+trait FromSeedU64 {
+    fn from_seed_u64(seed: u64) -> Self;
+}
+
+impl FromSeedU64 for rand::rngs::StdRng {
+    fn from_seed_u64(seed: u64) -> Self {
+        rand::SeedableRng::seed_from_u64(seed)
+    }
+}
