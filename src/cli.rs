@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train an HTS-EP network on an emulated chip with on-chip local learning.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Inspect and validate hardware profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -66,7 +66,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 10)]
     pub t2: usize,
     /// Nudge strength β.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub beta: f32,
     /// Always nudge with +β instead of a random sign per mini-batch.
     #[arg(long)]
@@ -78,16 +78,16 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 20)]
     pub batch: usize,
     /// Learning rate: one value, or one per projection (comma-separated).
-    #[arg(long, default_value = "0.1,0.05")]
+    #[arg(long, default_value = "0.1,0.05", allow_hyphen_values = true)]
     pub lr: String,
     /// Learning-rate schedule over the epochs: constant, or cosine[:floor=F] (anneal to F × lr).
     #[arg(long, default_value = "cosine")]
     pub lr_schedule: String,
     /// Base time step Δt (neuron i gets Δt/τ_i).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub dt: f32,
     /// Digital cores: weight range = headroom × largest initial weight of the projection.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     pub weight_headroom: f32,
     /// Limit the training set to its first N examples (quick runs).
     #[arg(long)]

@@ -35,11 +35,7 @@ impl Run {
             self.stdout,
             self.stderr
         );
-        assert!(
-            !self.stderr.contains("panicked"),
-            "stderr:\n{}",
-            self.stderr
-        );
+        assert!(!self.stderr.contains("panicked"), "stderr:\n{}", self.stderr);
         self
     }
 
@@ -154,11 +150,7 @@ fn metrics(dir: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let cells: Vec<&str> = l.split(',').collect();
-            assert_eq!(
-                cells.len(),
-                header.len(),
-                "row `{l}` does not match the header"
-            );
+            assert_eq!(cells.len(), header.len(), "row `{l}` does not match the header");
             header
                 .iter()
                 .cloned()
@@ -279,10 +271,7 @@ fn profile_check_truncated_file() {
     let r = run(&["profile", "check", &path_str(&path)]);
     assert_eq!(r.code, Some(1), "stderr:\n{}", r.stderr);
     // ron reports the end of input right after the last token: line 2, after `    name: "x",`.
-    r.failure(&[
-        &format!("file.ron:2:{}:", "    name: \"x\",".len() + 1),
-        "end",
-    ]);
+    r.failure(&[&format!("file.ron:2:{}:", "    name: \"x\",".len() + 1), "end"]);
 }
 
 #[test]
@@ -309,11 +298,7 @@ fn profile_check_relative_path_from_the_working_directory() {
     )
     .expect("write");
     let r = run_in(dir.path(), &["profile", "check", "custom.ron"]).success();
-    assert!(
-        r.stdout.contains("profile `custom` is valid"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("profile `custom` is valid"), "{}", r.stdout);
 }
 
 #[test]
@@ -366,15 +351,7 @@ fn train_writes_metrics_and_summary() {
     let out = dir.path().join("run");
     train_synthetic(
         &out,
-        &[
-            "--profile",
-            "loihi2",
-            "--epochs",
-            "3",
-            "--quiet",
-            "--seed",
-            "7",
-        ],
+        &["--profile", "loihi2", "--epochs", "3", "--quiet", "--seed", "7"],
     )
     .success();
 
@@ -441,10 +418,7 @@ fn train_records_the_tau_distribution() {
     .success();
     let s = summary(&out);
     let tau = s["tau"].as_str().expect("tau is a string");
-    assert!(
-        tau.starts_with("lognormal") && tau.contains("0.5"),
-        "tau = {tau}"
-    );
+    assert!(tau.starts_with("lognormal") && tau.contains("0.5"), "tau = {tau}");
 }
 
 #[test]
@@ -453,15 +427,7 @@ fn synthetic_training_reaches_90_percent_on_ideal() {
     let out = dir.path().join("run");
     train_synthetic(
         &out,
-        &[
-            "--profile",
-            "ideal",
-            "--epochs",
-            "5",
-            "--lr",
-            "0.2",
-            "--quiet",
-        ],
+        &["--profile", "ideal", "--epochs", "5", "--lr", "0.2", "--quiet"],
     )
     .success();
     let acc = number(&summary(&out), "test_accuracy");
@@ -474,15 +440,7 @@ fn synthetic_training_reaches_90_percent_on_loihi2() {
     let out = dir.path().join("run");
     train_synthetic(
         &out,
-        &[
-            "--profile",
-            "loihi2",
-            "--epochs",
-            "5",
-            "--lr",
-            "0.2",
-            "--quiet",
-        ],
+        &["--profile", "loihi2", "--epochs", "5", "--lr", "0.2", "--quiet"],
     )
     .success();
     let acc = number(&summary(&out), "test_accuracy");
@@ -503,11 +461,7 @@ fn quiet_training_has_empty_stderr() {
         r.stderr
     );
     // Without --quiet the run reports on stderr.
-    let r = train_synthetic(
-        &dir.path().join("run2"),
-        &["--profile", "ideal", "--epochs", "2"],
-    )
-    .success();
+    let r = train_synthetic(&dir.path().join("run2"), &["--profile", "ideal", "--epochs", "2"]).success();
     assert!(r.stderr.contains("final test accuracy"), "{}", r.stderr);
 }
 
@@ -641,8 +595,6 @@ fn bad_beta_as_separate_argument() {
 }
 
 #[test]
-#[ignore = "bug: `--beta -1` is rejected by clap as \"unexpected argument '-1'\" without naming --beta; \
-            src/cli.rs needs allow_negative_numbers on the numeric flags"]
 fn bad_beta_as_separate_argument_names_beta() {
     train_bad(&["--beta", "-1"]).failure(&["beta", "-1"]);
 }
@@ -777,8 +729,6 @@ fn bad_flags_write_no_output() {
 }
 
 #[test]
-#[ignore = "bug: I/O errors print their cause twice (`{err:#}` in src/main.rs plus `{source}` in the \
-            Display of ChipError::ProfileIo / EpError::DatasetIo / EpError::Output)"]
 fn io_errors_print_their_cause_once() {
     let dir = tempdir();
     let r = run(&[
@@ -792,12 +742,7 @@ fn io_errors_print_their_cause_once() {
         &path_str(dir.path()),
     ])
     .failure(&["/nonexistent/dir"]);
-    assert_eq!(
-        r.stderr.matches("no such directory").count(),
-        1,
-        "{}",
-        r.stderr
-    );
+    assert_eq!(r.stderr.matches("no such directory").count(), 1, "{}", r.stderr);
     let missing = path_str(&dir.path().join("missing.ron"));
     let r = run(&["profile", "check", &missing]).failure(&["missing.ron"]);
     assert_eq!(r.stderr.matches("os error").count(), 1, "{}", r.stderr);

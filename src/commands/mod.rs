@@ -10,7 +10,7 @@ use crate::cli::{Cli, Command};
 /// Runs a parsed command line; the exit code on success (errors become exit code 1 in `main`).
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Profile(cmd) => profile::run(cmd),
     }
 }

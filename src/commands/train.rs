@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chip_model::HardwareProfile;
-use ep_runtime::{BetaSign, DatasetSplit, LrSchedule, NetworkShape, RunDirectory, TauSpec, TrainConfig, Trainer, load_dataset};
+use ep_runtime::{
+    BetaSign, DatasetSplit, LrSchedule, NetworkShape, RunDirectory, TauSpec, TrainConfig, Trainer,
+    load_dataset,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::TrainArgs;
@@ -20,7 +23,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         t1: args.t1,
         t2: args.t2,
         beta: args.beta,
-        beta_sign: if args.positive_beta { BetaSign::Positive } else { BetaSign::Random },
+        beta_sign: if args.positive_beta {
+            BetaSign::Positive
+        } else {
+            BetaSign::Random
+        },
         symmetric: args.symmetric,
         batch: args.batch,
         lr: TrainConfig::parse_lr(&args.lr)?,
@@ -36,7 +43,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     config.validate(&shape)?;
     let mut data: DatasetSplit = load_dataset(&args.dataset)?;
     if let Some(n) = args.train_limit {
-        anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");
+        anyhow::ensure!(
+            n > 0,
+            "invalid --train-limit 0: use a positive number of examples"
+        );
         data.train = data.train.truncated(n);
     }
     let mut trainer = Trainer::new(&profile, &shape, config)?;
@@ -90,7 +100,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let summary = trainer.summary(&args.dataset);
-    out.write_summary(&summary).with_context(|| "writing the run summary")?;
+    out.write_summary(&summary)
+        .with_context(|| "writing the run summary")?;
     if !args.quiet {
         eprintln!(
             "epchip: final test accuracy {:.2} % (best {:.2} % at epoch {}); wrote {}",

@@ -101,7 +101,10 @@ impl Chip {
     /// Allocates a population and returns its handle.
     pub fn add_population(&mut self, spec: PopulationSpec) -> Result<PopulationId> {
         if spec.size == 0 {
-            return Err(ChipError::InvalidConfig(format!("population `{}` has no neurons", spec.name)));
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}` has no neurons",
+                spec.name
+            )));
         }
         let id = PopulationId(self.populations.len());
         let b = self.batch;
@@ -130,7 +133,10 @@ impl Chip {
             nonzero: 0,
             bias_updates: 0,
         };
-        if let PopulationKind::Neurons { dt, bias, placement, .. } = spec.kind {
+        if let PopulationKind::Neurons {
+            dt, bias, placement, ..
+        } = spec.kind
+        {
             if bias.len() != n {
                 return Err(ChipError::InvalidConfig(format!(
                     "population `{}`: {} biases for {} neurons",
@@ -158,13 +164,9 @@ impl Chip {
             let mut realised = Vec::with_capacity(n);
             for block in &placement {
                 let first = self.next_slot[block.core];
-                let factors = self.mismatch.factors(
-                    MismatchQuantity::NeuronTau,
-                    block.core,
-                    0,
-                    first,
-                    block.len,
-                );
+                let factors =
+                    self.mismatch
+                        .factors(MismatchQuantity::NeuronTau, block.core, 0, first, block.len);
                 for (k, f) in factors.iter().enumerate() {
                     realised.push((dt[block.start + k] / f).clamp(f32::MIN_POSITIVE, 1.0));
                 }
@@ -265,7 +267,9 @@ impl Chip {
             )));
         }
         if weights.iter().any(|w| !w.is_finite()) {
-            return Err(ChipError::InvalidConfig("weights contain a non-finite value".into()));
+            return Err(ChipError::InvalidConfig(
+                "weights contain a non-finite value".into(),
+            ));
         }
         if let Some(m) = options.mirror_of {
             let fwd = self.groups.get(m.0).ok_or_else(|| {
@@ -508,7 +512,10 @@ impl Chip {
         let digital = self.digital.clone();
         let p = self.pop_mut(pop)?;
         if !p.is_input {
-            return Err(ChipError::InvalidConfig(format!("population `{}` is not an input", p.name)));
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}` is not an input",
+                p.name
+            )));
         }
         if values.dim() != (batch, p.size) {
             return Err(ChipError::InvalidConfig(format!(
@@ -520,7 +527,9 @@ impl Chip {
         }
         match digital {
             None => p.activity.zip_mut_with(&values, |a, &x| *a = x.clamp(0.0, 1.0)),
-            Some(d) => p.activity.zip_mut_with(&values, |a, &x| *a = quantise_unit(x, d.input_bits) as f32),
+            Some(d) => p
+                .activity
+                .zip_mut_with(&values, |a, &x| *a = quantise_unit(x, d.input_bits) as f32),
         }
         p.nonzero = p.activity.iter().filter(|&&a| a != 0.0).count() as u64;
         p.version += 1;

@@ -54,7 +54,10 @@ impl Chip {
     fn prepare_nudge(&self, n: &Nudge) -> Result<PreparedNudge> {
         let p = self.pop(n.population)?;
         if p.is_input {
-            return Err(ChipError::InvalidConfig(format!("cannot nudge input population `{}`", p.name)));
+            return Err(ChipError::InvalidConfig(format!(
+                "cannot nudge input population `{}`",
+                p.name
+            )));
         }
         if n.target.dim() != (self.batch, p.size) {
             return Err(ChipError::InvalidConfig(format!(
@@ -66,16 +69,20 @@ impl Chip {
             )));
         }
         if !n.beta.is_finite() {
-            return Err(ChipError::InvalidConfig(format!("nudge strength β = {} is not finite", n.beta)));
+            return Err(ChipError::InvalidConfig(format!(
+                "nudge strength β = {} is not finite",
+                n.beta
+            )));
         }
-        let (one, nf) = self
-            .digital
-            .as_ref()
-            .map_or((1.0, 0), |d| ((1u64 << d.state_fraction_bits) as f64, d.nudge_fraction_bits));
+        let (one, nf) = self.digital.as_ref().map_or((1.0, 0), |d| {
+            ((1u64 << d.state_fraction_bits) as f64, d.nudge_fraction_bits)
+        });
         Ok(PreparedNudge {
             pop: n.population.0,
             target_f: n.target.mapv(|y| y.clamp(0.0, 1.0)),
-            target_i: n.target.mapv(|y| (f64::from(y.clamp(0.0, 1.0)) * one).round() as i64),
+            target_i: n
+                .target
+                .mapv(|y| (f64::from(y.clamp(0.0, 1.0)) * one).round() as i64),
             beta_f: n.beta,
             beta_q: (f64::from(n.beta) * (1u64 << nf) as f64).round() as i64,
         })
@@ -101,8 +108,12 @@ impl Chip {
                         let w = grp.effective.as_ref().unwrap_or(&grp.weights);
                         let a = &self.populations[grp.pre.0].activity;
                         match self.path {
-                            ExecutionPath::Fast => column_gemm(threads, 1.0, a.view(), w.view(), 1.0, static_f.view_mut()),
-                            ExecutionPath::Reference => reference_float_sum(a.view(), w.view(), &mut static_f),
+                            ExecutionPath::Fast => {
+                                column_gemm(threads, 1.0, a.view(), w.view(), 1.0, static_f.view_mut())
+                            }
+                            ExecutionPath::Reference => {
+                                reference_float_sum(a.view(), w.view(), &mut static_f)
+                            }
                         }
                     }
                     Some(d) => {
@@ -171,7 +182,10 @@ impl Chip {
                     .into_iter()
                     .map(|row| {
                         row.as_slice().map_or(0, |r| {
-                            r[block.start..block.start + block.len].iter().filter(|&&a| a != 0.0).count() as u64
+                            r[block.start..block.start + block.len]
+                                .iter()
+                                .filter(|&&a| a != 0.0)
+                                .count() as u64
                         })
                     })
                     .sum();
@@ -183,7 +197,11 @@ impl Chip {
             pop.nonzero = total;
         }
         if last {
-            self.last_residual = if count > 0 { (sq_change / count as f64).sqrt() as f32 } else { 0.0 };
+            self.last_residual = if count > 0 {
+                (sq_change / count as f64).sqrt() as f32
+            } else {
+                0.0
+            };
         }
     }
 
@@ -219,7 +237,8 @@ impl Chip {
                             general_mat_mul(1.0, &pre.activity, &grp.weights, 0.0, &mut product);
                             drive_i.zip_mut_with(&product, |acc, &p| *acc += round_shift(p as i64, shift));
                         } else {
-                            let raw = exact_integer_product(pre.activity.view(), grp.weights.view(), max_a, max_w);
+                            let raw =
+                                exact_integer_product(pre.activity.view(), grp.weights.view(), max_a, max_w);
                             drive_i.zip_mut_with(&raw, |acc, &p| *acc += round_shift(p, shift));
                         }
                     }
@@ -248,7 +267,11 @@ impl Chip {
                 match &self.digital {
                     None => {
                         let w = grp.effective.as_ref().unwrap_or(&grp.weights);
-                        reference_float_sum(self.populations[grp.pre.0].activity.view(), w.view(), &mut drive_f);
+                        reference_float_sum(
+                            self.populations[grp.pre.0].activity.view(),
+                            w.view(),
+                            &mut drive_f,
+                        );
                     }
                     Some(d) => drive_i += &self.digital_group_sum(d, g),
                 }
@@ -268,19 +291,26 @@ fn float_update(pop: &mut crate::population::Population, nudge: Option<&Prepared
     let n = pop.size;
     let (dt, bias) = (&pop.dt[..n], &pop.bias[..n]);
     let mut sq = 0.0f64;
-    let (Some(state), Some(activity), Some(drive)) =
-        (pop.state_f.as_slice_mut(), pop.activity.as_slice_mut(), pop.drive_f.as_slice())
-    else {
+    let (Some(state), Some(activity), Some(drive)) = (
+        pop.state_f.as_slice_mut(),
+        pop.activity.as_slice_mut(),
+        pop.drive_f.as_slice(),
+    ) else {
         unreachable!("population arrays are allocated in standard layout")
     };
     let targets = nudge.and_then(|t| t.target_f.as_slice().map(|s| (s, t.beta_f)));
-    for (b, ((srow, arow), drow)) in
-        state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
+    for (b, ((srow, arow), drow)) in state
+        .chunks_exact_mut(n)
+        .zip(activity.chunks_exact_mut(n))
+        .zip(drive.chunks_exact(n))
+        .enumerate()
     {
         let mut row_sq = 0.0f32;
         match targets {
             None => {
-                for ((((s, a), &d), &dt), &bias) in srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(dt).zip(bias) {
+                for ((((s, a), &d), &dt), &bias) in
+                    srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(dt).zip(bias)
+                {
                     let new = (*s + dt * (d + bias - *s)).clamp(0.0, 1.0);
                     row_sq += (new - *s) * (new - *s);
                     *s = new;
@@ -289,8 +319,13 @@ fn float_update(pop: &mut crate::population::Population, nudge: Option<&Prepared
             }
             Some((t, beta)) => {
                 let trow = &t[b * n..(b + 1) * n];
-                for (((((s, a), &d), &dt), &bias), &y) in
-                    srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(dt).zip(bias).zip(trow)
+                for (((((s, a), &d), &dt), &bias), &y) in srow
+                    .iter_mut()
+                    .zip(arow.iter_mut())
+                    .zip(drow)
+                    .zip(dt)
+                    .zip(bias)
+                    .zip(trow)
                 {
                     let total = d + bias + beta * (y - *s);
                     let new = (*s + dt * (total - *s)).clamp(0.0, 1.0);
@@ -339,18 +374,27 @@ fn digital_update(
     let bias: Vec<i64> = pop.bias_mant.iter().map(|&m| m << bias_exp).collect();
     let decay = &pop.decay[..n];
     let mut sq = 0i128;
-    let (Some(state), Some(activity), Some(drive)) =
-        (pop.state_i.as_slice_mut(), pop.activity.as_slice_mut(), pop.drive_i.as_slice())
-    else {
+    let (Some(state), Some(activity), Some(drive)) = (
+        pop.state_i.as_slice_mut(),
+        pop.activity.as_slice_mut(),
+        pop.drive_i.as_slice(),
+    ) else {
         unreachable!("population arrays are allocated in standard layout")
     };
     let targets = nudge.and_then(|t| t.target_i.as_slice().map(|s| (s, t.beta_q)));
-    for (b, ((srow, arow), drow)) in
-        state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
+    for (b, ((srow, arow), drow)) in state
+        .chunks_exact_mut(n)
+        .zip(activity.chunks_exact_mut(n))
+        .zip(drive.chunks_exact(n))
+        .enumerate()
     {
         let trow = targets.map(|(t, beta_q)| (&t[b * n..(b + 1) * n], beta_q));
-        for (i, (((s, a), &acc), (&bias, &decay))) in
-            srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(bias.iter().zip(decay)).enumerate()
+        for (i, (((s, a), &acc), (&bias, &decay))) in srow
+            .iter_mut()
+            .zip(arow.iter_mut())
+            .zip(drow)
+            .zip(bias.iter().zip(decay))
+            .enumerate()
         {
             let v = i64::from(*s);
             let nud = trow.map(|(t, beta_q)| (beta_q, t[i]));
@@ -385,7 +429,14 @@ pub fn exact_integer_product_threads(
     let mut start = 0;
     while start < k {
         let end = (start + chunk).min(k);
-        column_gemm(threads, 1.0, a.slice(s![.., start..end]), w.slice(s![start..end, ..]), 0.0, part.view_mut());
+        column_gemm(
+            threads,
+            1.0,
+            a.slice(s![.., start..end]),
+            w.slice(s![start..end, ..]),
+            0.0,
+            part.view_mut(),
+        );
         out.zip_mut_with(&part, |o, &p| *o += p as i64);
         start = end;
     }

@@ -48,7 +48,12 @@ mod tests {
             neuron_update_pj: 5.0,
             spike_pj: 7.0,
         };
-        let c = OpCounters { synaptic_ops: 1, neuron_updates: 10, spikes: 100, synaptic_updates: 1000 };
+        let c = OpCounters {
+            synaptic_ops: 1,
+            neuron_updates: 10,
+            spikes: 100,
+            synaptic_updates: 1000,
+        };
         let e = EnergyReport::estimate(&c, &spec);
         let expected = (2.0 + 50.0 + 700.0 + 3000.0) * 1e-12;
         assert!((e.total_j() - expected).abs() < 1e-20);

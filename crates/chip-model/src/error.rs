@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ChipError {
     /// A profile file could not be read from disk.
-    #[error("cannot read profile {path}: {source}")]
+    #[error("cannot read profile {path}")]
     ProfileIo {
         /// Path as given.
         path: String,

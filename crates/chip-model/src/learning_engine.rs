@@ -35,7 +35,10 @@ impl Chip {
             } else {
                 p.activity.clone()
             };
-            p.traces[slot.index()] = Some(Trace { data, version: p.version });
+            p.traces[slot.index()] = Some(Trace {
+                data,
+                version: p.version,
+            });
         }
     }
 
@@ -72,7 +75,9 @@ impl Chip {
     pub fn learn_bias(&mut self, pop: PopulationId, rule: &SumOfProducts, global: f32) -> Result<()> {
         self.check_global(global)?;
         if self.pop(pop)?.is_input {
-            return Err(ChipError::InvalidConfig("input populations have no biases".into()));
+            return Err(ChipError::InvalidConfig(
+                "input populations have no biases".into(),
+            ));
         }
         self.check_slots(rule, None, pop)?;
         match self.path {
@@ -90,7 +95,9 @@ impl Chip {
     pub fn learn_bias_local(&mut self, pop: PopulationId, rule: &dyn LocalRule, global: f32) -> Result<()> {
         self.check_global(global)?;
         if self.pop(pop)?.is_input {
-            return Err(ChipError::InvalidConfig("input populations have no biases".into()));
+            return Err(ChipError::InvalidConfig(
+                "input populations have no biases".into(),
+            ));
         }
         let bias = Array2::from_shape_vec((1, self.pop(pop)?.size), self.read_bias(pop)?)
             .map_err(|e| ChipError::InvalidConfig(e.to_string()))?;
@@ -103,7 +110,9 @@ impl Chip {
         if global.is_finite() {
             Ok(())
         } else {
-            Err(ChipError::InvalidConfig(format!("learning global scalar {global} is not finite")))
+            Err(ChipError::InvalidConfig(format!(
+                "learning global scalar {global} is not finite"
+            )))
         }
     }
 
@@ -156,14 +165,18 @@ impl Chip {
                 (Some(p), Some(k)) => Some((k, self.trace(p, k).version)),
                 _ => None,
             };
-            if !keys.iter().any(|x| x.map(|y| y.1) == key.map(|y| y.1) && x.is_some() == key.is_some()) {
+            if !keys
+                .iter()
+                .any(|x| x.map(|y| y.1) == key.map(|y| y.1) && x.is_some() == key.is_some())
+            {
                 keys.push(key);
             }
         }
         let exact = self.digital.is_some() && {
             let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
             let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
-            rule.terms().iter().all(|t| t.coefficient.fract() == 0.0) && coeff * max_t * max_t * b as f64 <= (1u64 << 24) as f64
+            rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
+                && coeff * max_t * max_t * b as f64 <= (1u64 << 24) as f64
         };
         let mut delta32 = Array2::<f32>::zeros((n_pre, n_post));
         let mut delta64 = Array2::<f64>::zeros((n_pre, n_post));
@@ -221,7 +234,9 @@ impl Chip {
         let lsb_pre = pre.map_or(1.0, |p| self.trace_lsb(p)) as f32;
         let lsb_post = self.trace_lsb(post) as f32;
         let slot_data = |p: PopulationId| -> Vec<Option<&Array2<f32>>> {
-            (0..TRACE_SLOTS).map(|k| self.populations[p.0].traces[k].as_ref().map(|t| &t.data)).collect()
+            (0..TRACE_SLOTS)
+                .map(|k| self.populations[p.0].traces[k].as_ref().map(|t| &t.data))
+                .collect()
         };
         let post_traces = slot_data(post);
         let pre_traces = pre.map(slot_data);
@@ -231,7 +246,12 @@ impl Chip {
                 let weight = weights.map_or(0.0, |w| if pre.is_some() { w[[j, i]] } else { w[[0, i]] });
                 let mut sum = 0.0f64;
                 for b in 0..self.batch {
-                    let mut local = SynapseLocal { pre: [1.0; TRACE_SLOTS], post: [0.0; TRACE_SLOTS], weight, global };
+                    let mut local = SynapseLocal {
+                        pre: [1.0; TRACE_SLOTS],
+                        post: [0.0; TRACE_SLOTS],
+                        weight,
+                        global,
+                    };
                     for k in 0..TRACE_SLOTS {
                         if let Some(t) = post_traces[k] {
                             local.post[k] = t[[b, i]] * lsb_post;
@@ -271,7 +291,11 @@ impl Chip {
                             if x == 0.0 {
                                 continue;
                             }
-                            let (a, b) = if transposed { (i as u64, j as u64) } else { (j as u64, i as u64) };
+                            let (a, b) = if transposed {
+                                (i as u64, j as u64)
+                            } else {
+                                (j as u64, i as u64)
+                            };
                             let u = noise.uniform(key, counter, a, b);
                             *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
                         }

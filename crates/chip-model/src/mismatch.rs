@@ -78,13 +78,20 @@ mod tests {
     use super::*;
 
     fn spec(tau: f64) -> MismatchSpec {
-        MismatchSpec { tau_spread: tau, synapse_gain_spread: 0.0 }
+        MismatchSpec {
+            tau_spread: tau,
+            synapse_gain_spread: 0.0,
+        }
     }
 
     #[test]
     fn zero_spread_gives_ones() {
         let s = MismatchSampler::new(spec(0.0), 3);
-        assert!(s.factors(MismatchQuantity::NeuronTau, 0, 0, 0, 10).iter().all(|&f| f == 1.0));
+        assert!(
+            s.factors(MismatchQuantity::NeuronTau, 0, 0, 0, 10)
+                .iter()
+                .all(|&f| f == 1.0)
+        );
     }
 
     #[test]

@@ -238,7 +238,12 @@ impl HardwareProfile {
         v.range_u64("synapse_encoding.tag_bits", s.tag_bits.into(), 0, 16)?;
         v.range_u64("synapse_encoding.index_bits", s.index_bits.into(), 0, 32)?;
         v.range_u64("synapse_encoding.group_size", s.group_size.into(), 1, 1 << 16)?;
-        v.range_u64("synapse_encoding.group_header_bits", s.group_header_bits.into(), 0, 1024)?;
+        v.range_u64(
+            "synapse_encoding.group_header_bits",
+            s.group_header_bits.into(),
+            0,
+            1024,
+        )?;
         v.range_u64("synapse_encoding.word_bits", s.word_bits.into(), 1, 4096)?;
 
         if let Arithmetic::Digital(d) = &self.arithmetic {
@@ -281,7 +286,12 @@ impl HardwareProfile {
             }
         }
         v.range_f64("mismatch.tau_spread", self.mismatch.tau_spread, 0.0, 2.0)?;
-        v.range_f64("mismatch.synapse_gain_spread", self.mismatch.synapse_gain_spread, 0.0, 2.0)?;
+        v.range_f64(
+            "mismatch.synapse_gain_spread",
+            self.mismatch.synapse_gain_spread,
+            0.0,
+            2.0,
+        )?;
         let e = &self.energy;
         for (field, value) in [
             ("energy.synaptic_op_pj", e.synaptic_op_pj),
@@ -329,7 +339,11 @@ impl Validator<'_> {
         if value.is_finite() && value >= lo && value <= hi {
             Ok(())
         } else {
-            Err(self.err(field, &value.to_string(), &format!("a finite number in [{lo}, {hi}]")))
+            Err(self.err(
+                field,
+                &value.to_string(),
+                &format!("a finite number in [{lo}, {hi}]"),
+            ))
         }
     }
 }

@@ -14,7 +14,9 @@ pub struct RoundingNoise {
 impl RoundingNoise {
     /// A generator for one chip instance.
     pub fn new(seed: u64) -> Self {
-        Self { seed: mix(seed ^ 0x5eed_0f_0001) }
+        Self {
+            seed: mix(seed ^ 0x005e_ed0f_0001),
+        }
     }
 
     /// The uniform number in [0, 1) for synapse `(a, b)` of group `key` at update `counter`.

@@ -6,10 +6,7 @@ use chip_model::{Arithmetic, BUILTIN_PROFILE_NAMES, ChipError, HardwareProfile};
 
 /// Path of a file in the workspace's `hardware-profiles/` directory.
 fn profile_path(file: &str) -> String {
-    format!(
-        "{}/../../hardware-profiles/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/../../hardware-profiles/{file}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The RON text of the built-in loihi2 profile.
@@ -43,10 +40,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 
 /// 1-based column of the first occurrence of `needle` on its line.
 fn column_of(text: &str, needle: &str) -> usize {
-    let line = text
-        .lines()
-        .find(|l| l.contains(needle))
-        .expect("needle present");
+    let line = text.lines().find(|l| l.contains(needle)).expect("needle present");
     line.find(needle).expect("needle on this line") + 1
 }
 
@@ -65,10 +59,7 @@ fn syntax_error(text: &str) -> (usize, usize, String, String) {
                 unreachable!()
             };
             assert_eq!(origin, "test.ron");
-            assert!(
-                line >= 1 && column >= 1,
-                "line and column are 1-based: {display}"
-            );
+            assert!(line >= 1 && column >= 1, "line and column are 1-based: {display}");
             assert!(
                 display.starts_with(&format!("test.ron:{line}:{column}: ")),
                 "Display is `origin:line:column: message`: {display}"
@@ -132,10 +123,7 @@ fn every_builtin_profile_loads_and_validates() {
     assert!(BUILTIN_PROFILE_NAMES.contains(&"loihi2"));
     for name in BUILTIN_PROFILE_NAMES {
         let p = HardwareProfile::load(name).unwrap_or_else(|e| panic!("built-in `{name}`: {e}"));
-        assert_eq!(
-            &p.name, name,
-            "a built-in profile's name is its lookup name"
-        );
+        assert_eq!(&p.name, name, "a built-in profile's name is its lookup name");
         assert!(!p.description.is_empty(), "`{name}` has a description");
         p.validate()
             .unwrap_or_else(|e| panic!("built-in `{name}` does not validate: {e}"));
@@ -179,10 +167,7 @@ fn profile_files_parse_from_disk_by_path() {
         let path = profile_path(&format!("{name}.ron"));
         let from_disk = HardwareProfile::load(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let builtin = HardwareProfile::load(name).expect("built-in profile");
-        assert_eq!(
-            from_disk, builtin,
-            "{path} differs from the embedded `{name}`"
-        );
+        assert_eq!(from_disk, builtin, "{path} differs from the embedded `{name}`");
     }
 }
 
@@ -211,8 +196,7 @@ fn description_is_optional() {
         "    description: \"floating-point reference twin: no limits, no mismatch\",\n",
         "",
     );
-    let p =
-        HardwareProfile::from_ron_str(&text, "test.ron").expect("description defaults to empty");
+    let p = HardwareProfile::from_ron_str(&text, "test.ron").expect("description defaults to empty");
     assert_eq!(p.description, "");
 }
 
@@ -258,8 +242,7 @@ fn missing_ron_file_is_an_io_error() {
 #[test]
 fn errors_from_a_file_name_the_file() {
     // chip-model has no tempfile dev-dependency: use a unique name in the system temp directory.
-    let path =
-        std::env::temp_dir().join(format!("chip-model-test-{}-cores0.ron", std::process::id()));
+    let path = std::env::temp_dir().join(format!("chip-model-test-{}-cores0.ron", std::process::id()));
     std::fs::write(&path, edit(loihi2_text(), "cores: 128", "cores: 0")).expect("write");
     let p = path.to_string_lossy().into_owned();
     let result = HardwareProfile::load(&p);
@@ -294,11 +277,7 @@ fn truncated_text_missing_closing_paren_reports_end_of_input() {
 fn missing_inner_closing_paren_is_reported_on_its_line() {
     // `Digital(DigitalArithmetic( ... ))` loses its outer `)`: the parser notices right after the
     // inner `)` on the same line.
-    let text = edit(
-        loihi2_text(),
-        "    )),\n    learning",
-        "    ),\n    learning",
-    );
+    let text = edit(loihi2_text(), "    )),\n    learning", "    ),\n    learning");
     let (line, column, message, display) = syntax_error(&text);
     let expected_line = line_of(&text, "    learning: LearningEngineSpec(") - 1;
     assert_eq!(line, expected_line, "{display}");
@@ -496,14 +475,8 @@ fn state_fraction_bits_below_activation_bits() {
 #[test]
 fn trace_bits_larger_than_activation_bits() {
     let ok = edit(loihi2_text(), "trace_bits: 7,", "trace_bits: 8,");
-    HardwareProfile::from_ron_str(&ok, "test.ron")
-        .expect("trace_bits = activation_bits is allowed");
-    assert_loihi2_value_error(
-        "trace_bits: 7,",
-        "trace_bits: 9,",
-        "learning.trace_bits",
-        "1..=8",
-    );
+    HardwareProfile::from_ron_str(&ok, "test.ron").expect("trace_bits = activation_bits is allowed");
+    assert_loihi2_value_error("trace_bits: 7,", "trace_bits: 9,", "learning.trace_bits", "1..=8");
 }
 
 #[test]
@@ -530,8 +503,8 @@ fn synapse_gain_spread_is_allowed_on_a_float_profile() {
         "synapse_gain_spread: 0.0",
         "synapse_gain_spread: 0.1",
     );
-    let p = HardwareProfile::from_ron_str(&text, "test.ron")
-        .expect("gain mismatch is allowed on float cores");
+    let p =
+        HardwareProfile::from_ron_str(&text, "test.ron").expect("gain mismatch is allowed on float cores");
     assert_eq!(p.mismatch.synapse_gain_spread, 0.1);
     let (field, _, allowed, display) = value_error(&edit(
         ideal_text(),

@@ -209,13 +209,7 @@ impl Dataset {
         Ok(())
     }
 
-    fn check_batch(
-        &self,
-        indices: &[usize],
-        dim: (usize, usize),
-        width: usize,
-        what: &str,
-    ) -> Result<()> {
+    fn check_batch(&self, indices: &[usize], dim: (usize, usize), width: usize, what: &str) -> Result<()> {
         if dim != (indices.len(), width) {
             return Err(EpError::DatasetMismatch(format!(
                 "{what} for dataset `{}` is {}x{}, expected {}x{width} ({} indices)",
@@ -230,11 +224,7 @@ impl Dataset {
             return Err(EpError::InvalidParameter {
                 field: "example index".to_string(),
                 value: bad.to_string(),
-                allowed: format!(
-                    "below the {} examples of dataset `{}`",
-                    self.len(),
-                    self.name
-                ),
+                allowed: format!("below the {} examples of dataset `{}`", self.len(), self.name),
             });
         }
         Ok(())
@@ -335,8 +325,7 @@ pub fn load_dataset(spec: &str) -> Result<DatasetSplit> {
             .ok_or_else(|| EpError::InvalidParameter {
                 field: "dataset".to_string(),
                 value: spec.to_string(),
-                allowed: "`synthetic` or `synthetic:seed=N` with N an unsigned 64-bit integer"
-                    .to_string(),
+                allowed: "`synthetic` or `synthetic:seed=N` with N an unsigned 64-bit integer".to_string(),
             })?;
         return synthetic_split(seed);
     }
@@ -399,9 +388,7 @@ fn find_file(dir: &Path, names: &[String]) -> Result<PathBuf> {
             return Ok(path);
         }
     }
-    let first = names
-        .first()
-        .map_or_else(|| dir.to_path_buf(), |n| dir.join(n));
+    let first = names.first().map_or_else(|| dir.to_path_buf(), |n| dir.join(n));
     Err(EpError::DatasetIo {
         path: first,
         source: std::io::Error::new(

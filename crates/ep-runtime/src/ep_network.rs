@@ -65,12 +65,14 @@ impl EpNetwork {
         let mut tau_rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, SeedPurpose::Tau));
         let mut layers = Vec::new();
         let mut designed_dt = Vec::new();
-        for l in 1..count {
-            let dt = config.tau.sample_dt(sizes[l], f64::from(config.base_dt), &mut tau_rng);
+        for (l, &size) in sizes.iter().enumerate().skip(1) {
+            let dt = config
+                .tau
+                .sample_dt(size, f64::from(config.base_dt), &mut tau_rng);
             let spec = PopulationSpec::rate_neurons(
                 layer_name(l, count),
                 dt.clone(),
-                vec![0.0; sizes[l]],
+                vec![0.0; size],
                 placement.layers[l - 1].clone(),
             );
             layers.push(chip.add_population(spec)?);
@@ -88,21 +90,41 @@ impl EpNetwork {
             let pre = if l == 1 { input } else { layers[l - 2] };
             let post = layers[l - 1];
             let range = limit * config.weight_headroom;
-            let g = chip.connect(pre, post, w.view(), ConnectOptions { weight_range: Some(range), mirror_of: None })?;
+            let g = chip.connect(
+                pre,
+                post,
+                w.view(),
+                ConnectOptions {
+                    weight_range: Some(range),
+                    mirror_of: None,
+                },
+            )?;
             forward.push(g);
             if l >= 2 {
                 let fb = chip.connect(
                     post,
                     pre,
                     w.t(),
-                    ConnectOptions { weight_range: Some(range), mirror_of: Some(g) },
+                    ConnectOptions {
+                        weight_range: Some(range),
+                        mirror_of: Some(g),
+                    },
                 )?;
                 feedback.push(Some(fb));
             } else {
                 feedback.push(None);
             }
         }
-        Ok(Self { chip, shape: shape.clone(), placement, input, layers, forward, feedback, designed_dt })
+        Ok(Self {
+            chip,
+            shape: shape.clone(),
+            placement,
+            input,
+            layers,
+            forward,
+            feedback,
+            designed_dt,
+        })
     }
 
     /// The chip the network runs on.
@@ -143,7 +165,9 @@ impl EpNetwork {
 
     /// Designed per-neuron time steps of neuron layer `l` (1-based).
     pub fn designed_dt(&self, l: usize) -> Option<&[f32]> {
-        l.checked_sub(1).and_then(|k| self.designed_dt.get(k)).map(Vec::as_slice)
+        l.checked_sub(1)
+            .and_then(|k| self.designed_dt.get(k))
+            .map(Vec::as_slice)
     }
 
     /// Output population.
@@ -212,14 +236,35 @@ impl EpNetwork {
         let output = self.output();
         let (rule, denominator) = if config.symmetric {
             let snapshot = self.chip.save_state();
-            self.chip.run(config.t2, Some(&Nudge { population: output, target: y, beta }))?;
+            self.chip.run(
+                config.t2,
+                Some(&Nudge {
+                    population: output,
+                    target: y,
+                    beta,
+                }),
+            )?;
             self.chip.latch_traces(plus);
             self.chip.restore_state(&snapshot)?;
-            self.chip.run(config.t2, Some(&Nudge { population: output, target: y, beta: -beta }))?;
+            self.chip.run(
+                config.t2,
+                Some(&Nudge {
+                    population: output,
+                    target: y,
+                    beta: -beta,
+                }),
+            )?;
             self.chip.latch_traces(minus);
             (SumOfProducts::contrastive(plus, minus), 2.0 * beta)
         } else {
-            self.chip.run(config.t2, Some(&Nudge { population: output, target: y, beta }))?;
+            self.chip.run(
+                config.t2,
+                Some(&Nudge {
+                    population: output,
+                    target: y,
+                    beta,
+                }),
+            )?;
             self.chip.latch_traces(plus);
             (SumOfProducts::contrastive(plus, free), beta)
         };
@@ -231,7 +276,11 @@ impl EpNetwork {
             }
             self.chip.learn_bias(self.layers[l], &rule, global)?;
         }
-        Ok(BatchOutcome { correct, free_residual, cost })
+        Ok(BatchOutcome {
+            correct,
+            free_residual,
+            cost,
+        })
     }
 
     /// True if every weight and bias is finite.

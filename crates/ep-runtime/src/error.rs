@@ -21,7 +21,7 @@ pub enum EpError {
     },
 
     /// A dataset file could not be opened or read.
-    #[error("cannot read dataset file {}: {source}", path.display())]
+    #[error("cannot read dataset file {}", path.display())]
     DatasetIo {
         /// The file that failed.
         path: PathBuf,
@@ -47,7 +47,7 @@ pub enum EpError {
     DoesNotFit(String),
 
     /// An output file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Output {
         /// The file or directory that failed.
         path: PathBuf,

@@ -12,7 +12,10 @@ use crate::error::{EpError, Result};
 /// same way whatever the thread count, so the result does not depend on it.
 pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, threads: usize) -> Result<f64> {
     if data.is_empty() {
-        return Err(EpError::DatasetMismatch(format!("dataset `{}` is empty", data.name())));
+        return Err(EpError::DatasetMismatch(format!(
+            "dataset `{}` is empty",
+            data.name()
+        )));
     }
     let batch = batch.max(1);
     let starts: Vec<usize> = (0..data.len()).step_by(batch).collect();
@@ -26,7 +29,11 @@ pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, thr
             let mut x = Array2::<f32>::zeros((idx.len(), data.input_size()));
             data.try_fill_batch(&idx, &mut x.view_mut())?;
             let pred = net.predict(x.view(), steps)?;
-            correct += pred.iter().zip(&idx).filter(|(p, i)| **p == usize::from(data.labels()[**i])).count();
+            correct += pred
+                .iter()
+                .zip(&idx)
+                .filter(|(p, i)| **p == usize::from(data.labels()[**i]))
+                .count();
         }
         Ok(correct)
     };
@@ -37,7 +44,10 @@ pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, thr
             let handles: Vec<_> = (0..threads).map(|w| s.spawn(move || run(w))).collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(EpError::Worker("evaluation worker panicked".into()))))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(EpError::Worker("evaluation worker panicked".into())))
+                })
                 .sum::<Result<usize>>()
         })?
     };

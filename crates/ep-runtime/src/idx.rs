@@ -62,12 +62,10 @@ impl IdxArray {
         if self.dims.is_empty() || self.dims.len() > MAX_IDX_DIMS {
             return Err(invalid("1 to 4 dimensions"));
         }
-        let expected = element_count(&self.dims)
-            .ok_or_else(|| invalid("dimensions whose product fits in memory"))?;
+        let expected =
+            element_count(&self.dims).ok_or_else(|| invalid("dimensions whose product fits in memory"))?;
         if expected != self.data.len() {
-            return Err(invalid(
-                "data length equal to the product of the dimensions",
-            ));
+            return Err(invalid("data length equal to the product of the dimensions"));
         }
         let mut out = Vec::with_capacity(4 + 4 * self.dims.len() + self.data.len());
         out.extend_from_slice(&self.magic().to_be_bytes());
@@ -211,11 +209,7 @@ impl Source<'_> {
     }
 
     fn what(&self) -> &'static str {
-        if self.gzip {
-            "decompressed file"
-        } else {
-            "file"
-        }
+        if self.gzip { "decompressed file" } else { "file" }
     }
 
     /// Checks the 4 magic bytes, returns the number of dims.
@@ -373,9 +367,7 @@ fn parse_gzip(bytes: &[u8], origin: &Path, kind: Option<IdxKind>) -> Result<IdxA
     let reserve = expected.min(bytes.len().saturating_mul(8));
     let mut data = Vec::with_capacity(reserve);
     let mut limited = reader.by_ref().take(expected_u64.saturating_add(1));
-    limited
-        .read_to_end(&mut data)
-        .map_err(|e| src.read_err(&e))?;
+    limited.read_to_end(&mut data).map_err(|e| src.read_err(&e))?;
     if data.len() < expected {
         return Err(src.err(format!(
             "truncated data: header (dims {dims:?}) says {expected} bytes of data, \
@@ -586,11 +578,7 @@ mod tests {
         assert!(r.contains("0 dimensions"), "{r}");
         let r = reason(parse_idx(&[0, 0, 8, 5], origin()));
         assert!(r.contains("5 dimensions"), "{r}");
-        let r = reason(parse_idx_as(
-            &idx(&[1], &[0]),
-            origin(),
-            Some(IdxKind::Images),
-        ));
+        let r = reason(parse_idx_as(&idx(&[1], &[0]), origin(), Some(IdxKind::Images)));
         assert!(r.contains("0x00000803") && r.contains("0x00000801"), "{r}");
     }
 

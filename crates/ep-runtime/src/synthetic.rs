@@ -41,16 +41,8 @@ pub const BACKGROUND_MAX: u8 = 70;
 /// examples, the same bytes for the same `seed`.
 pub fn synthetic_split(seed: u64) -> Result<DatasetSplit> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let train = generate(
-        &mut rng,
-        SYNTHETIC_TRAIN,
-        &format!("synthetic:seed={seed}/train"),
-    )?;
-    let test = generate(
-        &mut rng,
-        SYNTHETIC_TEST,
-        &format!("synthetic:seed={seed}/test"),
-    )?;
+    let train = generate(&mut rng, SYNTHETIC_TRAIN, &format!("synthetic:seed={seed}/train"))?;
+    let test = generate(&mut rng, SYNTHETIC_TEST, &format!("synthetic:seed={seed}/test"))?;
     DatasetSplit::new(train, test)
 }
 

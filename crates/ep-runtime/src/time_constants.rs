@@ -96,7 +96,9 @@ impl TauSpec {
     /// The mean of τ.
     pub fn mean(&self) -> f64 {
         match *self {
-            TauSpec::Constant { mean } | TauSpec::LogNormal { mean, .. } | TauSpec::Gamma { mean, .. } => mean,
+            TauSpec::Constant { mean } | TauSpec::LogNormal { mean, .. } | TauSpec::Gamma { mean, .. } => {
+                mean
+            }
             TauSpec::Uniform { min, max } => (min + max) / 2.0,
         }
     }
@@ -130,8 +132,9 @@ impl FromStr for TauSpec {
         let mut min = None;
         let mut max = None;
         for part in params.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) =
-                part.split_once('=').ok_or_else(|| bad(text, &format!("`{part}` is not key=value")))?;
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| bad(text, &format!("`{part}` is not key=value")))?;
             let x: f64 = value
                 .trim()
                 .parse()
@@ -164,8 +167,14 @@ impl FromStr for TauSpec {
                 }
                 TauSpec::Constant { mean }
             }
-            "lognormal" => TauSpec::LogNormal { mean, cv: need_cv(cv)? },
-            "gamma" => TauSpec::Gamma { mean, cv: need_cv(cv)? },
+            "lognormal" => TauSpec::LogNormal {
+                mean,
+                cv: need_cv(cv)?,
+            },
+            "gamma" => TauSpec::Gamma {
+                mean,
+                cv: need_cv(cv)?,
+            },
             "uniform" => {
                 let (Some(a), Some(b)) = (min, max) else {
                     return Err(bad(text, "uniform needs min=A,max=B"));
@@ -190,11 +199,11 @@ impl serde::Serialize for TauSpec {
 impl fmt::Display for TauSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            TauSpec::Constant { mean } if mean == 1.0 => write!(f, "constant"),
+            TauSpec::Constant { mean: 1.0 } => write!(f, "constant"),
             TauSpec::Constant { mean } => write!(f, "constant:mean={mean}"),
-            TauSpec::LogNormal { mean, cv } if mean == 1.0 => write!(f, "lognormal:cv={cv}"),
+            TauSpec::LogNormal { mean: 1.0, cv } => write!(f, "lognormal:cv={cv}"),
             TauSpec::LogNormal { mean, cv } => write!(f, "lognormal:cv={cv},mean={mean}"),
-            TauSpec::Gamma { mean, cv } if mean == 1.0 => write!(f, "gamma:cv={cv}"),
+            TauSpec::Gamma { mean: 1.0, cv } => write!(f, "gamma:cv={cv}"),
             TauSpec::Gamma { mean, cv } => write!(f, "gamma:cv={cv},mean={mean}"),
             TauSpec::Uniform { min, max } => write!(f, "uniform:min={min},max={max}"),
         }

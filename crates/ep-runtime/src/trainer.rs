@@ -69,7 +69,10 @@ impl Trainer {
         let shape = self.net.shape();
         for set in [&data.train, &data.test] {
             if set.is_empty() {
-                return Err(EpError::DatasetMismatch(format!("dataset `{}` is empty", set.name())));
+                return Err(EpError::DatasetMismatch(format!(
+                    "dataset `{}` is empty",
+                    set.name()
+                )));
             }
             if set.input_size() != shape.input() {
                 return Err(EpError::DatasetMismatch(format!(
@@ -114,7 +117,10 @@ impl Trainer {
         let mut x = Array2::<f32>::zeros((0, inputs));
         let mut y = Array2::<f32>::zeros((0, outputs));
         let mut labels = Vec::new();
-        let lr_factor = self.config.lr_schedule.factor(self.history.len(), self.config.epochs);
+        let lr_factor = self
+            .config
+            .lr_schedule
+            .factor(self.history.len(), self.config.epochs);
         for chunk in order.chunks(self.config.batch) {
             if x.nrows() != chunk.len() {
                 x = Array2::zeros((chunk.len(), inputs));
@@ -124,7 +130,14 @@ impl Trainer {
             train.try_fill_targets(chunk, &mut y.view_mut())?;
             labels.clear();
             labels.extend(chunk.iter().map(|&i| train.labels()[i]));
-            let outcome = self.net.train_batch(x.view(), y.view(), &labels, &self.config, lr_factor, &mut self.sign_rng)?;
+            let outcome = self.net.train_batch(
+                x.view(),
+                y.view(),
+                &labels,
+                &self.config,
+                lr_factor,
+                &mut self.sign_rng,
+            )?;
             correct += outcome.correct;
             cost += outcome.cost;
             residual += f64::from(outcome.free_residual);
@@ -136,10 +149,17 @@ impl Trainer {
         let energy = self.net.chip().energy().total_j();
         let n = train.len() as f64;
         if !self.net.parameters_finite()? {
-            self.divergence = Some(format!("non-finite weight or bias after epoch {}", self.history.len() + 1));
+            self.divergence = Some(format!(
+                "non-finite weight or bias after epoch {}",
+                self.history.len() + 1
+            ));
         }
         let eval_start = Instant::now();
-        let test_accuracy = if self.divergence.is_some() { 0.0 } else { self.evaluate(&data.test)? };
+        let test_accuracy = if self.divergence.is_some() {
+            0.0
+        } else {
+            self.evaluate(&data.test)?
+        };
         let metrics = EpochMetrics {
             epoch: self.history.len() + 1,
             train_accuracy: correct as f64 / n,
@@ -158,7 +178,13 @@ impl Trainer {
 
     /// Test accuracy of the current network (free phase only).
     pub fn evaluate(&self, data: &Dataset) -> Result<f64> {
-        evaluate(&self.net, data, self.config.t1, self.config.eval_batch, self.config.threads)
+        evaluate(
+            &self.net,
+            data,
+            self.config.t1,
+            self.config.eval_batch,
+            self.config.threads,
+        )
     }
 
     /// The run summary so far.

@@ -83,10 +83,7 @@ fn mnist10k_loads_with_expected_shape_and_balance() {
     let train_counts = train.class_counts();
     assert_eq!(train_counts.iter().sum::<usize>(), 8004);
     for (class, &c) in train_counts.iter().enumerate() {
-        assert!(
-            (600..=1000).contains(&c),
-            "class {class}: {c} train examples"
-        );
+        assert!((600..=1000).contains(&c), "class {class}: {c} train examples");
     }
     let test_counts = test.class_counts();
     for (class, &c) in test_counts.iter().enumerate() {
@@ -111,18 +108,12 @@ fn mnist10k_pixel_statistics_are_sane() {
         assert_eq!(all.iter().max(), Some(&255));
         assert_eq!(all.iter().min(), Some(&0));
         let ink = all.iter().filter(|&&p| p > 0).count() as f64 / all.len() as f64;
-        assert!(
-            (0.12..0.30).contains(&ink),
-            "fraction of non-zero pixels {ink}"
-        );
+        assert!((0.12..0.30).contains(&ink), "fraction of non-zero pixels {ink}");
         for i in 0..set.len() {
             let px = set.pixels(i);
             assert_eq!(px.len(), 784);
             let lit = px.iter().filter(|&&p| p > 0).count();
-            assert!(
-                (20..=500).contains(&lit),
-                "example {i} has {lit} lit pixels"
-            );
+            assert!((20..=500).contains(&lit), "example {i} has {lit} lit pixels");
             // Digits are centred: the outermost ring of pixels is nearly always blank.
             let border: u32 = (0..28)
                 .flat_map(|k| [k, 27 * 28 + k, k * 28, k * 28 + 27])
@@ -233,10 +224,7 @@ fn truncated_header_and_data() {
 
     let path = write(dir.path(), "short-data", &full[..full.len() - 3]);
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("says 8 bytes of data, file has 5"),
-        "{reason}"
-    );
+    assert!(reason.contains("says 8 bytes of data, file has 5"), "{reason}");
 
     let path = write(dir.path(), "short-header", &full[..9]);
     let reason = format_reason(read_idx_file(&path), &path);
@@ -330,10 +318,7 @@ fn unsupported_data_type_and_dimension_counts() {
     bytes[2] = 0x0D; // float
     let path = write(dir.path(), "float", &bytes);
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("0x0d") && reason.contains("0x08"),
-        "{reason}"
-    );
+    assert!(reason.contains("0x0d") && reason.contains("0x08"), "{reason}");
 
     for ndims in [0u8, 5, 255] {
         let path = write(dir.path(), "dims", &[0, 0, 0x08, ndims, 0, 0, 0, 1, 7]);
@@ -465,16 +450,8 @@ fn write_mnist_like(dir: &Path, test_prefix: &str, gz: bool) {
     let (test_i, test_l) = small_pair(10);
     let enc = |b: &[u8]| if gz { gzip(b) } else { b.to_vec() };
     let sfx = if gz { ".gz" } else { "" };
-    write(
-        dir,
-        &format!("train-images-idx3-ubyte{sfx}"),
-        &enc(&train_i),
-    );
-    write(
-        dir,
-        &format!("train-labels-idx1-ubyte{sfx}"),
-        &enc(&train_l),
-    );
+    write(dir, &format!("train-images-idx3-ubyte{sfx}"), &enc(&train_i));
+    write(dir, &format!("train-labels-idx1-ubyte{sfx}"), &enc(&train_l));
     write(
         dir,
         &format!("{test_prefix}-images-idx3-ubyte{sfx}"),
@@ -489,12 +466,7 @@ fn write_mnist_like(dir: &Path, test_prefix: &str, gz: bool) {
 
 #[test]
 fn idx_dir_loads_raw_and_gz_with_either_test_prefix() {
-    for (prefix, gz) in [
-        ("t10k", false),
-        ("test", true),
-        ("t10k", true),
-        ("test", false),
-    ] {
+    for (prefix, gz) in [("t10k", false), ("test", true), ("t10k", true), ("test", false)] {
         let dir = tempfile::tempdir().expect("tempdir");
         write_mnist_like(dir.path(), prefix, gz);
         let spec = format!("idx:{}", dir.path().display());
@@ -629,11 +601,7 @@ fn synthetic_is_learnable() {
                 .iter()
                 .enumerate()
                 .map(|(k, c)| {
-                    let d: f64 = c
-                        .iter()
-                        .zip(px)
-                        .map(|(a, &b)| (a - f64::from(b)).powi(2))
-                        .sum();
+                    let d: f64 = c.iter().zip(px).map(|(a, &b)| (a - f64::from(b)).powi(2)).sum();
                     (k, d)
                 })
                 .min_by(|x, y| x.1.total_cmp(&y.1))
@@ -653,15 +621,7 @@ fn synthetic_is_learnable() {
 
 fn tiny() -> Dataset {
     // 3 examples of 1×2 pixels, 3 classes.
-    Dataset::new(
-        "tiny",
-        vec![0, 255, 51, 102, 204, 153],
-        vec![2, 0, 1],
-        1,
-        2,
-        3,
-    )
-    .expect("tiny")
+    Dataset::new("tiny", vec![0, 255, 51, 102, 204, 153], vec![2, 0, 1], 1, 2, 3).expect("tiny")
 }
 
 #[test]
@@ -730,8 +690,7 @@ fn fill_is_lenient_and_try_fill_reports() {
         Err(EpError::DatasetMismatch(_))
     ));
     let mut t = Array2::<f32>::zeros((2, 3));
-    ds.try_fill_targets(&[0, 1], &mut t.view_mut())
-        .expect("fits");
+    ds.try_fill_targets(&[0, 1], &mut t.view_mut()).expect("fits");
     assert_eq!(t, ndarray::array![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]);
 }
 
