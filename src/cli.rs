@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Train an HTS-EP network on an emulated chip with on-chip local learning.
     Train(Box<TrainArgs>),
+    /// Time the standard training workloads (784-500-10 on mnist10k) and print a table.
+    Bench(BenchArgs),
     /// Inspect and validate hardware profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -104,4 +106,21 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `epchip bench ...`
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Measurements per workload (the median is printed).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Training examples per measurement.
+    #[arg(long, default_value_t = 2000)]
+    pub examples: usize,
+    /// Only this profile (ideal or loihi2).
+    #[arg(long)]
+    pub profile: Option<String>,
 }

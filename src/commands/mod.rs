@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bench;
 mod profile;
 mod train;
 
@@ -11,6 +12,7 @@ use crate::cli::{Cli, Command};
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
+        Command::Bench(args) => bench::run(args),
         Command::Profile(cmd) => profile::run(cmd),
     }
 }

@@ -7,7 +7,9 @@
 //! a synapse (a mirror group) draws the same rounding number as its forward twin, so digital forward and
 //! feedback weights stay equal when their updates are equal.
 
-use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul};
+use ndarray::{Array2, Axis, linalg::general_mat_mul};
+
+use crate::parallel::column_gemm;
 
 use crate::chip::{Chip, ExecutionPath, bias_exponent};
 use crate::error::{ChipError, Result};
@@ -15,6 +17,25 @@ use crate::fixed_point::{max_signed_magnitude, round_to_grid};
 use crate::learning_rule::{LocalRule, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
 use crate::population::{PopulationId, Trace};
 use crate::synapse_group::GroupId;
+
+/// A latched trace's slot and the activity version it holds.
+type TraceKey = (TraceSlot, u64);
+
+/// A summed update, exact in f32 when its operands allow it.
+enum Delta {
+    Exact(Array2<f32>),
+    Wide(Array2<f64>),
+}
+
+impl Delta {
+    #[inline]
+    fn get(&self, j: usize, i: usize) -> f64 {
+        match self {
+            Delta::Exact(d) => f64::from(d[[j, i]]),
+            Delta::Wide(d) => d[[j, i]],
+        }
+    }
+}
 
 /// Where a learned update lands.
 #[derive(Clone, Copy)]
@@ -49,10 +70,14 @@ impl Chip {
         let (pre, post) = (g.pre, g.post);
         self.check_slots(rule, Some(pre), post)?;
         match self.path {
+            ExecutionPath::Fast if self.digital.is_none() => {
+                self.learn_float_fast(Target::Group(group.0), rule, Some(pre), post, global);
+                Ok(())
+            }
             ExecutionPath::Fast => {
                 let delta = self.sop_sum(rule, Some(pre), post);
                 let scale = f64::from(global) * self.trace_lsb(pre) * self.trace_lsb(post);
-                self.write_update(Target::Group(group.0), delta.view(), scale);
+                self.write_update(Target::Group(group.0), &delta, scale);
                 Ok(())
             }
             ExecutionPath::Reference => self.learn_local(group, rule, global),
@@ -66,7 +91,7 @@ impl Chip {
         let (pre, post) = (g.pre, g.post);
         let weights = self.read_weights(group)?;
         let delta = self.local_sum(rule, Some(pre), post, Some(&weights), global);
-        self.write_update(Target::Group(group.0), delta.view(), 1.0);
+        self.write_update(Target::Group(group.0), &Delta::Wide(delta), 1.0);
         Ok(())
     }
 
@@ -81,10 +106,14 @@ impl Chip {
         }
         self.check_slots(rule, None, pop)?;
         match self.path {
+            ExecutionPath::Fast if self.digital.is_none() => {
+                self.learn_float_fast(Target::Bias(pop.0), rule, None, pop, global);
+                Ok(())
+            }
             ExecutionPath::Fast => {
                 let delta = self.sop_sum(rule, None, pop);
                 let scale = f64::from(global) * self.trace_lsb(pop);
-                self.write_update(Target::Bias(pop.0), delta.view(), scale);
+                self.write_update(Target::Bias(pop.0), &delta, scale);
                 Ok(())
             }
             ExecutionPath::Reference => self.learn_bias_local(pop, rule, global),
@@ -102,7 +131,7 @@ impl Chip {
         let bias = Array2::from_shape_vec((1, self.pop(pop)?.size), self.read_bias(pop)?)
             .map_err(|e| ChipError::InvalidConfig(e.to_string()))?;
         let delta = self.local_sum(rule, None, pop, Some(&bias), global);
-        self.write_update(Target::Bias(pop.0), delta.view(), 1.0);
+        self.write_update(Target::Bias(pop.0), &Delta::Wide(delta), 1.0);
         Ok(())
     }
 
@@ -152,72 +181,132 @@ impl Chip {
             .unwrap_or_else(|| unreachable!("trace slot checked"))
     }
 
-    /// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units, as matrix products (pre × post).
+    /// The rule's terms grouped by presynaptic data: for each distinct presynaptic trace (or the
+    /// constant 1, `None`), the matrix `M = Σ_k c_k · post_k` (batch × post) of the terms that use it.
     /// Terms whose presynaptic traces hold the same data (same activity version) share one product.
-    fn sop_sum(&self, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Array2<f64> {
-        let b = self.batch;
+    fn sop_factors(
+        &self,
+        rule: &SumOfProducts,
+        pre: Option<PopulationId>,
+        post: PopulationId,
+    ) -> Vec<(Option<TraceSlot>, Array2<f32>)> {
+        let n_post = self.populations[post.0].size;
+        let key_of = |slot: Option<TraceSlot>| match (pre, slot) {
+            (Some(p), Some(k)) => Some((k, self.trace(p, k).version)),
+            _ => None,
+        };
+        let mut out: Vec<(Option<TraceKey>, Array2<f32>)> = Vec::new();
+        for t in rule.terms() {
+            let key = key_of(t.pre);
+            let same = |k: &Option<TraceKey>| k.map(|y| y.1) == key.map(|y| y.1);
+            let idx = match out.iter().position(|(k, _)| same(k)) {
+                Some(i) => i,
+                None => {
+                    out.push((key, Array2::zeros((self.batch, n_post))));
+                    out.len() - 1
+                }
+            };
+            let m = &mut out[idx].1;
+            match t.post {
+                Some(k) => m.scaled_add(t.coefficient, &self.trace(post, k).data),
+                None => m.mapv_inplace(|x| x + t.coefficient),
+            }
+        }
+        out.into_iter().map(|(k, m)| (k.map(|y| y.0), m)).collect()
+    }
+
+    /// Float cores: adds `global · Σ_batch Σ_k c_k pre_k post_k` straight into the weights (or
+    /// biases) with one matrix product per distinct presynaptic trace.
+    fn learn_float_fast(
+        &mut self,
+        target: Target,
+        rule: &SumOfProducts,
+        pre: Option<PopulationId>,
+        post: PopulationId,
+        global: f32,
+    ) {
+        let factors = self.sop_factors(rule, pre, post);
+        match target {
+            Target::Group(g) => {
+                let mut weights = std::mem::take(&mut self.groups[g].weights);
+                for (slot, m) in &factors {
+                    match (pre, slot) {
+                        (Some(p), Some(k)) => {
+                            let a = &self.trace(p, *k).data;
+                            column_gemm(self.threads, global, a.t(), m.view(), 1.0, weights.view_mut());
+                        }
+                        _ => {
+                            let sums = m.sum_axis(Axis(0)) * global;
+                            for mut row in weights.axis_iter_mut(Axis(0)) {
+                                row += &sums;
+                            }
+                        }
+                    }
+                }
+                self.groups[g].weights = weights;
+                self.groups[g].updates += 1;
+                self.refresh_effective(GroupId(g));
+            }
+            Target::Bias(p) => {
+                let pop = &mut self.populations[p];
+                for (_, m) in &factors {
+                    let sums = m.sum_axis(Axis(0));
+                    for (b, &d) in pop.bias.iter_mut().zip(sums.iter()) {
+                        *b += global * d;
+                    }
+                }
+                pop.bias_updates += 1;
+            }
+        }
+        self.count_updates(target);
+    }
+
+    /// Digital cores: Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact.
+    fn sop_sum(&self, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Delta {
         let n_post = self.populations[post.0].size;
         let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
-        // Group terms by presynaptic data identity.
-        let mut keys: Vec<Option<(TraceSlot, u64)>> = Vec::new();
-        for t in rule.terms() {
-            let key = match (pre, t.pre) {
-                (Some(p), Some(k)) => Some((k, self.trace(p, k).version)),
-                _ => None,
-            };
-            if !keys
-                .iter()
-                .any(|x| x.map(|y| y.1) == key.map(|y| y.1) && x.is_some() == key.is_some())
-            {
-                keys.push(key);
-            }
-        }
-        let exact = self.digital.is_some() && {
-            let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
-            let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
-            rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
-                && coeff * max_t * max_t * b as f64 <= (1u64 << 24) as f64
-        };
-        let mut delta32 = Array2::<f32>::zeros((n_pre, n_post));
-        let mut delta64 = Array2::<f64>::zeros((n_pre, n_post));
-        for key in keys {
-            let mut m = Array2::<f32>::zeros((b, n_post));
-            for t in rule.terms() {
-                let tkey = match (pre, t.pre) {
-                    (Some(p), Some(k)) => Some((k, self.trace(p, k).version)),
-                    _ => None,
-                };
-                let same = tkey.map(|y| y.1) == key.map(|y| y.1) && tkey.is_some() == key.is_some();
-                if !same {
-                    continue;
-                }
-                match t.post {
-                    Some(k) => m.scaled_add(t.coefficient, &self.trace(post, k).data),
-                    None => m.mapv_inplace(|x| x + t.coefficient),
-                }
-            }
-            match (pre, key) {
-                (Some(p), Some((k, _))) => {
-                    let a = &self.trace(p, k).data;
-                    if exact || self.digital.is_none() {
-                        general_mat_mul(1.0, &a.t(), &m, 1.0, &mut delta32);
-                    } else {
-                        let a64 = a.mapv(f64::from);
-                        let m64 = m.mapv(f64::from);
-                        general_mat_mul(1.0, &a64.t(), &m64, 1.0, &mut delta64);
+        let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
+        let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
+        let exact = rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
+            && coeff * max_t * max_t * self.batch as f64 <= (1u64 << 24) as f64;
+        let factors = self.sop_factors(rule, pre, post);
+        if exact {
+            // Integer-valued operands whose sums stay below 2^24: f32 products are exact.
+            let mut delta = Array2::<f32>::zeros((n_pre, n_post));
+            for (slot, m) in &factors {
+                match (pre, slot) {
+                    (Some(p), Some(k)) => {
+                        let a = &self.trace(p, *k).data;
+                        column_gemm(self.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
                     }
-                }
-                _ => {
-                    // Presynaptic factor 1: every row receives the column sums of m.
-                    let sums = m.map(|&x| f64::from(x)).sum_axis(Axis(0));
-                    for mut row in delta64.axis_iter_mut(Axis(0)) {
-                        row += &sums;
+                    _ => {
+                        let sums = m.sum_axis(Axis(0));
+                        for mut row in delta.axis_iter_mut(Axis(0)) {
+                            row += &sums;
+                        }
                     }
                 }
             }
+            Delta::Exact(delta)
+        } else {
+            let mut delta = Array2::<f64>::zeros((n_pre, n_post));
+            for (slot, m) in &factors {
+                let m64 = m.mapv(f64::from);
+                match (pre, slot) {
+                    (Some(p), Some(k)) => {
+                        let a64 = self.trace(p, *k).data.mapv(f64::from);
+                        general_mat_mul(1.0, &a64.t(), &m64, 1.0, &mut delta);
+                    }
+                    _ => {
+                        let sums = m64.sum_axis(Axis(0));
+                        for mut row in delta.axis_iter_mut(Axis(0)) {
+                            row += &sums;
+                        }
+                    }
+                }
+            }
+            Delta::Wide(delta)
         }
-        delta64.zip_mut_with(&delta32, |d, &x| *d += f64::from(x));
-        delta64
     }
 
     /// Σ over the batch of `rule.delta(synapse)` for every synapse, one at a time (real units).
@@ -268,8 +357,24 @@ impl Chip {
         out
     }
 
+    fn count_updates(&mut self, target: Target) {
+        let synapses = match target {
+            Target::Group(g) => self.groups[g].weights.len() as u64,
+            Target::Bias(p) => self.populations[p].size as u64,
+        };
+        let post = match target {
+            Target::Group(g) => self.groups[g].post.0,
+            Target::Bias(p) => p,
+        };
+        let pop = &self.populations[post];
+        let total = pop.size.max(1) as u64;
+        for block in &pop.placement {
+            self.cores[block.core].counters.synaptic_updates += synapses * block.len as u64 / total;
+        }
+    }
+
     /// Writes `scale · delta` (real units) into a group's weights or a population's biases.
-    fn write_update(&mut self, target: Target, delta: ArrayView2<f64>, scale: f64) {
+    fn write_update(&mut self, target: Target, delta: &Delta, scale: f64) {
         let noise = self.noise;
         let rounding = self.profile.learning.rounding;
         match target {
@@ -282,12 +387,16 @@ impl Chip {
                 let grp = &mut self.groups[g];
                 let counter = grp.updates;
                 match digital {
-                    None => grp.weights.zip_mut_with(&delta, |w, &d| *w += (d * scale) as f32),
+                    None => {
+                        for ((j, i), w) in grp.weights.indexed_iter_mut() {
+                            *w += (delta.get(j, i) * scale) as f32;
+                        }
+                    }
                     Some(d) => {
                         let lim = max_signed_magnitude(d.weight_bits) as f32;
                         let to_steps = scale / grp.lsb;
                         for ((j, i), m) in grp.weights.indexed_iter_mut() {
-                            let x = delta[[j, i]] * to_steps;
+                            let x = delta.get(j, i) * to_steps;
                             if x == 0.0 {
                                 continue;
                             }
@@ -312,14 +421,14 @@ impl Chip {
                 match digital {
                     None => {
                         for (i, b) in pop.bias.iter_mut().enumerate() {
-                            *b += (delta[[0, i]] * scale) as f32;
+                            *b += (delta.get(0, i) * scale) as f32;
                         }
                     }
                     Some(d) => {
                         let lim = max_signed_magnitude(d.bias_bits);
                         let lsb = 2f64.powi(bias_exponent(&d) as i32 - d.state_fraction_bits as i32);
                         for (i, m) in pop.bias_mant.iter_mut().enumerate() {
-                            let x = delta[[0, i]] * scale / lsb;
+                            let x = delta.get(0, i) * scale / lsb;
                             if x == 0.0 {
                                 continue;
                             }
@@ -331,18 +440,6 @@ impl Chip {
                 pop.bias_updates += 1;
             }
         }
-        let synapses = match target {
-            Target::Group(g) => self.groups[g].weights.len() as u64,
-            Target::Bias(p) => self.populations[p].size as u64,
-        };
-        let post = match target {
-            Target::Group(g) => self.groups[g].post.0,
-            Target::Bias(p) => p,
-        };
-        let pop = &self.populations[post];
-        let total = pop.size.max(1) as u64;
-        for block in &pop.placement {
-            self.cores[block.core].counters.synaptic_updates += synapses * block.len as u64 / total;
-        }
+        self.count_updates(target);
     }
 }

@@ -484,7 +484,13 @@ fn idx_dir_missing_file_names_it() {
     write_mnist_like(dir.path(), "t10k", true);
     std::fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte.gz")).expect("remove");
     let err = load_dataset(&format!("idx:{}", dir.path().display())).expect_err("missing file");
-    let msg = err.to_string();
+    // The message and its cause, as the command line prints them.
+    let mut msg = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        msg.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     assert!(matches!(err, EpError::DatasetIo { .. }), "{err:?}");
     for needle in [
         "t10k-labels-idx1-ubyte",
