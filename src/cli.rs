@@ -80,7 +80,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 20)]
     pub batch: usize,
     /// Learning rate: one value, or one per projection (comma-separated).
-    #[arg(long, default_value = "0.1,0.05", allow_hyphen_values = true)]
+    #[arg(long, default_value = "0.2,0.1", allow_hyphen_values = true)]
     pub lr: String,
     /// Learning-rate schedule over the epochs: constant, or cosine[:floor=F] (anneal to F × lr).
     #[arg(long, default_value = "cosine")]

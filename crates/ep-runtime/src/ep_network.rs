@@ -233,39 +233,14 @@ impl EpNetwork {
             }
         };
         let beta = sign * config.beta;
-        let output = self.output();
         let (rule, denominator) = if config.symmetric {
             let snapshot = self.chip.save_state();
-            self.chip.run(
-                config.t2,
-                Some(&Nudge {
-                    population: output,
-                    target: y,
-                    beta,
-                }),
-            )?;
-            self.chip.latch_traces(plus);
+            self.nudged_phase(y, beta, config.t2, plus)?;
             self.chip.restore_state(&snapshot)?;
-            self.chip.run(
-                config.t2,
-                Some(&Nudge {
-                    population: output,
-                    target: y,
-                    beta: -beta,
-                }),
-            )?;
-            self.chip.latch_traces(minus);
+            self.nudged_phase(y, -beta, config.t2, minus)?;
             (SumOfProducts::contrastive(plus, minus), 2.0 * beta)
         } else {
-            self.chip.run(
-                config.t2,
-                Some(&Nudge {
-                    population: output,
-                    target: y,
-                    beta,
-                }),
-            )?;
-            self.chip.latch_traces(plus);
+            self.nudged_phase(y, beta, config.t2, plus)?;
             (SumOfProducts::contrastive(plus, free), beta)
         };
         for l in 0..self.forward.len() {
@@ -281,6 +256,18 @@ impl EpNetwork {
             free_residual,
             cost,
         })
+    }
+
+    /// Runs `steps` steps nudging the output toward `y` with strength `beta`, then latches `slot`.
+    fn nudged_phase(&mut self, y: ArrayView2<f32>, beta: f32, steps: usize, slot: TraceSlot) -> Result<()> {
+        let nudge = Nudge {
+            population: self.output(),
+            target: y,
+            beta,
+        };
+        self.chip.run(steps, Some(&nudge))?;
+        self.chip.latch_traces(slot);
+        Ok(())
     }
 
     /// True if every weight and bias is finite.

@@ -121,7 +121,7 @@ impl Default for TrainConfig {
             beta_sign: BetaSign::Random,
             symmetric: false,
             batch: 20,
-            lr: vec![0.1, 0.05],
+            lr: vec![0.2, 0.1],
             lr_schedule: LrSchedule::Cosine { floor: 0.1 },
             base_dt: 0.5,
             tau: TauSpec::default(),
