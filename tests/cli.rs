@@ -175,14 +175,11 @@ fn metrics_without_timing(dir: &Path) -> Vec<BTreeMap<String, String>> {
     rows
 }
 
-/// summary.json without its timing field (and without `config.threads` when `drop_threads`).
-fn summary_without_timing(dir: &Path, drop_threads: bool) -> Value {
+/// summary.json without its timing field.
+fn summary_without_timing(dir: &Path) -> Value {
     let mut s = summary(dir);
     let obj = s.as_object_mut().expect("summary.json is an object");
     obj.remove("examples_per_second");
-    if drop_threads && let Some(config) = obj.get_mut("config").and_then(Value::as_object_mut) {
-        config.remove("threads");
-    }
     s
 }
 
@@ -505,10 +502,7 @@ fn same_seed_gives_identical_results() {
     train_synthetic(&a, &flags).success();
     train_synthetic(&b, &flags).success();
     assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b));
-    assert_eq!(
-        summary_without_timing(&a, false),
-        summary_without_timing(&b, false)
-    );
+    assert_eq!(summary_without_timing(&a), summary_without_timing(&b));
 }
 
 #[test]
@@ -535,8 +529,8 @@ fn thread_count_does_not_change_results() {
             "profile {profile}"
         );
         assert_eq!(
-            summary_without_timing(&a, true),
-            summary_without_timing(&b, true),
+            summary_without_timing(&a),
+            summary_without_timing(&b),
             "profile {profile}"
         );
     }

@@ -106,7 +106,8 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Seed of everything random (chip instance, initialisation, τ, shuffling, β signs).
     pub seed: u64,
-    /// Worker threads (results do not depend on it).
+    /// Worker threads (results do not depend on it, so it is not part of a run's recorded config).
+    #[serde(skip)]
     pub threads: usize,
     /// Examples per batch during evaluation.
     pub eval_batch: usize,
