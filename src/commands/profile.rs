@@ -40,6 +40,9 @@ fn print_summary(p: &HardwareProfile) {
     println!("  synapse memory bits  {}", opt(l.synapse_memory_bits));
     match &p.arithmetic {
         Arithmetic::Float => println!("  arithmetic           32-bit floating point"),
+        Arithmetic::Analog(_) => {
+            println!("  arithmetic           analog crossbar (continuous states, see below)")
+        }
         Arithmetic::Digital(d) => {
             println!(
                 "  arithmetic           digital: {}-bit weights (exponent {}..={}), {}-bit state \
@@ -58,13 +61,18 @@ fn print_summary(p: &HardwareProfile) {
             );
         }
     }
+    let non_ideal = p.non_idealities();
+    if non_ideal.is_empty() {
+        println!("  non-idealities       none (ideal reference)");
+    } else {
+        println!("  non-idealities turned on:");
+        for item in non_ideal {
+            println!("    - {item}");
+        }
+    }
     println!(
         "  learning engine      {}-bit traces, {:?} rounding",
         p.learning.trace_bits, p.learning.rounding
-    );
-    println!(
-        "  mismatch             tau spread {}, synapse gain spread {}",
-        p.mismatch.tau_spread, p.mismatch.synapse_gain_spread
     );
     let e = &p.energy;
     println!(

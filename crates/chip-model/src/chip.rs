@@ -14,9 +14,11 @@ use crate::error::{ChipError, Result};
 use crate::fixed_point::{max_signed_magnitude, max_unsigned, quantise_unit, saturate_signed};
 use crate::mismatch::{MismatchQuantity, MismatchSampler};
 use crate::population::{Population, PopulationId, PopulationKind, PopulationSpec};
-use crate::profile::{Arithmetic, DigitalArithmetic, HardwareProfile};
-use crate::rounding_noise::RoundingNoise;
+use crate::profile::{AnalogArithmetic, DigitalArithmetic, HardwareProfile};
+use crate::rounding_noise::{RoundingNoise, mix};
 use crate::synapse_group::{ConnectOptions, GroupId, SynapseGroup};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
 
 /// Which implementation computes steps and learning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +45,9 @@ pub struct StateSnapshot {
 pub struct Chip {
     pub(crate) profile: HardwareProfile,
     pub(crate) digital: Option<DigitalArithmetic>,
+    pub(crate) analog: Option<AnalogArithmetic>,
+    pub(crate) noise_rng: Xoshiro256PlusPlus,
+    pub(crate) seed: u64,
     pub(crate) mismatch: MismatchSampler,
     pub(crate) noise: RoundingNoise,
     pub(crate) cores: Vec<CoreUsage>,
@@ -62,13 +67,14 @@ impl Chip {
     pub fn new(profile: &HardwareProfile, seed: u64) -> Result<Self> {
         profile.validate()?;
         let cores = profile.chip.cores as usize;
-        let digital = match &profile.arithmetic {
-            Arithmetic::Float => None,
-            Arithmetic::Digital(d) => Some(d.clone()),
-        };
+        let digital = profile.digital().cloned();
+        let analog = profile.analog().cloned();
         Ok(Self {
             profile: profile.clone(),
             digital,
+            analog,
+            noise_rng: Xoshiro256PlusPlus::seed_from_u64(mix(seed ^ 0x0072_6561_645f_6e6f)),
+            seed,
             mismatch: MismatchSampler::new(profile.mismatch.clone(), seed),
             noise: RoundingNoise::new(seed),
             cores: vec![CoreUsage::default(); cores],
@@ -86,6 +92,13 @@ impl Chip {
     /// The profile this chip emulates.
     pub fn profile(&self) -> &HardwareProfile {
         &self.profile
+    }
+
+    /// Restarts the read-noise generator on stream `stream` of this chip instance. Evaluation uses
+    /// it to give every batch its own noise, independent of which worker computes it.
+    pub fn reseed_noise(&mut self, stream: u64) {
+        self.noise_rng =
+            Xoshiro256PlusPlus::seed_from_u64(mix(self.seed ^ 0x0072_6561_645f_6e6f) ^ mix(stream));
     }
 
     /// Chooses the fast or the reference implementation.
@@ -118,6 +131,8 @@ impl Chip {
             dt: Vec::new(),
             decay: Vec::new(),
             bias: vec![0.0; n],
+            neuron_gain: vec![1.0; n],
+            neuron_offset: vec![0.0; n],
             bias_mant: vec![0; n],
             out_bits: self.digital.as_ref().map_or(0, |d| d.input_bits),
             state_f: Array2::zeros((b, n)),
@@ -172,6 +187,35 @@ impl Chip {
                 }
             }
             pop.dt_designed = dt;
+            let mut gains = Vec::with_capacity(n);
+            let mut offsets = Vec::with_capacity(n);
+            let offset_sd = self.mismatch.spread(MismatchQuantity::NeuronOffset);
+            for block in &placement {
+                let first = self.next_slot[block.core];
+                gains.extend(self.mismatch.factors(
+                    MismatchQuantity::NeuronGain,
+                    block.core,
+                    0,
+                    first,
+                    block.len,
+                ));
+                if offset_sd > 0.0 {
+                    let normal = rand_distr::Normal::new(0.0, offset_sd)
+                        .map_err(|e| ChipError::InvalidConfig(e.to_string()))?;
+                    let draws = self.mismatch.draws(
+                        MismatchQuantity::NeuronOffset,
+                        block.core,
+                        0,
+                        first + block.len,
+                        normal,
+                    );
+                    offsets.extend_from_slice(&draws[first..]);
+                } else {
+                    offsets.extend(std::iter::repeat_n(0.0, block.len));
+                }
+            }
+            pop.neuron_gain = gains;
+            pop.neuron_offset = offsets;
             match &self.digital {
                 None => {
                     pop.dt = realised;
@@ -294,14 +338,22 @@ impl Chip {
             effective: None,
             exponent: 0,
             lsb: 0.0,
+            range: range.max(f32::MIN_POSITIVE),
+            step_up: None,
+            step_down: None,
+            stuck: Vec::new(),
             mirror_of: options.mirror_of,
             updates: 0,
         };
+        let gid = self.groups.len() as u64;
         match &self.digital {
             None => {
                 let cv = self.mismatch.spread(MismatchQuantity::SynapseGain);
                 if cv > 0.0 {
-                    group.gain = Some(self.sample_gains(post, self.groups.len() as u64, np));
+                    group.gain = Some(self.sample_group_array(post, np, |core, n| {
+                        self.mismatch
+                            .factors(MismatchQuantity::SynapseGain, core, gid, 0, n)
+                    }));
                 }
             }
             Some(d) => {
@@ -312,30 +364,91 @@ impl Chip {
                 group.lsb = weight_lsb(d, group.exponent);
             }
         }
+        if let Some(a) = self.analog.clone() {
+            if let Some(m) = options.mirror_of {
+                group.range = self.groups[m.0].range;
+            }
+            self.sample_devices(&a, &mut group, gid)?;
+        }
         let id = GroupId(self.groups.len());
         self.groups.push(group);
         self.write_weights(id, weights)?;
         Ok(id)
     }
 
-    fn sample_gains(&self, post: PopulationId, substream: u64, np: usize) -> Array2<f32> {
-        let pop = &self.populations[post.0];
-        let mut gains = Array2::zeros((np, pop.size));
-        for block in &pop.placement {
-            let f = self.mismatch.factors(
-                MismatchQuantity::SynapseGain,
-                block.core,
-                substream,
-                0,
-                np * block.len,
-            );
-            for j in 0..np {
-                for k in 0..block.len {
-                    gains[[j, block.start + k]] = f[j * block.len + k];
+    /// Analog cores: each device's pulse sizes (device-to-device spread, asymmetry) and faults.
+    fn sample_devices(&self, a: &AnalogArithmetic, group: &mut SynapseGroup, gid: u64) -> Result<()> {
+        let (np, post) = (group.weights.nrows(), group.post);
+        let normals = |k: u64| {
+            self.sample_group_array(post, np, |core, n| {
+                self.mismatch.draws(
+                    MismatchQuantity::Device,
+                    core,
+                    (gid << 8) | k,
+                    n,
+                    rand_distr::StandardNormal,
+                )
+            })
+        };
+        let uniforms = |k: u64| {
+            self.sample_group_array(post, np, |core, n| {
+                self.mismatch.draws(
+                    MismatchQuantity::Device,
+                    core,
+                    (gid << 8) | k,
+                    n,
+                    rand_distr::StandardUniform,
+                )
+            })
+        };
+        let u = &a.update;
+        if u.dw_min > 0.0 {
+            let nominal = (u.dw_min * f64::from(group.range)) as f32;
+            let (z_size, z_asym) = (normals(1), normals(2));
+            let (dtod, mean_asym, asym_sd) = (u.dw_min_dtod as f32, u.up_down as f32, u.up_down_dtod as f32);
+            let size = z_size.mapv(|z| nominal * (1.0 + dtod * z).max(0.0));
+            let asym = z_asym.mapv(|z| (mean_asym + asym_sd * z).clamp(-1.0, 1.0));
+            group.step_up = Some(&size * &asym.mapv(|x| 1.0 + x));
+            group.step_down = Some(&size * &asym.mapv(|x| 1.0 - x));
+        }
+        if a.stuck_on_fraction > 0.0 || a.stuck_off_fraction > 0.0 {
+            let (which, sign) = (uniforms(3), uniforms(4));
+            let (on, off) = (a.stuck_on_fraction as f32, a.stuck_off_fraction as f32);
+            for ((j, i), &x) in which.indexed_iter() {
+                if x < off {
+                    group.stuck.push((j, i, 0.0));
+                } else if x < off + on {
+                    let value = if sign[[j, i]] < 0.5 {
+                        -group.range
+                    } else {
+                        group.range
+                    };
+                    group.stuck.push((j, i, value));
                 }
             }
         }
-        gains
+        Ok(())
+    }
+
+    /// A pre × post array drawn on the post population's cores: `draw(core, n)` gives the `n` values
+    /// of one core's block, laid out pre-major.
+    fn sample_group_array(
+        &self,
+        post: PopulationId,
+        np: usize,
+        draw: impl Fn(usize, usize) -> Vec<f32>,
+    ) -> Array2<f32> {
+        let pop = &self.populations[post.0];
+        let mut out = Array2::zeros((np, pop.size));
+        for block in &pop.placement {
+            let f = draw(block.core, np * block.len);
+            for j in 0..np {
+                for k in 0..block.len {
+                    out[[j, block.start + k]] = f[j * block.len + k];
+                }
+            }
+        }
+        out
     }
 
     fn allocate_synapses(&mut self, pre: PopulationId, post: PopulationId) -> Result<()> {
@@ -406,9 +519,18 @@ impl Chip {
             )));
         }
         let digital = self.digital.clone();
+        let analog = self.analog.clone();
         let g = &mut self.groups[group.0];
         match digital {
-            None => g.weights.assign(&weights),
+            None => {
+                g.weights.assign(&weights);
+                if let Some(a) = analog {
+                    let r = g.range;
+                    let levels = conductance_levels(&a);
+                    g.weights
+                        .mapv_inplace(|w| quantise_conductance(w.clamp(-r, r), r, levels));
+                }
+            }
             Some(d) => {
                 let lim = max_signed_magnitude(d.weight_bits) as f64;
                 let lsb = g.lsb;
@@ -423,6 +545,9 @@ impl Chip {
 
     pub(crate) fn refresh_effective(&mut self, group: GroupId) {
         let g = &mut self.groups[group.0];
+        for &(j, i, value) in &g.stuck {
+            g.weights[[j, i]] = value;
+        }
         if let Some(gain) = &g.gain {
             g.effective = Some(&g.weights * gain);
         }
@@ -510,6 +635,7 @@ impl Chip {
     pub fn apply_input(&mut self, pop: PopulationId, values: ArrayView2<f32>) -> Result<()> {
         let batch = self.batch;
         let digital = self.digital.clone();
+        let dac = self.analog.as_ref().and_then(crate::chip_step::dac_levels);
         let p = self.pop_mut(pop)?;
         if !p.is_input {
             return Err(ChipError::InvalidConfig(format!(
@@ -526,7 +652,12 @@ impl Chip {
             )));
         }
         match digital {
-            None => p.activity.zip_mut_with(&values, |a, &x| *a = x.clamp(0.0, 1.0)),
+            None => p.activity.zip_mut_with(&values, |a, &x| {
+                let x = x.clamp(0.0, 1.0);
+                *a = dac.map_or(x, |(step, levels)| {
+                    crate::chip_step::dac_quantise(x, step, levels)
+                });
+            }),
             Some(d) => p
                 .activity
                 .zip_mut_with(&values, |a, &x| *a = quantise_unit(x, d.input_bits) as f32),
@@ -691,4 +822,24 @@ pub(crate) fn saturate_accumulator(d: &DigitalArithmetic, x: i64) -> i64 {
 /// Largest payload a population of `bits` output bits sends.
 pub(crate) fn max_payload(bits: u32) -> i64 {
     max_unsigned(bits)
+}
+
+/// Analog cores: number of conductance steps on each side of zero (0 = continuous).
+pub(crate) fn conductance_levels(a: &AnalogArithmetic) -> u32 {
+    if a.conductance_bits == 0 {
+        0
+    } else {
+        (1u32 << (a.conductance_bits - 1)).saturating_sub(1).max(1)
+    }
+}
+
+/// Rounds a conductance in [−r, r] to the nearest of `levels` steps per side (`levels` = 0: as is).
+#[inline]
+pub(crate) fn quantise_conductance(w: f32, r: f32, levels: u32) -> f32 {
+    if levels == 0 {
+        w
+    } else {
+        let step = r / levels as f32;
+        crate::fixed_point::round_even_f32(w / step) * step
+    }
 }

@@ -127,6 +127,61 @@ impl Chip {
         }
     }
 
+    /// True if the analog core changes column outputs at every step (noise or ADC).
+    fn analog_outputs(&self) -> bool {
+        self.analog
+            .as_ref()
+            .is_some_and(|a| a.output_noise > 0.0 || a.read_noise > 0.0 || a.adc_bits > 0)
+    }
+
+    /// Analog cores: read noise and ADC on the column outputs of the tile(s) of population `q`.
+    ///
+    /// All synapse groups into a population share its tile's columns (their rows are stacked on the
+    /// same crossbar), so each neuron's input is converted once per step: one Gaussian per column
+    /// output and one ADC conversion. The tile's conductance range is the largest range of its groups.
+    fn analog_tile_outputs(&mut self, q: usize) {
+        let Some(a) = self.analog.as_ref() else { return };
+        let (groups, pops) = (&self.groups, &self.populations);
+        let incoming = || groups.iter().filter(move |g| g.post.0 == q);
+        let tile_range = incoming().fold(f32::MIN_POSITIVE, |m, g| m.max(g.range));
+        let out_sd = a.output_noise as f32 * tile_range;
+        let read = a.read_noise as f32;
+        let mut variance = vec![out_sd * out_sd; self.batch];
+        if read > 0.0 {
+            for g in incoming() {
+                let scale = (read * g.range).powi(2);
+                for (v, x) in variance.iter_mut().zip(pops[g.pre.0].activity.rows()) {
+                    *v += scale * x.iter().map(|v| v * v).sum::<f32>();
+                }
+            }
+        }
+        let adc = (a.adc_bits > 0).then(|| {
+            let levels = ((1u64 << (a.adc_bits - 1)) - 1) as f32;
+            ((a.adc_range * a.dac_range) as f32 * tile_range / levels, levels)
+        });
+        let noisy = out_sd > 0.0 || read > 0.0;
+        let n = self.populations[q].size;
+        let rng = &mut self.noise_rng;
+        let Some(drive) = self.populations[q].drive_f.as_slice_mut() else {
+            unreachable!("population arrays are allocated in standard layout")
+        };
+        let mut z = vec![0.0f32; n];
+        for (row, var) in drive.chunks_exact_mut(n).zip(variance) {
+            if noisy {
+                let sd = var.sqrt();
+                crate::gaussian::fill_standard_normal(&mut z, rng);
+                for (v, &z) in row.iter_mut().zip(&z) {
+                    *v += sd * z;
+                }
+            }
+            if let Some((step, levels)) = adc {
+                for v in row.iter_mut() {
+                    *v = crate::fixed_point::quantise_clamped(*v, step, -levels, levels);
+                }
+            }
+        }
+    }
+
     /// Σ_j mant·a for one group, shifted into state units (exact; fast or reference path).
     fn digital_group_sum(&self, d: &DigitalArithmetic, g: usize) -> Array2<i64> {
         let grp = &self.groups[g];
@@ -161,6 +216,7 @@ impl Chip {
         let mut sq_change = 0.0f64;
         let mut count = 0usize;
         let digital = self.digital.clone();
+        let dac = self.analog.as_ref().and_then(dac_levels);
         let batch = self.batch as u64;
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
@@ -169,7 +225,7 @@ impl Chip {
             let nudge_here = nudge.filter(|n| n.pop == q);
             let pop = &mut self.populations[q];
             sq_change += match &digital {
-                None => float_update(pop, nudge_here),
+                None => float_update(pop, nudge_here, dac, last),
                 Some(d) => digital_update(pop, d, nudge_here),
             };
             count += pop.size * self.batch;
@@ -207,6 +263,7 @@ impl Chip {
 
     /// Fast path: every population's drive from the previous step, as matrix products.
     fn compute_drives_fast(&mut self) {
+        let analog_outputs = self.analog_outputs();
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
                 continue;
@@ -248,11 +305,15 @@ impl Chip {
             pop.drive_f = drive_f;
             pop.drive_i = drive_i;
             pop.product = product;
+            if analog_outputs {
+                self.analog_tile_outputs(q);
+            }
         }
     }
 
     /// Reference path: every drive with scalar loops.
     fn compute_drives_reference(&mut self) {
+        let analog_outputs = self.analog_outputs();
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
                 continue;
@@ -278,6 +339,9 @@ impl Chip {
             }
             self.populations[q].drive_f = drive_f;
             self.populations[q].drive_i = drive_i;
+            if analog_outputs {
+                self.analog_tile_outputs(q);
+            }
         }
     }
 }
@@ -287,9 +351,15 @@ const F32_EXACT: f64 = (1u64 << 24) as f64;
 
 /// Float rate-neuron update of a whole population from its drive; returns the summed squared
 /// state change.
-fn float_update(pop: &mut crate::population::Population, nudge: Option<&PreparedNudge>) -> f64 {
+fn float_update(
+    pop: &mut crate::population::Population,
+    nudge: Option<&PreparedNudge>,
+    dac: Option<(f32, f32)>,
+    measure: bool,
+) -> f64 {
     let n = pop.size;
     let (dt, bias) = (&pop.dt[..n], &pop.bias[..n]);
+    let (gain, offset) = (&pop.neuron_gain[..n], &pop.neuron_offset[..n]);
     let mut sq = 0.0f64;
     let (Some(state), Some(activity), Some(drive)) = (
         pop.state_f.as_slice_mut(),
@@ -299,45 +369,101 @@ fn float_update(pop: &mut crate::population::Population, nudge: Option<&Prepared
         unreachable!("population arrays are allocated in standard layout")
     };
     let targets = nudge.and_then(|t| t.target_f.as_slice().map(|s| (s, t.beta_f)));
+    let neuron = NeuronParams {
+        dt,
+        bias,
+        gain,
+        offset,
+    };
     for (b, ((srow, arow), drow)) in state
         .chunks_exact_mut(n)
         .zip(activity.chunks_exact_mut(n))
         .zip(drive.chunks_exact(n))
         .enumerate()
     {
-        let mut row_sq = 0.0f32;
-        match targets {
-            None => {
-                for ((((s, a), &d), &dt), &bias) in
-                    srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(dt).zip(bias)
-                {
-                    let new = (*s + dt * (d + bias - *s)).clamp(0.0, 1.0);
-                    row_sq += (new - *s) * (new - *s);
-                    *s = new;
-                    *a = new;
-                }
-            }
-            Some((t, beta)) => {
-                let trow = &t[b * n..(b + 1) * n];
-                for (((((s, a), &d), &dt), &bias), &y) in srow
-                    .iter_mut()
-                    .zip(arow.iter_mut())
-                    .zip(drow)
-                    .zip(dt)
-                    .zip(bias)
-                    .zip(trow)
-                {
-                    let total = d + bias + beta * (y - *s);
-                    let new = (*s + dt * (total - *s)).clamp(0.0, 1.0);
-                    row_sq += (new - *s) * (new - *s);
-                    *s = new;
-                    *a = new;
-                }
+        let target = targets.map(|(t, beta)| (&t[b * n..(b + 1) * n], beta));
+        sq += f64::from(if measure {
+            update_row::<true>(srow, arow, drow, &neuron, target)
+        } else {
+            update_row::<false>(srow, arow, drow, &neuron, target)
+        });
+        if let Some((step, levels)) = dac {
+            for a in arow.iter_mut() {
+                *a = dac_quantise(*a, step, levels);
             }
         }
-        sq += f64::from(row_sq);
     }
     sq
+}
+
+/// Per-neuron parameters of a float (or analog) population.
+struct NeuronParams<'a> {
+    dt: &'a [f32],
+    bias: &'a [f32],
+    gain: &'a [f32],
+    offset: &'a [f32],
+}
+
+/// One row (example) of the float rate-neuron update:
+/// `s ← clip(s + dt·(gain·(drive + bias) + offset [+ β(y − s)] − s), 0, 1)`.
+/// Returns the summed squared change when `MEASURE` (kept out of the other steps' loops so that
+/// they vectorise).
+#[inline(always)]
+fn update_row<const MEASURE: bool>(
+    srow: &mut [f32],
+    arow: &mut [f32],
+    drow: &[f32],
+    p: &NeuronParams,
+    target: Option<(&[f32], f32)>,
+) -> f32 {
+    let mut row_sq = 0.0f32;
+    let params = p.dt.iter().zip(p.bias).zip(p.gain.iter().zip(p.offset));
+    match target {
+        None => {
+            for (((s, a), &d), ((&dt, &bias), (&g, &o))) in
+                srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(params)
+            {
+                let new = (*s + dt * (g * (d + bias) + o - *s)).clamp(0.0, 1.0);
+                if MEASURE {
+                    row_sq += (new - *s) * (new - *s);
+                }
+                *s = new;
+                *a = new;
+            }
+        }
+        Some((trow, beta)) => {
+            for ((((s, a), &d), ((&dt, &bias), (&g, &o))), &y) in srow
+                .iter_mut()
+                .zip(arow.iter_mut())
+                .zip(drow)
+                .zip(params)
+                .zip(trow)
+            {
+                let total = g * (d + bias) + o + beta * (y - *s);
+                let new = (*s + dt * (total - *s)).clamp(0.0, 1.0);
+                if MEASURE {
+                    row_sq += (new - *s) * (new - *s);
+                }
+                *s = new;
+                *a = new;
+            }
+        }
+    }
+    row_sq
+}
+
+/// Analog DAC: (step, number of steps) for activities in [0, dac_range], or `None` when exact.
+pub(crate) fn dac_levels(a: &crate::profile::AnalogArithmetic) -> Option<(f32, f32)> {
+    (a.dac_bits > 0).then(|| {
+        let levels = ((1u64 << a.dac_bits) - 1) as f32;
+        (a.dac_range as f32 / levels, levels)
+    })
+}
+
+/// Quantises a non-negative activity to the DAC grid, saturating at full scale.
+#[inline]
+pub(crate) fn dac_quantise(x: f32, step: f32, levels: f32) -> f32 {
+    crate::fixed_point::quantise_clamped(x, step, 0.0, levels)
 }
 
 /// One digital rate-neuron update from its accumulated synaptic input (state units).

@@ -15,6 +15,28 @@ pub fn round_shift(x: i64, shift: i32) -> i64 {
     }
 }
 
+/// Rounds to the nearest integer, ties to even, without a library call on baseline x86-64.
+///
+/// Adding and subtracting 1.5·2^23 leaves exactly the rounded value for |x| < 2^22 (the sum has no
+/// fraction bits left); larger magnitudes take the library path.
+#[inline]
+pub fn round_even_f32(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    if x.abs() < 4_194_304.0 {
+        (x + MAGIC) - MAGIC
+    } else {
+        x.round_ties_even()
+    }
+}
+
+/// Quantises `x` to a grid of `step` clamped to `[lo, hi]` steps (|lo|, |hi| ≤ 2^22), rounding
+/// half to even, branch-free so that loops over it vectorise.
+#[inline(always)]
+pub fn quantise_clamped(x: f32, step: f32, lo: f32, hi: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (((x / step).clamp(lo, hi) + MAGIC) - MAGIC) * step
+}
+
 /// Clamps `x` to the range of a signed integer of `bits` bits (sign included).
 #[inline]
 pub fn saturate_signed(x: i64, bits: u32) -> i64 {
@@ -69,6 +91,17 @@ mod tests {
         assert_eq!(round_shift(7, 2), 2); // 1.75 -> 2
         assert_eq!(round_shift(3, -2), 12);
         assert_eq!(round_shift(-4096 * 3, 12), -3);
+    }
+
+    #[test]
+    fn round_even_matches_the_library() {
+        for k in -100_000..100_000 {
+            let x = k as f32 * 0.013_7;
+            assert_eq!(round_even_f32(x), x.round_ties_even(), "{x}");
+        }
+        for x in [0.5f32, 1.5, 2.5, -0.5, -1.5, 8_388_607.5, 1e9, -3e7] {
+            assert_eq!(round_even_f32(x), x.round_ties_even(), "{x}");
+        }
     }
 
     #[test]

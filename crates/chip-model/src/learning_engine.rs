@@ -70,6 +70,17 @@ impl Chip {
         let (pre, post) = (g.pre, g.post);
         self.check_slots(rule, Some(pre), post)?;
         match self.path {
+            _ if self.pulsed() => {
+                let delta = match self.path {
+                    ExecutionPath::Fast => self.sop_sum_float(rule, Some(pre), post),
+                    ExecutionPath::Reference => {
+                        let w = self.read_weights(group)?;
+                        self.local_sum(rule, Some(pre), post, Some(&w), 1.0)
+                    }
+                };
+                self.pulsed_update(group.0, &delta, f64::from(global));
+                Ok(())
+            }
             ExecutionPath::Fast if self.digital.is_none() => {
                 self.learn_float_fast(Target::Group(group.0), rule, Some(pre), post, global);
                 Ok(())
@@ -91,7 +102,11 @@ impl Chip {
         let (pre, post) = (g.pre, g.post);
         let weights = self.read_weights(group)?;
         let delta = self.local_sum(rule, Some(pre), post, Some(&weights), global);
-        self.write_update(Target::Group(group.0), &Delta::Wide(delta), 1.0);
+        if self.pulsed() {
+            self.pulsed_update(group.0, &delta, 1.0);
+        } else {
+            self.write_update(Target::Group(group.0), &Delta::Wide(delta), 1.0);
+        }
         Ok(())
     }
 
@@ -133,6 +148,109 @@ impl Chip {
         let delta = self.local_sum(rule, None, pop, Some(&bias), global);
         self.write_update(Target::Bias(pop.0), &Delta::Wide(delta), 1.0);
         Ok(())
+    }
+
+    /// True on analog cores whose devices take pulsed updates.
+    fn pulsed(&self) -> bool {
+        self.analog.as_ref().is_some_and(|a| a.update.dw_min > 0.0)
+    }
+
+    /// Float and analog cores: Σ over the batch of Σ_k c_k·pre_k·post_k (pre × post), in f64.
+    fn sop_sum_float(
+        &self,
+        rule: &SumOfProducts,
+        pre: Option<PopulationId>,
+        post: PopulationId,
+    ) -> Array2<f64> {
+        let n_post = self.populations[post.0].size;
+        let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
+        let mut delta = Array2::<f32>::zeros((n_pre, n_post));
+        for (slot, m) in &self.sop_factors(rule, pre, post) {
+            match (pre, slot) {
+                (Some(p), Some(k)) => {
+                    let a = &self.trace(p, *k).data;
+                    column_gemm(self.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
+                }
+                _ => {
+                    let sums = m.sum_axis(Axis(0));
+                    for mut row in delta.axis_iter_mut(Axis(0)) {
+                        row += &sums;
+                    }
+                }
+            }
+        }
+        delta.mapv(f64::from)
+    }
+
+    /// Analog cores: every device moves by whole pulses toward `global · delta`.
+    ///
+    /// A requested change `Δ` becomes `n = ⌊|Δ|/dw_min⌋` pulses plus one with the probability of the
+    /// remainder; each pulse moves the conductance by the device's own up or down step, scaled by the
+    /// soft-bound factor, with cycle-to-cycle noise (the sum of `n` noisy pulses is drawn as one
+    /// Gaussian of standard deviation `dw_min_std·√n` steps). Random numbers come from a generator
+    /// seeded by (chip, group, update count) and are drawn in synapse order, so forward and feedback
+    /// devices (different groups) are independent and results do not depend on threads.
+    fn pulsed_update(&mut self, g: usize, delta: &Array2<f64>, global: f64) {
+        use rand::{Rng, SeedableRng};
+        let Some(a) = self.analog.clone() else { return };
+        let seed = self.seed;
+        let grp = &mut self.groups[g];
+        let (Some(up), Some(down)) = (grp.step_up.as_ref(), grp.step_down.as_ref()) else {
+            return;
+        };
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(
+            crate::rounding_noise::mix(seed ^ 0x7075_6c73_6564)
+                ^ crate::rounding_noise::mix((g as u64) << 32 ^ grp.updates),
+        );
+        let r = grp.range;
+        let inv_r = 1.0 / r;
+        let to_pulses = (global / (a.update.dw_min * f64::from(r))) as f32;
+        let soft = a.update.bounds == crate::profile::Bounds::Soft;
+        let c2c = a.update.dw_min_std as f32;
+        let levels = crate::chip::conductance_levels(&a);
+        let table = crate::gaussian::table();
+        for (((drow, mut wrow), uprow), downrow) in delta
+            .rows()
+            .into_iter()
+            .zip(grp.weights.rows_mut())
+            .zip(up.rows())
+            .zip(down.rows())
+        {
+            if drow.iter().all(|&d| d == 0.0) {
+                continue;
+            }
+            for (((&d, w), &up), &down) in drow.iter().zip(wrow.iter_mut()).zip(uprow).zip(downrow) {
+                if d == 0.0 {
+                    continue;
+                }
+                // One 64-bit word per device: 32 bits round the pulse count, 32 bits its noise.
+                let word = rng.next_u64();
+                let want = d as f32 * to_pulses;
+                let pulses_real = want.abs().min(1e9);
+                let whole = pulses_real as u32;
+                let u = (word as u32) as f32 * (1.0 / 4_294_967_296.0);
+                let pulses = (whole + u32::from(u < pulses_real - whole as f32)) as f32;
+                if pulses == 0.0 {
+                    continue;
+                }
+                let (step, bound) = if want > 0.0 {
+                    (up, if soft { 1.0 - *w * inv_r } else { 1.0 })
+                } else {
+                    (-down, if soft { 1.0 + *w * inv_r } else { 1.0 })
+                };
+                let jitter = if c2c > 0.0 {
+                    c2c * pulses.sqrt()
+                        * crate::gaussian::normal_from_bits((word >> 32) as u32, table, &mut rng)
+                } else {
+                    0.0
+                };
+                let moved = (*w + step * bound.max(0.0) * (pulses + jitter)).clamp(-r, r);
+                *w = crate::chip::quantise_conductance(moved, r, levels);
+            }
+        }
+        grp.updates += 1;
+        self.refresh_effective(GroupId(g));
+        self.count_updates(Target::Group(g));
     }
 
     fn check_global(&self, global: f32) -> Result<()> {

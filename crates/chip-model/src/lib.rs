@@ -14,6 +14,7 @@ pub mod counters;
 pub mod energy;
 pub mod error;
 pub mod fixed_point;
+pub mod gaussian;
 pub mod learning_engine;
 pub mod learning_rule;
 pub mod mismatch;
@@ -33,7 +34,7 @@ pub use error::{ChipError, Result};
 pub use learning_rule::{LocalRule, ProductTerm, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
 pub use population::{NeuronProgram, PopulationId, PopulationKind, PopulationSpec};
 pub use profile::{
-    Arithmetic, ChipSpec, CoreLimits, DigitalArithmetic, EnergySpec, HardwareProfile, LearningEngineSpec,
-    MismatchSpec, Rounding, SynapseEncoding,
+    AnalogArithmetic, Arithmetic, Bounds, ChipSpec, CoreLimits, DigitalArithmetic, EnergySpec,
+    HardwareProfile, LearningEngineSpec, MismatchSpec, PulsedUpdate, Rounding, SynapseEncoding,
 };
 pub use synapse_group::{ConnectOptions, GroupId};

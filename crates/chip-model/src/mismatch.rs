@@ -18,6 +18,12 @@ pub enum MismatchQuantity {
     NeuronTau,
     /// Multiplier of a synapse's gain.
     SynapseGain,
+    /// Multiplier of a neuron's input gain.
+    NeuronGain,
+    /// Additive offset of a neuron's input (a normal draw, not a factor).
+    NeuronOffset,
+    /// Draws that shape a device's update behaviour and faults (standard normals or uniforms).
+    Device,
 }
 
 /// Draws the realised device factors of one chip instance.
@@ -38,6 +44,9 @@ impl MismatchSampler {
         match quantity {
             MismatchQuantity::NeuronTau => self.spec.tau_spread,
             MismatchQuantity::SynapseGain => self.spec.synapse_gain_spread,
+            MismatchQuantity::NeuronGain => self.spec.neuron_gain_spread,
+            MismatchQuantity::NeuronOffset => self.spec.neuron_offset_spread,
+            MismatchQuantity::Device => 1.0,
         }
     }
 
@@ -60,16 +69,37 @@ impl MismatchSampler {
         let Ok(dist) = LogNormal::new(-sigma2 / 2.0, sigma2.sqrt()) else {
             return vec![1.0; n];
         };
-        let tag = match quantity {
-            MismatchQuantity::NeuronTau => 1u64,
-            MismatchQuantity::SynapseGain => 2u64,
-        };
-        let mut rng = ChaCha12Rng::seed_from_u64(mix(self.seed ^ mix(tag ^ mix(substream))));
-        rng.set_stream(core as u64);
+        let mut rng = self.stream(quantity, core, substream);
         for _ in 0..first {
             let _: f64 = dist.sample(&mut rng);
         }
         (0..n).map(|_| dist.sample(&mut rng) as f32).collect()
+    }
+
+    /// `n` draws of `dist` from `core`'s stream of `quantity` (slot-addressed like [`Self::factors`]).
+    pub fn draws<D: Distribution<f64>>(
+        &self,
+        quantity: MismatchQuantity,
+        core: usize,
+        substream: u64,
+        n: usize,
+        dist: D,
+    ) -> Vec<f32> {
+        let mut rng = self.stream(quantity, core, substream);
+        (0..n).map(|_| dist.sample(&mut rng) as f32).collect()
+    }
+
+    fn stream(&self, quantity: MismatchQuantity, core: usize, substream: u64) -> ChaCha12Rng {
+        let tag = match quantity {
+            MismatchQuantity::NeuronTau => 1u64,
+            MismatchQuantity::SynapseGain => 2u64,
+            MismatchQuantity::NeuronGain => 3u64,
+            MismatchQuantity::NeuronOffset => 4u64,
+            MismatchQuantity::Device => 5u64,
+        };
+        let mut rng = ChaCha12Rng::seed_from_u64(mix(self.seed ^ mix(tag ^ mix(substream))));
+        rng.set_stream(core as u64);
+        rng
     }
 }
 
@@ -80,7 +110,7 @@ mod tests {
     fn spec(tau: f64) -> MismatchSpec {
         MismatchSpec {
             tau_spread: tau,
-            synapse_gain_spread: 0.0,
+            ..MismatchSpec::default()
         }
     }
 

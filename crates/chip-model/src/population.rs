@@ -108,6 +108,10 @@ pub(crate) struct Population {
     pub decay: Vec<i64>,
     /// Float: bias in real units.
     pub bias: Vec<f32>,
+    /// Analog: realised input gain of each neuron (1 without mismatch).
+    pub neuron_gain: Vec<f32>,
+    /// Analog: realised input offset of each neuron (0 without mismatch).
+    pub neuron_offset: Vec<f32>,
     /// Digital: bias mantissas; the bias in state units is `mant << bias_exp`.
     pub bias_mant: Vec<i64>,
     /// Digital: output payload width (activation bits, or input bits for inputs).

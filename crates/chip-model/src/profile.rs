@@ -83,6 +83,71 @@ pub enum Arithmetic {
     Float,
     /// A Loihi-like digital core with integer state and fixed-point numbers.
     Digital(DigitalArithmetic),
+    /// An analog crossbar core: continuous neuron states, synapses as conductances with DAC/ADC
+    /// conversion, read noise, faults and pulsed weight updates. Every non-ideality set to zero gives
+    /// the floating-point core back.
+    Analog(AnalogArithmetic),
+}
+
+/// Non-idealities of an analog (crossbar) core. Each one is switched off by its zero value.
+///
+/// Weights of a synapse group live in a conductance range `[−R, R]` chosen per group when it is
+/// connected (like a digital weight exponent); noise and update steps are given relative to `R`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalogArithmetic {
+    /// Input DAC resolution in bits (0 = exact): activities are quantised to `2^bits − 1` steps of
+    /// `[0, dac_range]` and saturate there.
+    pub dac_bits: u32,
+    /// Input DAC full scale, in activity units (rates lie in [0, 1]).
+    pub dac_range: f64,
+    /// Output ADC resolution in bits (0 = exact): each crossbar column sum is quantised to
+    /// `2^bits − 1` steps of `[−adc_range·R·dac_range, +adc_range·R·dac_range]` and saturates there.
+    pub adc_bits: u32,
+    /// Output ADC full scale, in units of `R × dac_range` (one fully driven device).
+    pub adc_range: f64,
+    /// Conductance resolution in bits (0 = continuous): weights sit on `2^bits − 1` steps of `[−R, R]`.
+    pub conductance_bits: u32,
+    /// Standard deviation of additive noise on every column output at every step, in units of `R`.
+    pub output_noise: f64,
+    /// Standard deviation of every device's read noise, relative to `R`; a column with inputs `x`
+    /// gets Gaussian noise of standard deviation `read_noise · R · ‖x‖₂`.
+    pub read_noise: f64,
+    /// Share of devices stuck at a full-scale conductance (±R, random sign); they ignore updates.
+    pub stuck_on_fraction: f64,
+    /// Share of devices stuck at zero conductance; they ignore updates.
+    pub stuck_off_fraction: f64,
+    /// How devices change their conductance when the learning engine asks for an update.
+    pub update: PulsedUpdate,
+}
+
+/// Pulsed conductance updates, after the parameters of IBM aihwkit's pulsed devices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PulsedUpdate {
+    /// Conductance change of one pulse, relative to `R` (0 = exact floating-point updates).
+    /// A requested change `Δ` becomes `⌊|Δ|/dw_min⌋` pulses plus one more with the probability of the
+    /// remainder.
+    pub dw_min: f64,
+    /// Device-to-device spread (relative standard deviation) of each device's pulse size.
+    pub dw_min_dtod: f64,
+    /// Cycle-to-cycle noise of one pulse, relative to the device's pulse size.
+    pub dw_min_std: f64,
+    /// Mean up/down asymmetry `a`: up pulses are `(1 + a)` and down pulses `(1 − a)` times the size.
+    pub up_down: f64,
+    /// Device-to-device spread (standard deviation) of the asymmetry.
+    pub up_down_dtod: f64,
+    /// What happens at the ends of the conductance range.
+    pub bounds: Bounds,
+}
+
+/// Conductance bounds of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Bounds {
+    /// Constant pulse size, clipped at ±R.
+    Hard,
+    /// Pulse size shrinks linearly to zero at the bound it moves toward (`1 − w/R` up, `1 + w/R` down).
+    Soft,
 }
 
 /// Number formats of a digital core. All widths are in bits and include the sign where signed.
@@ -144,6 +209,12 @@ pub struct MismatchSpec {
     pub tau_spread: f64,
     /// Log-normal spread of each synapse's gain (analog-style devices; 0 on exact digital synapses).
     pub synapse_gain_spread: f64,
+    /// Log-normal spread of each neuron's input gain (analog neurons).
+    #[serde(default)]
+    pub neuron_gain_spread: f64,
+    /// Standard deviation of each neuron's input offset, in drive units (analog neurons).
+    #[serde(default)]
+    pub neuron_offset_spread: f64,
 }
 
 /// Energy per operation, in picojoules.
@@ -210,8 +281,85 @@ impl HardwareProfile {
     pub fn digital(&self) -> Option<&DigitalArithmetic> {
         match &self.arithmetic {
             Arithmetic::Digital(d) => Some(d),
-            Arithmetic::Float => None,
+            _ => None,
         }
+    }
+
+    /// The analog non-idealities, if this is an analog profile.
+    pub fn analog(&self) -> Option<&AnalogArithmetic> {
+        match &self.arithmetic {
+            Arithmetic::Analog(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Human-readable list of the non-idealities this profile turns on (empty for an ideal chip).
+    pub fn non_idealities(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let l = &self.core_limits;
+        if l.max_neurons.is_some() || l.max_input_axons.is_some() || l.synapse_memory_bits.is_some() {
+            out.push("per-core resource limits".to_string());
+        }
+        match &self.arithmetic {
+            Arithmetic::Float => {}
+            Arithmetic::Digital(d) => {
+                out.push(format!(
+                    "fixed point: {}-bit weights, {}-bit states, {}-bit activations, {}-bit decays",
+                    d.weight_bits, d.state_bits, d.activation_bits, d.decay_bits
+                ));
+                out.push(format!("learned updates rounded ({:?})", self.learning.rounding));
+            }
+            Arithmetic::Analog(a) => {
+                if a.dac_bits > 0 {
+                    out.push(format!(
+                        "{}-bit input DAC (full scale {})",
+                        a.dac_bits, a.dac_range
+                    ));
+                }
+                if a.adc_bits > 0 {
+                    out.push(format!(
+                        "{}-bit output ADC (full scale {} R)",
+                        a.adc_bits, a.adc_range
+                    ));
+                }
+                if a.conductance_bits > 0 {
+                    out.push(format!("{}-bit conductance levels", a.conductance_bits));
+                }
+                if a.output_noise > 0.0 {
+                    out.push(format!("output noise σ = {} R", a.output_noise));
+                }
+                if a.read_noise > 0.0 {
+                    out.push(format!("device read noise σ = {} R", a.read_noise));
+                }
+                if a.stuck_on_fraction > 0.0 || a.stuck_off_fraction > 0.0 {
+                    out.push(format!(
+                        "stuck devices: {} on, {} off",
+                        a.stuck_on_fraction, a.stuck_off_fraction
+                    ));
+                }
+                let u = &a.update;
+                if u.dw_min > 0.0 {
+                    out.push(format!(
+                        "pulsed updates: dw_min {} R (device spread {}, cycle noise {}), asymmetry {} \
+                         (spread {}), {:?} bounds",
+                        u.dw_min, u.dw_min_dtod, u.dw_min_std, u.up_down, u.up_down_dtod, u.bounds
+                    ));
+                }
+                out.push("separate forward and feedback devices (weight symmetry not enforced)".into());
+            }
+        }
+        let m = &self.mismatch;
+        for (name, value) in [
+            ("time-constant spread", m.tau_spread),
+            ("synapse gain spread", m.synapse_gain_spread),
+            ("neuron gain spread", m.neuron_gain_spread),
+            ("neuron offset spread", m.neuron_offset_spread),
+        ] {
+            if value > 0.0 {
+                out.push(format!("{name} {value}"));
+            }
+        }
+        out
     }
 
     fn validate_as(&self, origin: &str) -> Result<()> {
@@ -285,7 +433,60 @@ impl HardwareProfile {
                 ));
             }
         }
+        if let Arithmetic::Analog(a) = &self.arithmetic {
+            let f = |name: &str| format!("arithmetic.{name}");
+            v.range_u64(&f("dac_bits"), a.dac_bits.into(), 0, 22)?;
+            v.range_f64(&f("dac_range"), a.dac_range, 1e-6, 1e6)?;
+            v.range_u64(&f("adc_bits"), a.adc_bits.into(), 0, 22)?;
+            v.range_f64(&f("adc_range"), a.adc_range, 1e-6, 1e6)?;
+            v.range_u64(&f("conductance_bits"), a.conductance_bits.into(), 0, 22)?;
+            v.range_f64(&f("output_noise"), a.output_noise, 0.0, 10.0)?;
+            v.range_f64(&f("read_noise"), a.read_noise, 0.0, 10.0)?;
+            v.range_f64(&f("stuck_on_fraction"), a.stuck_on_fraction, 0.0, 1.0)?;
+            v.range_f64(
+                &f("stuck_off_fraction"),
+                a.stuck_off_fraction,
+                0.0,
+                1.0 - a.stuck_on_fraction,
+            )?;
+            let u = &a.update;
+            v.range_f64(&f("update.dw_min"), u.dw_min, 0.0, 1.0)?;
+            v.range_f64(&f("update.dw_min_dtod"), u.dw_min_dtod, 0.0, 2.0)?;
+            v.range_f64(&f("update.dw_min_std"), u.dw_min_std, 0.0, 10.0)?;
+            v.range_f64(&f("update.up_down"), u.up_down, -0.99, 0.99)?;
+            v.range_f64(&f("update.up_down_dtod"), u.up_down_dtod, 0.0, 1.0)?;
+        }
+        if self.digital().is_some() {
+            for (field, value) in [
+                ("mismatch.neuron_gain_spread", self.mismatch.neuron_gain_spread),
+                (
+                    "mismatch.neuron_offset_spread",
+                    self.mismatch.neuron_offset_spread,
+                ),
+            ] {
+                if value != 0.0 {
+                    return Err(v.err(
+                        field,
+                        &value.to_string(),
+                        "0 on a digital core (its neurons are exact integer circuits; use tau_spread \
+                         for decay mismatch, or an analog core)",
+                    ));
+                }
+            }
+        }
         v.range_f64("mismatch.tau_spread", self.mismatch.tau_spread, 0.0, 2.0)?;
+        v.range_f64(
+            "mismatch.neuron_gain_spread",
+            self.mismatch.neuron_gain_spread,
+            0.0,
+            2.0,
+        )?;
+        v.range_f64(
+            "mismatch.neuron_offset_spread",
+            self.mismatch.neuron_offset_spread,
+            0.0,
+            10.0,
+        )?;
         v.range_f64(
             "mismatch.synapse_gain_spread",
             self.mismatch.synapse_gain_spread,

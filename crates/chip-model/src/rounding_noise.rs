@@ -27,6 +27,17 @@ impl RoundingNoise {
     }
 }
 
+impl RoundingNoise {
+    /// A standard normal number for synapse `(a, b)` of group `key` at update `counter`
+    /// (Box–Muller on two uniforms derived from the same inputs).
+    #[inline]
+    pub fn normal(&self, key: u64, counter: u64, a: u64, b: u64) -> f64 {
+        let u1 = self.uniform(key ^ 0x6e6f_726d_616c_0001, counter, a, b);
+        let u2 = self.uniform(key ^ 0x6e6f_726d_616c_0002, counter, a, b);
+        (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
 /// SplitMix64's finaliser: a bijective 64-bit mixer.
 #[inline]
 pub fn mix(mut z: u64) -> u64 {
@@ -52,6 +63,19 @@ mod tests {
         for b in buckets {
             assert!((9_500..10_500).contains(&b), "bucket {b}");
         }
+    }
+
+    #[test]
+    fn normals_have_unit_variance() {
+        let g = RoundingNoise::new(5);
+        let n = 200_000u64;
+        let xs: Vec<f64> = (0..n).map(|i| g.normal(9, 2, i, 1)).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+            "mean {mean} var {var}"
+        );
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub(crate) struct SynapseGroup {
     pub exponent: i32,
     /// Digital: real value of one mantissa step.
     pub lsb: f64,
+    /// Analog: conductance range R (weights lie in [−R, R]).
+    pub range: f32,
+    /// Analog: each device's up-pulse size in real units (device-to-device spread and asymmetry).
+    pub step_up: Option<Array2<f32>>,
+    /// Analog: each device's down-pulse size in real units.
+    pub step_down: Option<Array2<f32>>,
+    /// Analog: stuck devices as (pre, post, value); they keep this weight whatever is written.
+    pub stuck: Vec<(usize, usize, f32)>,
     /// Forward group whose transpose this is.
     pub mirror_of: Option<GroupId>,
     /// Learning updates applied so far (rounding-noise counter).

@@ -26,6 +26,8 @@ pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, thr
         let mut correct = 0;
         for &start in starts.iter().skip(worker).step_by(threads) {
             let idx: Vec<usize> = (start..(start + batch).min(data.len())).collect();
+            // Read noise keyed by the batch, so the result does not depend on the worker.
+            net.chip_mut().reseed_noise(start as u64);
             let mut x = Array2::<f32>::zeros((idx.len(), data.input_size()));
             data.try_fill_batch(&idx, &mut x.view_mut())?;
             let pred = net.predict(x.view(), steps)?;
