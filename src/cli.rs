@@ -120,7 +120,7 @@ pub struct BenchArgs {
     /// Training examples per measurement.
     #[arg(long, default_value_t = 2000)]
     pub examples: usize,
-    /// Only this profile (ideal or loihi2).
+    /// Only this profile (ideal, loihi2 or analog-rram).
     #[arg(long)]
     pub profile: Option<String>,
 }

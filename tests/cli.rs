@@ -434,6 +434,53 @@ fn synthetic_training_reaches_90_percent_on_every_profile() {
 }
 
 #[test]
+fn analog_and_mixed_signal_profiles_train_end_to_end() {
+    for profile in ["analog-rram", "mixed-signal"] {
+        let dir = tempdir();
+        let out = dir.path().join("run");
+        train_synthetic(
+            &out,
+            &["--profile", profile, "--epochs", "3", "--lr", "0.2", "--quiet"],
+        )
+        .success();
+        let acc = number(&summary(&out), "test_accuracy");
+        assert!(acc >= 0.8, "test accuracy {acc} after 3 epochs on {profile}");
+    }
+    // The mixed-signal chip takes MNIST shrunk to 7×7 (49 inputs + 10 feedback ≤ 64 per core)...
+    let dir = tempdir();
+    let out = path_str(&dir.path().join("run"));
+    let args = [
+        "train",
+        "--profile",
+        "mixed-signal",
+        "--dataset",
+        "mnist10k:pool=4",
+        "--layers",
+        "49,60,10",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "300",
+        "--quiet",
+        "--out",
+        &out,
+    ];
+    run(&args).success();
+    // ...but not the full 28×28 digits, and the error says which limit.
+    let r = run(&[
+        "train",
+        "--profile",
+        "mixed-signal",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        &out,
+    ]);
+    r.failure(&["h1", "794", "64"]);
+}
+
+#[test]
 fn quiet_training_has_empty_stderr() {
     let dir = tempdir();
     let r = train_synthetic(

@@ -588,6 +588,31 @@ impl Chip {
         Ok(&self.pop(pop)?.dt)
     }
 
+    /// Analog cores: the realised input gain of each neuron of `pop` (1 without mismatch).
+    pub fn realised_neuron_gain(&self, pop: PopulationId) -> Result<&[f32]> {
+        Ok(&self.pop(pop)?.neuron_gain)
+    }
+
+    /// Analog cores: the realised input offset of each neuron of `pop` (0 without mismatch).
+    pub fn realised_neuron_offset(&self, pop: PopulationId) -> Result<&[f32]> {
+        Ok(&self.pop(pop)?.neuron_offset)
+    }
+
+    /// The realised per-synapse gains of a group (`None` without synapse-gain mismatch).
+    pub fn synapse_gains(&self, group: GroupId) -> Result<Option<&Array2<f32>>> {
+        Ok(self.group(group)?.gain.as_ref())
+    }
+
+    /// Analog cores: the stuck devices of a group as (pre, post, weight).
+    pub fn stuck_devices(&self, group: GroupId) -> Result<&[(usize, usize, f32)]> {
+        Ok(&self.group(group)?.stuck)
+    }
+
+    /// Analog cores: the conductance range R of a group (weights lie in [−R, R]).
+    pub fn conductance_range(&self, group: GroupId) -> Result<f32> {
+        Ok(self.group(group)?.range)
+    }
+
     /// Sets the number of examples processed at once; states are reset.
     pub fn set_batch_size(&mut self, batch: usize) -> Result<()> {
         if batch == 0 {

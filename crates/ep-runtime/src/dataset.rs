@@ -230,6 +230,44 @@ impl Dataset {
         Ok(())
     }
 
+    /// The images shrunk by `factor × factor` average pooling (rounded to the nearest byte); the
+    /// image sides must be multiples of `factor`.
+    pub fn pooled(&self, factor: usize) -> Result<Dataset> {
+        let (rows, cols) = self.image_shape();
+        if factor == 0 || rows % factor != 0 || cols % factor != 0 {
+            return Err(EpError::InvalidParameter {
+                field: "pool".to_string(),
+                value: factor.to_string(),
+                allowed: format!("a factor that divides the image sides {rows}×{cols}"),
+            });
+        }
+        let (pr, pc) = (rows / factor, cols / factor);
+        let area = (factor * factor) as u32;
+        let mut pixels = Vec::with_capacity(self.len() * pr * pc);
+        for k in 0..self.len() {
+            let image = self.pixels(k);
+            for r in 0..pr {
+                for c in 0..pc {
+                    let mut sum = 0u32;
+                    for dr in 0..factor {
+                        for dc in 0..factor {
+                            sum += u32::from(image[(r * factor + dr) * cols + c * factor + dc]);
+                        }
+                    }
+                    pixels.push(((sum + area / 2) / area) as u8);
+                }
+            }
+        }
+        Dataset::new(
+            format!("{}:pool={factor}", self.name()),
+            pixels,
+            self.labels().to_vec(),
+            pr,
+            pc,
+            self.classes(),
+        )
+    }
+
     /// First `n` examples (for quick runs); n larger than len keeps all.
     ///
     /// `truncated(0)` gives an empty dataset (see [`Dataset::is_empty`]).
@@ -290,6 +328,7 @@ impl DatasetSplit {
 /// Names accepted by load_dataset, for help text.
 pub const DATASET_HELP: &str = "\
 mnist10k: 10,000 real MNIST digits built into the program (8,004 train / 1,996 test, 28x28, 10 classes); \
+mnist10k:pool=N: the same digits shrunk by NxN average pooling (N divides 28; pool=4 gives 7x7 = 49 inputs); \
 synthetic or synthetic:seed=N: a tiny task of 4x4 bar patterns (4 classes, 400 train / 200 test; seed 0 by default); \
 idx:DIR: MNIST-style IDX files in DIR (train-images-idx3-ubyte, train-labels-idx1-ubyte, \
 t10k-images-idx3-ubyte or test-images-idx3-ubyte, t10k-labels-idx1-ubyte or test-labels-idx1-ubyte; \
@@ -313,6 +352,21 @@ pub fn load_dataset(spec: &str) -> Result<DatasetSplit> {
     let trimmed = spec.trim();
     if trimmed == "mnist10k" {
         return load_mnist10k();
+    }
+    if let Some(options) = trimmed.strip_prefix("mnist10k:") {
+        let factor = options
+            .trim()
+            .strip_prefix("pool=")
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .filter(|&f| f >= 1 && 28 % f == 0)
+            .ok_or_else(|| EpError::InvalidParameter {
+                field: "dataset".to_string(),
+                value: spec.to_string(),
+                allowed: "`mnist10k:pool=N` with N dividing 28 (1, 2, 4, 7, 14, 28): N×N average pooling"
+                    .to_string(),
+            })?;
+        let split = load_mnist10k()?;
+        return DatasetSplit::new(split.train.pooled(factor)?, split.test.pooled(factor)?);
     }
     if trimmed == "synthetic" {
         return synthetic_split(0);

@@ -39,7 +39,7 @@ pub enum EpError {
     },
 
     /// A dataset name or spec could not be resolved.
-    #[error("unknown dataset `{0}`: use `mnist10k`, `synthetic` or `idx:DIR`")]
+    #[error("unknown dataset `{0}`: use `mnist10k`, `mnist10k:pool=N`, `synthetic` or `idx:DIR`")]
     UnknownDataset(String),
 
     /// The network cannot be placed on the chip described by the profile.
