@@ -8,29 +8,14 @@ use ep_runtime::{NetworkShape, TrainConfig, Trainer, load_dataset};
 
 use crate::cli::BenchArgs;
 
-/// One workload of the bench table.
-struct Workload {
-    profile: &'static str,
-    batch: usize,
-}
-
-const WORKLOADS: &[Workload] = &[
-    Workload {
-        profile: "ideal",
-        batch: 50,
-    },
-    Workload {
-        profile: "loihi2",
-        batch: 50,
-    },
-    Workload {
-        profile: "ideal",
-        batch: 1,
-    },
-    Workload {
-        profile: "loihi2",
-        batch: 1,
-    },
+/// The bench table's workloads: (profile, batch size).
+const WORKLOADS: &[(&str, usize)] = &[
+    ("ideal", 50),
+    ("loihi2", 50),
+    ("analog-rram", 50),
+    ("ideal", 1),
+    ("loihi2", 1),
+    ("analog-rram", 1),
 ];
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -52,16 +37,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.repeat
     );
     println!(
-        "{:<8} {:>6} {:>18} {:>22}",
+        "{:<12} {:>6} {:>18} {:>22}",
         "profile", "batch", "train examples/s", "eval 1996 digits (s)"
     );
-    for w in WORKLOADS {
-        if args.profile.as_deref().is_some_and(|p| p != w.profile) {
+    for &(name, batch) in WORKLOADS {
+        if args.profile.as_deref().is_some_and(|p| p != name) {
             continue;
         }
-        let profile = HardwareProfile::load(w.profile)?;
+        let profile = HardwareProfile::load(name)?;
         let config = TrainConfig {
-            batch: w.batch,
+            batch,
             threads: args.threads,
             epochs: 1,
             ..TrainConfig::default()
@@ -77,9 +62,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             evals.push(start.elapsed().as_secs_f64());
         }
         println!(
-            "{:<8} {:>6} {:>18.0} {:>22.3}",
-            w.profile,
-            w.batch,
+            "{:<12} {:>6} {:>18.0} {:>22.3}",
+            name,
+            batch,
             median(rates),
             median(evals)
         );
