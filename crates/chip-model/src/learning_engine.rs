@@ -76,6 +76,7 @@ impl Chip {
                     ExecutionPath::Reference => {
                         let w = self.read_weights(group)?;
                         self.local_sum(rule, Some(pre), post, Some(&w), 1.0)
+                            .mapv(|x| x as f32)
                     }
                 };
                 self.pulsed_update(group.0, &delta, f64::from(global));
@@ -103,7 +104,7 @@ impl Chip {
         let weights = self.read_weights(group)?;
         let delta = self.local_sum(rule, Some(pre), post, Some(&weights), global);
         if self.pulsed() {
-            self.pulsed_update(group.0, &delta, 1.0);
+            self.pulsed_update(group.0, &delta.mapv(|x| x as f32), 1.0);
         } else {
             self.write_update(Target::Group(group.0), &Delta::Wide(delta), 1.0);
         }
@@ -161,7 +162,7 @@ impl Chip {
         rule: &SumOfProducts,
         pre: Option<PopulationId>,
         post: PopulationId,
-    ) -> Array2<f64> {
+    ) -> Array2<f32> {
         let n_post = self.populations[post.0].size;
         let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
         let mut delta = Array2::<f32>::zeros((n_pre, n_post));
@@ -179,7 +180,7 @@ impl Chip {
                 }
             }
         }
-        delta.mapv(f64::from)
+        delta
     }
 
     /// Analog cores: every device moves by whole pulses toward `global · delta`.
@@ -190,7 +191,7 @@ impl Chip {
     /// Gaussian of standard deviation `dw_min_std·√n` steps). Random numbers come from a generator
     /// seeded by (chip, group, update count) and are drawn in synapse order, so forward and feedback
     /// devices (different groups) are independent and results do not depend on threads.
-    fn pulsed_update(&mut self, g: usize, delta: &Array2<f64>, global: f64) {
+    fn pulsed_update(&mut self, g: usize, delta: &Array2<f32>, global: f64) {
         use rand::{Rng, SeedableRng};
         let Some(a) = self.analog.clone() else { return };
         let seed = self.seed;
@@ -225,7 +226,7 @@ impl Chip {
                 }
                 // One 64-bit word per device: 32 bits round the pulse count, 32 bits its noise.
                 let word = rng.next_u64();
-                let want = d as f32 * to_pulses;
+                let want = d * to_pulses;
                 let pulses_real = want.abs().min(1e9);
                 let whole = pulses_real as u32;
                 let u = (word as u32) as f32 * (1.0 / 4_294_967_296.0);
