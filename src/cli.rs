@@ -106,6 +106,13 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Write the run's full state to OUT/checkpoint.json every N epochs (0: only at the end).
+    #[arg(long, default_value_t = 1)]
+    pub checkpoint_every: usize,
+    /// Continue the run in this directory from its checkpoint.json (all other training flags are
+    /// taken from the checkpoint; only --threads and --quiet apply).
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
 }
 
 /// `epchip bench ...`

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chip_model::HardwareProfile;
 use ep_runtime::{
-    BetaSign, DatasetSplit, LrSchedule, NetworkShape, RunDirectory, TauSpec, TrainConfig, Trainer,
-    load_dataset,
+    BetaSign, CHECKPOINT_FILE, DatasetSplit, LrSchedule, NetworkShape, RunData, RunDirectory, TauSpec,
+    TrainConfig, Trainer, TrainingCheckpoint, load_dataset,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -15,7 +15,28 @@ use crate::cli::TrainArgs;
 /// Exit code of a run that diverged (it still writes its files).
 pub const EXIT_DIVERGED: u8 = 3;
 
-pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+/// A run ready to train: fresh or resumed.
+struct Run {
+    profile: HardwareProfile,
+    data: DatasetSplit,
+    run_data: RunData,
+    trainer: Trainer,
+    out: RunDirectory,
+}
+
+fn load_data(spec: &str, train_limit: Option<usize>) -> anyhow::Result<DatasetSplit> {
+    let mut data = load_dataset(spec)?;
+    if let Some(n) = train_limit {
+        anyhow::ensure!(
+            n > 0,
+            "invalid --train-limit 0: use a positive number of examples"
+        );
+        data.train = data.train.truncated(n);
+    }
+    Ok(data)
+}
+
+fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
     let profile = HardwareProfile::load(&args.profile)?;
     let shape = NetworkShape::parse(&args.layers)?;
     let tau: TauSpec = args.tau.parse()?;
@@ -41,32 +62,75 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         eval_batch: 500,
     };
     config.validate(&shape)?;
-    let mut data: DatasetSplit = load_dataset(&args.dataset)?;
-    if let Some(n) = args.train_limit {
-        anyhow::ensure!(
-            n > 0,
-            "invalid --train-limit 0: use a positive number of examples"
-        );
-        data.train = data.train.truncated(n);
-    }
-    let mut trainer = Trainer::new(&profile, &shape, config)?;
+    let data = load_data(&args.dataset, args.train_limit)?;
+    let trainer = Trainer::new(&profile, &shape, config)?;
     trainer.check_data(&data)?;
+    let run_data = RunData::describe(&args.dataset, args.train_limit, &data);
     let out = RunDirectory::create(&args.out)?;
+    Ok(Run {
+        profile,
+        data,
+        run_data,
+        trainer,
+        out,
+    })
+}
 
+fn resumed(args: &TrainArgs, dir: &std::path::Path) -> anyhow::Result<Run> {
+    let path = dir.join(CHECKPOINT_FILE);
+    let checkpoint = TrainingCheckpoint::load(&path)?;
+    anyhow::ensure!(args.threads > 0, "invalid --threads 0: use 1 or more");
+    let data = load_data(&checkpoint.data.spec, checkpoint.data.train_limit)?;
+    checkpoint.data.check(&data)?;
+    let trainer = Trainer::resume(&checkpoint, args.threads)
+        .with_context(|| format!("resuming from {}", path.display()))?;
+    trainer.check_data(&data)?;
+    Ok(Run {
+        profile: checkpoint.profile.clone(),
+        data,
+        run_data: checkpoint.data.clone(),
+        trainer,
+        out: RunDirectory::create(dir)?,
+    })
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let Run {
+        profile,
+        data,
+        run_data,
+        mut trainer,
+        out,
+    } = match &args.resume {
+        Some(dir) => resumed(&args, dir)?,
+        None => fresh(&args)?,
+    };
+    let epochs = trainer.config().epochs;
+    let done = trainer.history().len();
+    let shape = trainer.network().shape().clone();
     if !args.quiet {
+        let what = if args.resume.is_some() {
+            format!("resuming after epoch {done}:")
+        } else {
+            "training".into()
+        };
         eprintln!(
-            "epchip: training {} on `{}` ({} cores), dataset {} ({} train / {} test), tau {}, seed {}",
+            "epchip: {what} {} on `{}` ({} cores), dataset {} ({} train / {} test), tau {}, seed {}",
             shape,
             profile.name,
             trainer.network().placement().cores_used(),
-            args.dataset,
+            run_data.spec,
             data.train.len(),
             data.test.len(),
             trainer.config().tau,
-            args.seed
+            trainer.config().seed
         );
     }
-    for epoch in 1..=args.epochs {
+    let checkpoint_path = out.path().join(CHECKPOINT_FILE);
+    for epoch in done + 1..=epochs {
+        if trainer.divergence().is_some() {
+            break;
+        }
         let bar = if args.quiet {
             ProgressBar::hidden()
         } else {
@@ -76,7 +140,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            bar.set_prefix(format!("{epoch}/{}", args.epochs));
+            bar.set_prefix(format!("{epoch}/{epochs}"));
             bar
         };
         let metrics = trainer.train_epoch(&data, &mut |done, _| bar.set_position(done as u64))?;
@@ -93,15 +157,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             );
         }
         out.write_metrics(trainer.history())?;
-        out.write_summary(&trainer.summary(&args.dataset))?;
-        if let Some(reason) = trainer.divergence() {
-            eprintln!("epchip: training diverged: {reason}");
-            return Ok(ExitCode::from(EXIT_DIVERGED));
+        out.write_summary(&trainer.summary(&run_data.spec))?;
+        let due = args.checkpoint_every > 0 && epoch % args.checkpoint_every == 0;
+        if due || epoch == epochs || trainer.divergence().is_some() {
+            trainer.checkpoint(&profile, &run_data).save(&checkpoint_path)?;
         }
     }
-    let summary = trainer.summary(&args.dataset);
+    let summary = trainer.summary(&run_data.spec);
+    out.write_metrics(trainer.history())?;
     out.write_summary(&summary)
         .with_context(|| "writing the run summary")?;
+    if let Some(reason) = trainer.divergence() {
+        eprintln!("epchip: training diverged: {reason}");
+        return Ok(ExitCode::from(EXIT_DIVERGED));
+    }
     if !args.quiet {
         eprintln!(
             "epchip: final test accuracy {:.2} % (best {:.2} % at epoch {}); wrote {}",

@@ -8,6 +8,7 @@
 
 pub mod builtin_profiles;
 pub mod chip;
+pub mod chip_checkpoint;
 pub mod chip_step;
 pub mod core_resources;
 pub mod counters;
@@ -26,6 +27,7 @@ pub mod synapse_group;
 
 pub use builtin_profiles::BUILTIN_PROFILE_NAMES;
 pub use chip::{Chip, ExecutionPath, StateSnapshot};
+pub use chip_checkpoint::ChipCheckpoint;
 pub use chip_step::Nudge;
 pub use core_resources::{CoreBlock, CoreUsage};
 pub use counters::OpCounters;

@@ -35,6 +35,8 @@ pub struct BatchOutcome {
     pub free_residual: f32,
     /// Squared-error cost ½‖s_L − y‖² summed over the batch, at the free fixed point.
     pub cost: f64,
+    /// Share of neuron states (all layers, all examples) exactly at 0 or 1 at the free fixed point.
+    pub saturated: f64,
 }
 
 /// An HTS-EP network living on one chip instance.
@@ -217,6 +219,14 @@ impl EpNetwork {
             .filter(|(p, l)| **p == usize::from(**l))
             .count();
         let cost = 0.5 * (&out - &y).mapv(|d| f64::from(d) * f64::from(d)).sum();
+        let mut at_bounds = 0usize;
+        let mut states = 0usize;
+        for &pop in &self.layers {
+            let s = self.chip.read_state(pop)?;
+            at_bounds += s.iter().filter(|&&v| v <= 0.0 || v >= 1.0).count();
+            states += s.len();
+        }
+        let saturated = at_bounds as f64 / states.max(1) as f64;
         let free = TraceSlot::new(SLOT_FREE)?;
         let plus = TraceSlot::new(SLOT_PLUS)?;
         let minus = TraceSlot::new(SLOT_MINUS)?;
@@ -255,6 +265,7 @@ impl EpNetwork {
             correct,
             free_residual,
             cost,
+            saturated,
         })
     }
 
@@ -270,19 +281,30 @@ impl EpNetwork {
         Ok(())
     }
 
-    /// True if every weight and bias is finite.
-    pub fn parameters_finite(&self) -> Result<bool> {
-        for &g in &self.forward {
-            if self.chip.read_weights(g)?.iter().any(|w| !w.is_finite()) {
-                return Ok(false);
+    /// Why the parameters are unusable, if they are: a non-finite weight or bias, or weights that
+    /// exploded beyond `limit` in magnitude.
+    pub fn parameter_problem(&self, limit: f32) -> Result<Option<String>> {
+        for (l, &g) in self.forward.iter().enumerate() {
+            let w = self.chip.read_weights(g)?;
+            if w.iter().any(|w| !w.is_finite()) {
+                return Ok(Some(format!("non-finite weight in projection {l}")));
+            }
+            let max = w.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+            if max > limit {
+                return Ok(Some(format!(
+                    "weights exploded in projection {l} (max |w| = {max:.3e} > {limit})"
+                )));
             }
         }
         for &p in &self.layers {
             if self.chip.read_bias(p)?.iter().any(|b| !b.is_finite()) {
-                return Ok(false);
+                return Ok(Some(format!(
+                    "non-finite bias in `{}`",
+                    self.chip.population_info(p)?.0
+                )));
             }
         }
-        Ok(true)
+        Ok(None)
     }
 }
 

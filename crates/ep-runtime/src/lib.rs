@@ -7,6 +7,7 @@
 //! free and nudged phases on the chip and applies the local EP rule through the chip's learning
 //! engine; [`evaluate`] measures accuracy; [`RunDirectory`] writes metrics.csv and summary.json.
 
+pub mod checkpoint;
 pub mod dataset;
 pub mod ep_network;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod time_constants;
 pub mod train_config;
 pub mod trainer;
 
+pub use checkpoint::{CHECKPOINT_FILE, RunData, TrainingCheckpoint};
 pub use dataset::{Dataset, DatasetSplit, load_dataset};
 pub use ep_network::{BatchOutcome, EpNetwork};
 pub use error::{EpError, Result};

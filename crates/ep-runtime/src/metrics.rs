@@ -1,9 +1,9 @@
 //! What a run measures: one row per epoch, and a summary of the whole run.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Measurements of one epoch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -25,12 +25,14 @@ pub struct EpochMetrics {
     pub energy_per_example_uj: f64,
     /// Synaptic operations per training example.
     pub synaptic_ops_per_example: f64,
+    /// Share of neuron states exactly at 0 or 1 at the end of the free phases of the epoch.
+    pub saturated_share: f64,
 }
 
 impl EpochMetrics {
     /// Header of metrics.csv.
     pub const CSV_HEADER: &'static str = "epoch,train_accuracy,test_accuracy,train_cost,free_residual,\
-seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_example";
+seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_example,saturated_share";
 
     /// Names of the columns that measure time (they differ between identical runs).
     pub const TIMING_COLUMNS: &'static [&'static str] = &["seconds", "examples_per_second", "eval_seconds"];
@@ -38,7 +40,7 @@ seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_
     /// One CSV row (no newline).
     pub fn csv_row(&self) -> String {
         format!(
-            "{},{:.6},{:.6},{:.6},{:.6e},{:.3},{:.1},{:.3},{:.6},{:.1}",
+            "{},{:.6},{:.6},{:.6},{:.6e},{:.3},{:.1},{:.3},{:.6},{:.1},{:.6}",
             self.epoch,
             self.train_accuracy,
             self.test_accuracy,
@@ -48,7 +50,8 @@ seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_
             self.examples_per_second,
             self.eval_seconds,
             self.energy_per_example_uj,
-            self.synaptic_ops_per_example
+            self.synaptic_ops_per_example,
+            self.saturated_share
         )
     }
 }

@@ -1,13 +1,13 @@
 //! Training parameters, validated before any work starts.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EpError, Result};
 use crate::network::NetworkShape;
 use crate::time_constants::TauSpec;
 
 /// How the sign of β is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BetaSign {
     /// Always +β.
     Positive,
@@ -17,7 +17,7 @@ pub enum BetaSign {
 }
 
 /// How the learning rate changes from epoch to epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum LrSchedule {
     /// The same learning rate in every epoch.
     Constant,
@@ -77,7 +77,7 @@ impl std::fmt::Display for LrSchedule {
 }
 
 /// Everything that defines an EP training run besides the profile, network shape and data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Free-phase steps T1.
     pub t1: usize,
@@ -107,7 +107,7 @@ pub struct TrainConfig {
     /// Seed of everything random (chip instance, initialisation, τ, shuffling, β signs).
     pub seed: u64,
     /// Worker threads (results do not depend on it, so it is not part of a run's recorded config).
-    #[serde(skip)]
+    #[serde(skip, default = "one_thread")]
     pub threads: usize,
     /// Examples per batch during evaluation.
     pub eval_batch: usize,
@@ -133,6 +133,10 @@ impl Default for TrainConfig {
             eval_batch: 500,
         }
     }
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 fn invalid(field: &str, value: impl ToString, allowed: &str) -> EpError {

@@ -8,6 +8,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::{CHECKPOINT_FORMAT, RunData, TrainingCheckpoint};
 use crate::dataset::{Dataset, DatasetSplit};
 use crate::ep_network::EpNetwork;
 use crate::error::{EpError, Result};
@@ -16,6 +17,17 @@ use crate::metrics::{EpochMetrics, RunSummary};
 use crate::network::NetworkShape;
 use crate::seeds::{SeedPurpose, derive_seed};
 use crate::train_config::TrainConfig;
+
+/// Weights larger than this in magnitude count as exploded (real units; a hard-sigmoid network whose
+/// weights reach it cannot have a useful equilibrium).
+pub const EXPLODED_WEIGHT: f32 = 1.0e3;
+
+/// From the second epoch on, train and test accuracy within this margin of chance (1/classes) mean
+/// the run has collapsed.
+pub const CHANCE_MARGIN: f64 = 0.02;
+
+/// A run whose free-phase states sit at 0 or 1 at least this often over an epoch has saturated.
+pub const SATURATED_SHARE: f64 = 0.995;
 
 /// Trains one HTS-EP network on one chip instance.
 #[derive(Debug)]
@@ -113,6 +125,7 @@ impl Trainer {
         let mut correct = 0usize;
         let mut cost = 0.0f64;
         let mut residual = 0.0f64;
+        let mut saturated = 0.0f64;
         let mut batches = 0usize;
         let mut x = Array2::<f32>::zeros((0, inputs));
         let mut y = Array2::<f32>::zeros((0, outputs));
@@ -141,17 +154,22 @@ impl Trainer {
             correct += outcome.correct;
             cost += outcome.cost;
             residual += f64::from(outcome.free_residual);
+            saturated += outcome.saturated;
             batches += 1;
-            progress(batches * self.config.batch.min(train.len()), train.len());
+            progress((batches * self.config.batch).min(train.len()), train.len());
         }
         let seconds = start.elapsed().as_secs_f64();
         let counters = self.net.chip().total_counters();
         let energy = self.net.chip().energy().total_j();
         let n = train.len() as f64;
-        if !self.net.parameters_finite()? {
+        let epoch = self.history.len() + 1;
+        let saturated_share = saturated / batches.max(1) as f64;
+        if let Some(problem) = self.net.parameter_problem(EXPLODED_WEIGHT)? {
+            self.divergence = Some(format!("{problem} in epoch {epoch}"));
+        } else if saturated_share >= SATURATED_SHARE {
             self.divergence = Some(format!(
-                "non-finite weight or bias after epoch {}",
-                self.history.len() + 1
+                "states saturated in epoch {epoch}: {:.2} % of neuron states at 0 or 1 in the free phases",
+                100.0 * saturated_share
             ));
         }
         let eval_start = Instant::now();
@@ -171,9 +189,63 @@ impl Trainer {
             eval_seconds: eval_start.elapsed().as_secs_f64(),
             energy_per_example_uj: energy / n * 1e6,
             synaptic_ops_per_example: counters.synaptic_ops as f64 / n,
+            saturated_share,
         };
+        let chance = 1.0 / data.test.classes().max(1) as f64 + CHANCE_MARGIN;
+        if self.divergence.is_none()
+            && epoch >= 2
+            && metrics.test_accuracy <= chance
+            && metrics.train_accuracy <= chance
+        {
+            self.divergence = Some(format!(
+                "accuracy collapsed to chance in epoch {epoch} (train {:.1} %, test {:.1} %)",
+                100.0 * metrics.train_accuracy,
+                100.0 * metrics.test_accuracy
+            ));
+        }
         self.history.push(metrics.clone());
         Ok(metrics)
+    }
+
+    /// Everything needed to continue this run later exactly where it is now (between epochs).
+    pub fn checkpoint(&self, profile: &HardwareProfile, data: &RunData) -> TrainingCheckpoint {
+        TrainingCheckpoint {
+            format: CHECKPOINT_FORMAT.to_string(),
+            profile: profile.clone(),
+            layers: self.net.shape().sizes().to_vec(),
+            data: data.clone(),
+            config: self.config.clone(),
+            history: self.history.clone(),
+            divergence: self.divergence.clone(),
+            shuffle_word_pos: self.shuffle_rng.get_word_pos(),
+            sign_word_pos: self.sign_rng.get_word_pos(),
+            chip: self.net.chip().checkpoint(),
+        }
+    }
+
+    /// Rebuilds a run from a checkpoint: the same chip instance (devices come from the seed), the
+    /// learned weights and biases, the random streams and the metrics so far.
+    pub fn resume(checkpoint: &TrainingCheckpoint, threads: usize) -> Result<Self> {
+        if checkpoint.format != CHECKPOINT_FORMAT {
+            return Err(EpError::InvalidParameter {
+                field: "checkpoint format".into(),
+                value: checkpoint.format.clone(),
+                allowed: format!("`{CHECKPOINT_FORMAT}`"),
+            });
+        }
+        checkpoint.profile.validate()?;
+        let shape = NetworkShape::new(checkpoint.layers.clone())?;
+        let config = TrainConfig {
+            threads,
+            ..checkpoint.config.clone()
+        };
+        let mut trainer = Trainer::new(&checkpoint.profile, &shape, config)?;
+        trainer.net.chip_mut().restore_checkpoint(&checkpoint.chip)?;
+        trainer.shuffle_rng.set_word_pos(checkpoint.shuffle_word_pos);
+        trainer.sign_rng.set_word_pos(checkpoint.sign_word_pos);
+        trainer.history = checkpoint.history.clone();
+        trainer.divergence = checkpoint.divergence.clone();
+        Ok(trainer)
     }
 
     /// Test accuracy of the current network (free phase only).

@@ -207,3 +207,40 @@ impl FromSeedU64 for rand::rngs::StdRng {
         rand::SeedableRng::seed_from_u64(seed)
     }
 }
+
+#[test]
+fn resuming_from_a_checkpoint_gives_the_uninterrupted_run_on_every_profile() -> TestResult {
+    use ep_runtime::{RunData, TrainingCheckpoint};
+    let data = synthetic()?;
+    let run_data = RunData::describe("synthetic", None, &data);
+    for name in ["ideal", "loihi2", "analog-rram"] {
+        let p = HardwareProfile::load(name)?;
+        let cfg = config("lognormal:cv=0.5", 6)?;
+        let straight = train(name, cfg.clone(), &data)?;
+        let shape = NetworkShape::parse("16,32,4")?;
+        let mut first = Trainer::new(&p, &shape, cfg.clone())?;
+        for _ in 0..2 {
+            first.train_epoch(&data, &mut |_, _| {})?;
+        }
+        // Through JSON, as the command line does.
+        let text = serde_json::to_string(&first.checkpoint(&p, &run_data))?;
+        let checkpoint: TrainingCheckpoint = serde_json::from_str(&text)?;
+        let mut resumed = Trainer::resume(&checkpoint, 2)?;
+        for _ in 2..cfg.epochs {
+            resumed.train_epoch(&data, &mut |_, _| {})?;
+        }
+        for (a, b) in straight.history().iter().zip(resumed.history()) {
+            assert_eq!(
+                (a.test_accuracy, a.train_cost),
+                (b.test_accuracy, b.train_cost),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            straight.network().chip().checkpoint(),
+            resumed.network().chip().checkpoint(),
+            "{name}"
+        );
+    }
+    Ok(())
+}
