@@ -18,6 +18,7 @@ pub mod network;
 pub mod placement;
 pub mod run_output;
 pub mod seeds;
+pub mod study_results;
 pub mod synthetic;
 pub mod time_constants;
 pub mod train_config;
