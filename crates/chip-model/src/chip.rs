@@ -565,6 +565,16 @@ impl Chip {
         })
     }
 
+    /// The weights the dynamics actually use (real units, pre × post): the stored weights times each
+    /// synapse's realised gain where there is gain mismatch.
+    pub fn read_effective_weights(&self, group: GroupId) -> Result<Array2<f32>> {
+        let g = self.group(group)?;
+        Ok(match (&self.digital, &g.effective) {
+            (None, Some(e)) => e.clone(),
+            _ => self.read_weights(group)?,
+        })
+    }
+
     /// Digital cores: a group's integer weight mantissas and its exponent.
     pub fn read_weight_mantissas(&self, group: GroupId) -> Result<(Array2<i32>, i32)> {
         let g = self.group(group)?;
