@@ -22,11 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Does a 784-500-10 network fit? The placement answers with the cores it needs.
     match place_layers(&profile, &NetworkShape::parse("784,500,10")?) {
-        Ok(p) => println!(
-            "784-500-10 fits on {} of {} cores",
-            p.cores_used(),
-            profile.chip.cores
-        ),
+        Ok(p) => println!("784-500-10 fits on {} of {} cores", p.cores_used(), profile.chip.cores),
         Err(e) => println!("784-500-10 does not fit: {e}"),
     }
 

@@ -11,12 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. Describe the network and the training: per-neuron time constants drawn from a log-normal
     //    distribution with a coefficient of variation of 0.5.
     let shape = NetworkShape::parse("784,500,10")?;
-    let config = TrainConfig {
-        tau: "lognormal:cv=0.5".parse()?,
-        epochs: 1,
-        seed: 7,
-        ..TrainConfig::default()
-    };
+    let config =
+        TrainConfig { tau: "lognormal:cv=0.5".parse()?, epochs: 1, seed: 7, ..TrainConfig::default() };
     // 3. Instantiate the chip (its device parameters come from the seed) and map the network on it.
     let mut trainer = Trainer::new(&profile, &shape, config)?;
     println!(
@@ -38,9 +34,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         metrics.energy_per_example_uj
     );
     let chip = trainer.network().chip();
-    println!(
-        "chip energy counted so far: {:.3} mJ",
-        chip.energy().total_j() * 1e3
-    );
+    println!("chip energy counted so far: {:.3} mJ", chip.energy().total_j() * 1e3);
     Ok(())
 }

@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Train an HTS-EP network on an emulated chip with on-chip local learning.
     Train(Box<TrainArgs>),
+    /// Run a stability study: a grid of τ distributions × mismatch levels × seeds, in parallel.
+    Study(Box<StudyArgs>),
     /// Time the standard training workloads (784-500-10 on mnist10k) and print a table.
     Bench(BenchArgs),
     /// Inspect and validate hardware profiles.
@@ -130,4 +132,102 @@ pub struct BenchArgs {
     /// Only this profile (ideal, loihi2 or analog-rram).
     #[arg(long)]
     pub profile: Option<String>,
+}
+
+/// `epchip study ...`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct StudyArgs {
+    /// `merge`: combine the outputs of shards.
+    #[command(subcommand)]
+    pub action: Option<StudyAction>,
+    /// The study to run.
+    #[command(flatten)]
+    pub run: StudyRunArgs,
+}
+
+/// `epchip study merge DIR`
+#[derive(Debug, Subcommand)]
+pub enum StudyAction {
+    /// Aggregate every finished run in a study directory (e.g. after all shards of a job array ran)
+    /// into results.csv, summary.csv, study.json and report.html. Exit code 4 if runs are missing.
+    Merge {
+        /// The study directory.
+        dir: PathBuf,
+    },
+}
+
+/// The grid and training settings of a study.
+#[derive(Debug, Args)]
+pub struct StudyRunArgs {
+    /// Hardware profile: built-in name or path to a .ron file.
+    #[arg(long, default_value = "loihi2")]
+    pub profile: String,
+    /// Dataset (as for `train`).
+    #[arg(long, default_value = "mnist10k")]
+    pub dataset: String,
+    /// Layer sizes, input first.
+    #[arg(long, default_value = "784,500,10")]
+    pub layers: String,
+    /// Time-constant distributions, comma-separated (e.g. constant,lognormal:cv=0.5,gamma:cv=0.5).
+    #[arg(long, default_value = "constant,lognormal:cv=0.5")]
+    pub tau: String,
+    /// Device-mismatch levels, comma-separated (see --mismatch-mode).
+    #[arg(long, default_value = "0")]
+    pub mismatch: String,
+    /// What a mismatch level sets: tau (tau_spread), all (every spread the core supports) or scale
+    /// (multiplies the profile's spreads). Default: tau on digital profiles, all otherwise.
+    #[arg(long)]
+    pub mismatch_mode: Option<String>,
+    /// Seeds per condition (seeds 1..=N, shared by all conditions).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
+    /// Epochs per run.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Runs in parallel (default: the number of cores). Results do not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only slice I of N of the grid (for job arrays); combine with `epchip study merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Study directory.
+    #[arg(long, default_value = "study")]
+    pub out: PathBuf,
+    /// Sample gradient fidelity every N mini-batches (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub fidelity_every: usize,
+    /// Epochs ignored when measuring oscillation.
+    #[arg(long, default_value_t = 2)]
+    pub burn_in: usize,
+    /// Free-phase steps T1.
+    #[arg(long, default_value_t = 30)]
+    pub t1: usize,
+    /// Nudged-phase steps T2.
+    #[arg(long, default_value_t = 10)]
+    pub t2: usize,
+    /// Nudge strength β.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub beta: f32,
+    /// Examples per mini-batch.
+    #[arg(long, default_value_t = 20)]
+    pub batch: usize,
+    /// Learning rate: one value, or one per projection.
+    #[arg(long, default_value = "0.2,0.1", allow_hyphen_values = true)]
+    pub lr: String,
+    /// Learning-rate schedule: constant or cosine[:floor=F].
+    #[arg(long, default_value = "cosine")]
+    pub lr_schedule: String,
+    /// Base time step Δt.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub dt: f32,
+    /// Weight range = headroom × largest initial weight (digital and analog cores).
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    pub weight_headroom: f32,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }

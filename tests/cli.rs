@@ -48,22 +48,10 @@ impl Run {
             self.stdout,
             self.stderr
         );
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert!(
-            !self.stderr.contains("RUST_BACKTRACE"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
+        assert!(!self.stderr.contains("panicked"), "the binary panicked:\n{}", self.stderr);
+        assert!(!self.stderr.contains("RUST_BACKTRACE"), "the binary panicked:\n{}", self.stderr);
         for needle in needles {
-            assert!(
-                self.stderr.contains(needle),
-                "stderr should mention `{needle}`:\n{}",
-                self.stderr
-            );
+            assert!(self.stderr.contains(needle), "stderr should mention `{needle}`:\n{}", self.stderr);
         }
         self
     }
@@ -78,13 +66,7 @@ fn run(args: &[&str]) -> Run {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> Run {
-    Run::from_output(
-        epchip()
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("cannot start epchip"),
-    )
+    Run::from_output(epchip().args(args).current_dir(dir).output().expect("cannot start epchip"))
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -140,22 +122,14 @@ fn summary(dir: &Path) -> Value {
 fn metrics(dir: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
     let text = read(&dir.join("metrics.csv"));
     let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .expect("metrics.csv has a header")
-        .split(',')
-        .map(str::to_string)
-        .collect();
+    let header: Vec<String> =
+        lines.next().expect("metrics.csv has a header").split(',').map(str::to_string).collect();
     let rows = lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let cells: Vec<&str> = l.split(',').collect();
             assert_eq!(cells.len(), header.len(), "row `{l}` does not match the header");
-            header
-                .iter()
-                .cloned()
-                .zip(cells.iter().map(|c| c.to_string()))
-                .collect()
+            header.iter().cloned().zip(cells.iter().map(|c| c.to_string())).collect()
         })
         .collect();
     (header, rows)
@@ -184,9 +158,7 @@ fn summary_without_timing(dir: &Path) -> Value {
 }
 
 fn number(v: &Value, key: &str) -> f64 {
-    v.get(key)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("summary.json lacks a number `{key}`: {v}"))
+    v.get(key).and_then(Value::as_f64).unwrap_or_else(|| panic!("summary.json lacks a number `{key}`: {v}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,21 +180,9 @@ fn profile_check_malformed_file_reports_line_and_column() {
     let shown = run(&["profile", "show", "loihi2"]).success().stdout;
     // An unknown field: ron reports its exact position.
     let text = shown.replacen("weight_bits: 8,", "weight_bitz: 8,", 1);
-    assert_ne!(
-        text, shown,
-        "`profile show loihi2` should print `weight_bits: 8,`"
-    );
-    let line = text
-        .lines()
-        .position(|l| l.contains("weight_bitz"))
-        .expect("edited line")
-        + 1;
-    let column = text
-        .lines()
-        .nth(line - 1)
-        .and_then(|l| l.find("weight_bitz"))
-        .expect("column")
-        + 1;
+    assert_ne!(text, shown, "`profile show loihi2` should print `weight_bits: 8,`");
+    let line = text.lines().position(|l| l.contains("weight_bitz")).expect("edited line") + 1;
+    let column = text.lines().nth(line - 1).and_then(|l| l.find("weight_bitz")).expect("column") + 1;
     let path = dir.path().join("file.ron");
     std::fs::write(&path, &text).expect("write");
     let p = path_str(&path);
@@ -236,28 +196,16 @@ fn profile_check_wrong_type_reports_the_line() {
     let dir = tempdir();
     let shown = run(&["profile", "show", "loihi2"]).success().stdout;
     let text = shown.replacen("cores: 128", "cores: \"many\"", 1);
-    let line = text
-        .lines()
-        .position(|l| l.contains("\"many\""))
-        .expect("edited line")
-        + 1;
+    let line = text.lines().position(|l| l.contains("\"many\"")).expect("edited line") + 1;
     let path = dir.path().join("file.ron");
     std::fs::write(&path, &text).expect("write");
     let r = run(&["profile", "check", &path_str(&path)]);
     assert_eq!(r.code, Some(1), "stderr:\n{}", r.stderr);
     let r = r.failure(&[&format!("file.ron:{line}:")]);
     // `file.ron:LINE:COL:` with a numeric column.
-    let after = r
-        .stderr
-        .split(&format!("file.ron:{line}:"))
-        .nth(1)
-        .expect("location present");
+    let after = r.stderr.split(&format!("file.ron:{line}:")).nth(1).expect("location present");
     let col: String = after.chars().take_while(char::is_ascii_digit).collect();
-    assert!(
-        !col.is_empty() && after[col.len()..].starts_with(':'),
-        "no column in:\n{}",
-        r.stderr
-    );
+    assert!(!col.is_empty() && after[col.len()..].starts_with(':'), "no column in:\n{}", r.stderr);
 }
 
 #[test]
@@ -289,11 +237,8 @@ fn profile_check_zero_cores() {
 fn profile_check_relative_path_from_the_working_directory() {
     let dir = tempdir();
     let shown = run(&["profile", "show", "ideal"]).success().stdout;
-    std::fs::write(
-        dir.path().join("custom.ron"),
-        shown.replacen("name: \"ideal\"", "name: \"custom\"", 1),
-    )
-    .expect("write");
+    std::fs::write(dir.path().join("custom.ron"), shown.replacen("name: \"ideal\"", "name: \"custom\"", 1))
+        .expect("write");
     let r = run_in(dir.path(), &["profile", "check", "custom.ron"]).success();
     assert!(r.stdout.contains("profile `custom` is valid"), "{}", r.stdout);
 }
@@ -309,11 +254,7 @@ fn profile_check_unknown_name_and_missing_file() {
 #[test]
 fn profile_list_names_the_builtin_profiles() {
     let r = run(&["profile", "list"]).success();
-    let names: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
+    let names: Vec<&str> = r.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert!(names.contains(&"ideal"), "{}", r.stdout);
     assert!(names.contains(&"loihi2"), "{}", r.stdout);
 }
@@ -327,11 +268,7 @@ fn profile_show_output_re_parses() {
         let path = dir.path().join(format!("shown-{name}.ron"));
         std::fs::write(&path, &shown).expect("write");
         let r = run(&["profile", "check", &path_str(&path)]).success();
-        assert!(
-            r.stdout.contains(&format!("profile `{name}` is valid")),
-            "{}",
-            r.stdout
-        );
+        assert!(r.stdout.contains(&format!("profile `{name}` is valid")), "{}", r.stdout);
         // Showing the written file prints the same text again.
         let again = run(&["profile", "show", &path_str(&path)]).success().stdout;
         assert_eq!(again, shown);
@@ -346,24 +283,11 @@ fn profile_show_output_re_parses() {
 fn train_writes_metrics_and_summary() {
     let dir = tempdir();
     let out = dir.path().join("run");
-    train_synthetic(
-        &out,
-        &["--profile", "loihi2", "--epochs", "3", "--quiet", "--seed", "7"],
-    )
-    .success();
+    train_synthetic(&out, &["--profile", "loihi2", "--epochs", "3", "--quiet", "--seed", "7"]).success();
 
     let (header, rows) = metrics(&out);
-    for col in [
-        "epoch",
-        "train_accuracy",
-        "test_accuracy",
-        "seconds",
-        "examples_per_second",
-    ] {
-        assert!(
-            header.iter().any(|h| h == col),
-            "metrics.csv header lacks `{col}`: {header:?}"
-        );
+    for col in ["epoch", "train_accuracy", "test_accuracy", "seconds", "examples_per_second"] {
+        assert!(header.iter().any(|h| h == col), "metrics.csv header lacks `{col}`: {header:?}");
     }
     assert_eq!(rows.len(), 3, "one row per epoch");
     for (i, row) in rows.iter().enumerate() {
@@ -378,10 +302,7 @@ fn train_writes_metrics_and_summary() {
     let acc = number(&s, "test_accuracy");
     assert!((0.0..=1.0).contains(&acc), "test_accuracy = {acc}");
     let best = number(&s, "best_test_accuracy");
-    assert!(
-        (0.0..=1.0).contains(&best) && best >= acc,
-        "best_test_accuracy = {best}"
-    );
+    assert!((0.0..=1.0).contains(&best) && best >= acc, "best_test_accuracy = {best}");
     assert_eq!(s["epochs"].as_u64(), Some(3), "{s}");
     assert!(number(&s, "examples_per_second") > 0.0, "{s}");
     assert_eq!(s["profile"].as_str(), Some("loihi2"), "{s}");
@@ -390,29 +311,15 @@ fn train_writes_metrics_and_summary() {
     assert_eq!(s["diverged"].as_bool(), Some(false), "{s}");
     // The last row of metrics.csv is the summary's final accuracy.
     let last: f64 = rows[2]["test_accuracy"].parse().expect("number");
-    assert!(
-        (last - acc).abs() < 1e-5,
-        "metrics.csv {last} vs summary.json {acc}"
-    );
+    assert!((last - acc).abs() < 1e-5, "metrics.csv {last} vs summary.json {acc}");
 }
 
 #[test]
 fn train_records_the_tau_distribution() {
     let dir = tempdir();
     let out = dir.path().join("run");
-    train_synthetic(
-        &out,
-        &[
-            "--profile",
-            "ideal",
-            "--epochs",
-            "1",
-            "--quiet",
-            "--tau",
-            "lognormal:cv=0.5",
-        ],
-    )
-    .success();
+    train_synthetic(&out, &["--profile", "ideal", "--epochs", "1", "--quiet", "--tau", "lognormal:cv=0.5"])
+        .success();
     let s = summary(&out);
     let tau = s["tau"].as_str().expect("tau is a string");
     assert!(tau.starts_with("lognormal") && tau.contains("0.5"), "tau = {tau}");
@@ -423,11 +330,7 @@ fn synthetic_training_reaches_90_percent_on_every_profile() {
     for profile in ["ideal", "loihi2"] {
         let dir = tempdir();
         let out = dir.path().join("run");
-        train_synthetic(
-            &out,
-            &["--profile", profile, "--epochs", "5", "--lr", "0.2", "--quiet"],
-        )
-        .success();
+        train_synthetic(&out, &["--profile", profile, "--epochs", "5", "--lr", "0.2", "--quiet"]).success();
         let acc = number(&summary(&out), "test_accuracy");
         assert!(acc >= 0.9, "test accuracy {acc} after 5 epochs on {profile}");
     }
@@ -438,11 +341,7 @@ fn analog_and_mixed_signal_profiles_train_end_to_end() {
     for profile in ["analog-rram", "mixed-signal"] {
         let dir = tempdir();
         let out = dir.path().join("run");
-        train_synthetic(
-            &out,
-            &["--profile", profile, "--epochs", "3", "--lr", "0.2", "--quiet"],
-        )
-        .success();
+        train_synthetic(&out, &["--profile", profile, "--epochs", "3", "--lr", "0.2", "--quiet"]).success();
         let acc = number(&summary(&out), "test_accuracy");
         assert!(acc >= 0.8, "test accuracy {acc} after 3 epochs on {profile}");
     }
@@ -467,32 +366,16 @@ fn analog_and_mixed_signal_profiles_train_end_to_end() {
     ];
     run(&args).success();
     // ...but not the full 28×28 digits, and the error says which limit.
-    let r = run(&[
-        "train",
-        "--profile",
-        "mixed-signal",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--out",
-        &out,
-    ]);
+    let r = run(&["train", "--profile", "mixed-signal", "--epochs", "1", "--quiet", "--out", &out]);
     r.failure(&["h1", "794", "64"]);
 }
 
 #[test]
 fn quiet_training_has_empty_stderr() {
     let dir = tempdir();
-    let r = train_synthetic(
-        &dir.path().join("run"),
-        &["--profile", "ideal", "--epochs", "2", "--quiet"],
-    )
-    .success();
-    assert!(
-        r.stderr.is_empty(),
-        "stderr should be empty with --quiet:\n{}",
-        r.stderr
-    );
+    let r = train_synthetic(&dir.path().join("run"), &["--profile", "ideal", "--epochs", "2", "--quiet"])
+        .success();
+    assert!(r.stderr.is_empty(), "stderr should be empty with --quiet:\n{}", r.stderr);
     // Without --quiet the run reports on stderr.
     let r = train_synthetic(&dir.path().join("run2"), &["--profile", "ideal", "--epochs", "2"]).success();
     assert!(r.stderr.contains("final test accuracy"), "{}", r.stderr);
@@ -503,17 +386,7 @@ fn embedded_mnist_works_from_another_directory() {
     let dir = tempdir();
     let r = run_in(
         dir.path(),
-        &[
-            "train",
-            "--profile",
-            "ideal",
-            "--train-limit",
-            "200",
-            "--epochs",
-            "1",
-            "--out",
-            "run",
-        ],
+        &["train", "--profile", "ideal", "--train-limit", "200", "--epochs", "1", "--out", "run"],
     )
     .success();
     assert!(r.stderr.contains("mnist10k"), "{}", r.stderr);
@@ -535,17 +408,8 @@ fn embedded_mnist_works_from_another_directory() {
 fn same_seed_gives_identical_results() {
     let dir = tempdir();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let flags = [
-        "--profile",
-        "loihi2",
-        "--epochs",
-        "3",
-        "--quiet",
-        "--seed",
-        "11",
-        "--tau",
-        "lognormal:cv=0.5",
-    ];
+    let flags =
+        ["--profile", "loihi2", "--epochs", "3", "--quiet", "--seed", "11", "--tau", "lognormal:cv=0.5"];
     train_synthetic(&a, &flags).success();
     train_synthetic(&b, &flags).success();
     assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b));
@@ -557,29 +421,11 @@ fn thread_count_does_not_change_results() {
     for profile in ["loihi2", "ideal"] {
         let dir = tempdir();
         let (a, b) = (dir.path().join("t1"), dir.path().join("t2"));
-        let flags = [
-            "--profile",
-            profile,
-            "--epochs",
-            "2",
-            "--quiet",
-            "--seed",
-            "5",
-            "--batch",
-            "10",
-        ];
+        let flags = ["--profile", profile, "--epochs", "2", "--quiet", "--seed", "5", "--batch", "10"];
         train_synthetic(&a, &[&flags[..], &["--threads", "1"]].concat()).success();
         train_synthetic(&b, &[&flags[..], &["--threads", "2"]].concat()).success();
-        assert_eq!(
-            metrics_without_timing(&a),
-            metrics_without_timing(&b),
-            "profile {profile}"
-        );
-        assert_eq!(
-            summary_without_timing(&a),
-            summary_without_timing(&b),
-            "profile {profile}"
-        );
+        assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b), "profile {profile}");
+        assert_eq!(summary_without_timing(&a), summary_without_timing(&b), "profile {profile}");
     }
 }
 
@@ -632,54 +478,39 @@ fn bad_beta_as_separate_argument_names_beta() {
 #[test]
 fn bad_layers_single_size() {
     let dir = tempdir();
-    let r = train_synthetic(
-        &dir.path().join("run"),
-        &["--layers", "784", "--epochs", "1", "--quiet"],
-    )
-    .failure(&["layers", "784"]);
+    let r = train_synthetic(&dir.path().join("run"), &["--layers", "784", "--epochs", "1", "--quiet"])
+        .failure(&["layers", "784"]);
     assert_eq!(r.code, Some(1));
 }
 
 #[test]
 fn bad_layers_zero_size() {
     let dir = tempdir();
-    let r = train_synthetic(
-        &dir.path().join("run"),
-        &["--layers", "16,0,4", "--epochs", "1", "--quiet"],
-    )
-    .failure(&["layers", "16,0,4"]);
+    let r = train_synthetic(&dir.path().join("run"), &["--layers", "16,0,4", "--epochs", "1", "--quiet"])
+        .failure(&["layers", "16,0,4"]);
     assert_eq!(r.code, Some(1));
 }
 
 #[test]
 fn bad_layers_not_a_number() {
     let dir = tempdir();
-    train_synthetic(
-        &dir.path().join("run"),
-        &["--layers", "16,x,4", "--epochs", "1", "--quiet"],
-    )
-    .failure(&["layers", "x"]);
+    train_synthetic(&dir.path().join("run"), &["--layers", "16,x,4", "--epochs", "1", "--quiet"])
+        .failure(&["layers", "x"]);
 }
 
 #[test]
 fn output_size_must_match_the_classes() {
     let dir = tempdir();
-    let r = train_synthetic(
-        &dir.path().join("run"),
-        &["--layers", "16,32,5", "--epochs", "1", "--quiet"],
-    )
-    .failure(&["classes", "4", "5"]);
+    let r = train_synthetic(&dir.path().join("run"), &["--layers", "16,32,5", "--epochs", "1", "--quiet"])
+        .failure(&["classes", "4", "5"]);
     assert_eq!(r.code, Some(1));
 }
 
 #[test]
 fn input_size_must_match_the_dataset() {
     let dir = tempdir();
-    let r = train_synthetic(
-        &dir.path().join("run"),
-        &["--layers", "17,32,4", "--epochs", "1", "--quiet"],
-    )
-    .failure(&["inputs", "16", "17"]);
+    let r = train_synthetic(&dir.path().join("run"), &["--layers", "17,32,4", "--epochs", "1", "--quiet"])
+        .failure(&["inputs", "16", "17"]);
     assert_eq!(r.code, Some(1));
 }
 
@@ -752,10 +583,7 @@ fn bad_flags_write_no_output() {
     let dir = tempdir();
     let out = dir.path().join("run");
     train_synthetic(&out, &["--batch", "0", "--epochs", "1", "--quiet"]).failure(&["batch"]);
-    assert!(
-        !out.join("summary.json").exists(),
-        "a refused run should not write summary.json"
-    );
+    assert!(!out.join("summary.json").exists(), "a refused run should not write summary.json");
 }
 
 #[test]

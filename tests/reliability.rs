@@ -30,10 +30,7 @@ fn metrics_without_timing(dir: &Path) -> Vec<String> {
     text.lines()
         .map(|l| {
             let cells: Vec<&str> = l.split(',').collect();
-            keep.iter()
-                .map(|&i| cells.get(i).copied().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(",")
+            keep.iter().map(|&i| cells.get(i).copied().unwrap_or_default()).collect::<Vec<_>>().join(",")
         })
         .collect()
 }
@@ -51,43 +48,21 @@ fn chip_state(dir: &Path) -> Value {
     c["chip"].clone()
 }
 
-const RUN: &[&str] = &[
-    "train",
-    "--profile",
-    "loihi2",
-    "--train-limit",
-    "1000",
-    "--epochs",
-    "4",
-    "--quiet",
-];
+const RUN: &[&str] = &["train", "--profile", "loihi2", "--train-limit", "1000", "--epochs", "4", "--quiet"];
 
 #[test]
 fn a_run_killed_mid_epoch_resumes_to_exactly_the_same_result() {
     let full = tempdir();
-    let status = epchip()
-        .args(RUN)
-        .arg("--out")
-        .arg(full.path())
-        .status()
-        .expect("start epchip");
+    let status = epchip().args(RUN).arg("--out").arg(full.path()).status().expect("start epchip");
     assert!(status.success());
 
     let part = tempdir();
-    let mut child = epchip()
-        .args(RUN)
-        .arg("--out")
-        .arg(part.path())
-        .spawn()
-        .expect("start epchip");
+    let mut child = epchip().args(RUN).arg("--out").arg(part.path()).spawn().expect("start epchip");
     // Wait for the first checkpoint (end of epoch 1), then kill the process inside epoch 2.
     let checkpoint = part.path().join("checkpoint.json");
     let start = Instant::now();
     while !checkpoint.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(50));
@@ -102,52 +77,26 @@ fn a_run_killed_mid_epoch_resumes_to_exactly_the_same_result() {
         .status()
         .expect("start epchip");
     assert!(status.success());
-    assert_eq!(
-        metrics_without_timing(full.path()),
-        metrics_without_timing(part.path())
-    );
-    assert_eq!(
-        summary_without_timing(full.path()),
-        summary_without_timing(part.path())
-    );
-    assert_eq!(
-        chip_state(full.path()),
-        chip_state(part.path()),
-        "final weights differ"
-    );
+    assert_eq!(metrics_without_timing(full.path()), metrics_without_timing(part.path()));
+    assert_eq!(summary_without_timing(full.path()), summary_without_timing(part.path()));
+    assert_eq!(chip_state(full.path()), chip_state(part.path()), "final weights differ");
 }
 
 #[test]
 fn a_diverging_run_stops_cleanly_with_exit_code_3() {
     let dir = tempdir();
     let out = epchip()
-        .args([
-            "train",
-            "--profile",
-            "ideal",
-            "--dataset",
-            "synthetic",
-            "--layers",
-            "16,32,4",
-        ])
+        .args(["train", "--profile", "ideal", "--dataset", "synthetic", "--layers", "16,32,4"])
         .args(["--epochs", "6", "--lr", "100", "--quiet", "--out"])
         .arg(dir.path())
         .output()
         .expect("start epchip");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let s = summary_without_timing(dir.path());
     assert_eq!(s["diverged"], Value::Bool(true));
     let reason = s["divergence_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("epoch"), "{reason}");
-    assert!(
-        (s["epochs"].as_u64().unwrap_or(99)) < 6,
-        "training went on after diverging"
-    );
+    assert!((s["epochs"].as_u64().unwrap_or(99)) < 6, "training went on after diverging");
     assert!(dir.path().join("checkpoint.json").exists());
 }
 
@@ -155,30 +104,15 @@ fn a_diverging_run_stops_cleanly_with_exit_code_3() {
 fn bad_checkpoints_are_refused_with_the_file_named() {
     // No checkpoint at all.
     let empty = tempdir();
-    let out = epchip()
-        .args(["train", "--quiet", "--resume"])
-        .arg(empty.path())
-        .output()
-        .expect("start");
+    let out = epchip().args(["train", "--quiet", "--resume"]).arg(empty.path()).output().expect("start");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("checkpoint.json") && !err.contains("panicked"),
-        "{err}"
-    );
+    assert!(err.contains("checkpoint.json") && !err.contains("panicked"), "{err}");
 
     // A checkpoint cut in half, and one whose weights were tampered with.
     let dir = tempdir();
     let status = epchip()
-        .args([
-            "train",
-            "--profile",
-            "loihi2",
-            "--dataset",
-            "synthetic",
-            "--layers",
-            "16,32,4",
-        ])
+        .args(["train", "--profile", "loihi2", "--dataset", "synthetic", "--layers", "16,32,4"])
         .args(["--epochs", "1", "--quiet", "--out"])
         .arg(dir.path())
         .status()
@@ -188,16 +122,9 @@ fn bad_checkpoints_are_refused_with_the_file_named() {
     let text = read(&path);
     let mut tampered: Value = serde_json::from_str(&text).expect("JSON");
     tampered["chip"]["groups"][0]["weights"][0] = Value::from(0.5);
-    for (name, content) in [
-        ("cut", text[..text.len() / 2].to_string()),
-        ("tampered", tampered.to_string()),
-    ] {
+    for (name, content) in [("cut", text[..text.len() / 2].to_string()), ("tampered", tampered.to_string())] {
         std::fs::write(&path, content).expect("write");
-        let out = epchip()
-            .args(["train", "--quiet", "--resume"])
-            .arg(dir.path())
-            .output()
-            .expect("start");
+        let out = epchip().args(["train", "--quiet", "--resume"]).arg(dir.path()).output().expect("start");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");

@@ -9,14 +9,8 @@ use ep_runtime::{NetworkShape, TrainConfig, Trainer, load_dataset};
 use crate::cli::BenchArgs;
 
 /// The bench table's workloads: (profile, batch size).
-const WORKLOADS: &[(&str, usize)] = &[
-    ("ideal", 50),
-    ("loihi2", 50),
-    ("analog-rram", 50),
-    ("ideal", 1),
-    ("loihi2", 1),
-    ("analog-rram", 1),
-];
+const WORKLOADS: &[(&str, usize)] =
+    &[("ideal", 50), ("loihi2", 50), ("analog-rram", 50), ("ideal", 1), ("loihi2", 1), ("analog-rram", 1)];
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -36,21 +30,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.threads,
         args.repeat
     );
-    println!(
-        "{:<12} {:>6} {:>18} {:>22}",
-        "profile", "batch", "train examples/s", "eval 1996 digits (s)"
-    );
+    println!("{:<12} {:>6} {:>18} {:>22}", "profile", "batch", "train examples/s", "eval 1996 digits (s)");
     for &(name, batch) in WORKLOADS {
         if args.profile.as_deref().is_some_and(|p| p != name) {
             continue;
         }
         let profile = HardwareProfile::load(name)?;
-        let config = TrainConfig {
-            batch,
-            threads: args.threads,
-            epochs: 1,
-            ..TrainConfig::default()
-        };
+        let config = TrainConfig { batch, threads: args.threads, epochs: 1, ..TrainConfig::default() };
         let mut rates = Vec::new();
         let mut evals = Vec::new();
         for _ in 0..args.repeat {
@@ -61,13 +47,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             trainer.evaluate(&data.test)?;
             evals.push(start.elapsed().as_secs_f64());
         }
-        println!(
-            "{:<12} {:>6} {:>18.0} {:>22.3}",
-            name,
-            batch,
-            median(rates),
-            median(evals)
-        );
+        println!("{:<12} {:>6} {:>18.0} {:>22.3}", name, batch, median(rates), median(evals));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod profile;
+mod study;
 mod train;
 
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
+        Command::Study(args) => study::run(*args),
         Command::Profile(cmd) => profile::run(cmd),
     }
 }

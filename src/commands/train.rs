@@ -27,10 +27,7 @@ struct Run {
 fn load_data(spec: &str, train_limit: Option<usize>) -> anyhow::Result<DatasetSplit> {
     let mut data = load_dataset(spec)?;
     if let Some(n) = train_limit {
-        anyhow::ensure!(
-            n > 0,
-            "invalid --train-limit 0: use a positive number of examples"
-        );
+        anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");
         data.train = data.train.truncated(n);
     }
     Ok(data)
@@ -44,11 +41,7 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
         t1: args.t1,
         t2: args.t2,
         beta: args.beta,
-        beta_sign: if args.positive_beta {
-            BetaSign::Positive
-        } else {
-            BetaSign::Random
-        },
+        beta_sign: if args.positive_beta { BetaSign::Positive } else { BetaSign::Random },
         symmetric: args.symmetric,
         batch: args.batch,
         lr: TrainConfig::parse_lr(&args.lr)?,
@@ -67,13 +60,7 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
     trainer.check_data(&data)?;
     let run_data = RunData::describe(&args.dataset, args.train_limit, &data);
     let out = RunDirectory::create(&args.out)?;
-    Ok(Run {
-        profile,
-        data,
-        run_data,
-        trainer,
-        out,
-    })
+    Ok(Run { profile, data, run_data, trainer, out })
 }
 
 fn resumed(args: &TrainArgs, dir: &std::path::Path) -> anyhow::Result<Run> {
@@ -95,13 +82,7 @@ fn resumed(args: &TrainArgs, dir: &std::path::Path) -> anyhow::Result<Run> {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let Run {
-        profile,
-        data,
-        run_data,
-        mut trainer,
-        out,
-    } = match &args.resume {
+    let Run { profile, data, run_data, mut trainer, out } = match &args.resume {
         Some(dir) => resumed(&args, dir)?,
         None => fresh(&args)?,
     };
@@ -109,11 +90,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let done = trainer.history().len();
     let shape = trainer.network().shape().clone();
     if !args.quiet {
-        let what = if args.resume.is_some() {
-            format!("resuming after epoch {done}:")
-        } else {
-            "training".into()
-        };
+        let what =
+            if args.resume.is_some() { format!("resuming after epoch {done}:") } else { "training".into() };
         eprintln!(
             "epchip: {what} {} on `{}` ({} cores), dataset {} ({} train / {} test), tau {}, seed {}",
             shape,
@@ -165,8 +143,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let summary = trainer.summary(&run_data.spec);
     out.write_metrics(trainer.history())?;
-    out.write_summary(&summary)
-        .with_context(|| "writing the run summary")?;
+    out.write_summary(&summary).with_context(|| "writing the run summary")?;
     if let Some(reason) = trainer.divergence() {
         eprintln!("epchip: training diverged: {reason}");
         return Ok(ExitCode::from(EXIT_DIVERGED));

@@ -58,6 +58,7 @@ pub struct Chip {
     pub(crate) path: ExecutionPath,
     pub(crate) threads: usize,
     pub(crate) last_residual: f32,
+    pub(crate) last_residuals: Vec<f32>,
     /// Next free neuron slot on each core (mismatch streams are addressed by slot).
     next_slot: Vec<usize>,
 }
@@ -85,6 +86,7 @@ impl Chip {
             path: ExecutionPath::Fast,
             threads: 1,
             last_residual: 0.0,
+            last_residuals: Vec::new(),
             next_slot: vec![0; cores],
         })
     }
@@ -114,10 +116,7 @@ impl Chip {
     /// Allocates a population and returns its handle.
     pub fn add_population(&mut self, spec: PopulationSpec) -> Result<PopulationId> {
         if spec.size == 0 {
-            return Err(ChipError::InvalidConfig(format!(
-                "population `{}` has no neurons",
-                spec.name
-            )));
+            return Err(ChipError::InvalidConfig(format!("population `{}` has no neurons", spec.name)));
         }
         let id = PopulationId(self.populations.len());
         let b = self.batch;
@@ -148,10 +147,7 @@ impl Chip {
             nonzero: 0,
             bias_updates: 0,
         };
-        if let PopulationKind::Neurons {
-            dt, bias, placement, ..
-        } = spec.kind
-        {
+        if let PopulationKind::Neurons { dt, bias, placement, .. } = spec.kind {
             if bias.len() != n {
                 return Err(ChipError::InvalidConfig(format!(
                     "population `{}`: {} biases for {} neurons",
@@ -180,8 +176,7 @@ impl Chip {
             for block in &placement {
                 let first = self.next_slot[block.core];
                 let factors =
-                    self.mismatch
-                        .factors(MismatchQuantity::NeuronTau, block.core, 0, first, block.len);
+                    self.mismatch.factors(MismatchQuantity::NeuronTau, block.core, 0, first, block.len);
                 for (k, f) in factors.iter().enumerate() {
                     realised.push((dt[block.start + k] / f).clamp(f32::MIN_POSITIVE, 1.0));
                 }
@@ -311,9 +306,7 @@ impl Chip {
             )));
         }
         if weights.iter().any(|w| !w.is_finite()) {
-            return Err(ChipError::InvalidConfig(
-                "weights contain a non-finite value".into(),
-            ));
+            return Err(ChipError::InvalidConfig("weights contain a non-finite value".into()));
         }
         if let Some(m) = options.mirror_of {
             let fwd = self.groups.get(m.0).ok_or_else(|| {
@@ -327,9 +320,8 @@ impl Chip {
         }
         self.allocate_synapses(pre, post)?;
 
-        let range = options
-            .weight_range
-            .unwrap_or_else(|| weights.iter().fold(0.0f32, |m, w| m.max(w.abs())));
+        let range =
+            options.weight_range.unwrap_or_else(|| weights.iter().fold(0.0f32, |m, w| m.max(w.abs())));
         let mut group = SynapseGroup {
             pre,
             post,
@@ -351,8 +343,7 @@ impl Chip {
                 let cv = self.mismatch.spread(MismatchQuantity::SynapseGain);
                 if cv > 0.0 {
                     group.gain = Some(self.sample_group_array(post, np, |core, n| {
-                        self.mismatch
-                            .factors(MismatchQuantity::SynapseGain, core, gid, 0, n)
+                        self.mismatch.factors(MismatchQuantity::SynapseGain, core, gid, 0, n)
                     }));
                 }
             }
@@ -418,11 +409,7 @@ impl Chip {
                 if x < off {
                     group.stuck.push((j, i, 0.0));
                 } else if x < off + on {
-                    let value = if sign[[j, i]] < 0.5 {
-                        -group.range
-                    } else {
-                        group.range
-                    };
+                    let value = if sign[[j, i]] < 0.5 { -group.range } else { group.range };
                     group.stuck.push((j, i, value));
                 }
             }
@@ -527,8 +514,7 @@ impl Chip {
                 if let Some(a) = analog {
                     let r = g.range;
                     let levels = conductance_levels(&a);
-                    g.weights
-                        .mapv_inplace(|w| quantise_conductance(w.clamp(-r, r), r, levels));
+                    g.weights.mapv_inplace(|w| quantise_conductance(w.clamp(-r, r), r, levels));
                 }
             }
             Some(d) => {
@@ -673,10 +659,7 @@ impl Chip {
         let dac = self.analog.as_ref().and_then(crate::chip_step::dac_levels);
         let p = self.pop_mut(pop)?;
         if !p.is_input {
-            return Err(ChipError::InvalidConfig(format!(
-                "population `{}` is not an input",
-                p.name
-            )));
+            return Err(ChipError::InvalidConfig(format!("population `{}` is not an input", p.name)));
         }
         if values.dim() != (batch, p.size) {
             return Err(ChipError::InvalidConfig(format!(
@@ -689,13 +672,9 @@ impl Chip {
         match digital {
             None => p.activity.zip_mut_with(&values, |a, &x| {
                 let x = x.clamp(0.0, 1.0);
-                *a = dac.map_or(x, |(step, levels)| {
-                    crate::chip_step::dac_quantise(x, step, levels)
-                });
+                *a = dac.map_or(x, |(step, levels)| crate::chip_step::dac_quantise(x, step, levels));
             }),
-            Some(d) => p
-                .activity
-                .zip_mut_with(&values, |a, &x| *a = quantise_unit(x, d.input_bits) as f32),
+            Some(d) => p.activity.zip_mut_with(&values, |a, &x| *a = quantise_unit(x, d.input_bits) as f32),
         }
         p.nonzero = p.activity.iter().filter(|&&a| a != 0.0).count() as u64;
         p.version += 1;
@@ -768,6 +747,11 @@ impl Chip {
     /// Root-mean-square change of the neuron states in the last step of the last run (real units).
     pub fn last_step_residual(&self) -> f32 {
         self.last_residual
+    }
+
+    /// Root-mean-square state change of each example (batch row) in the last step of the last run.
+    pub fn last_step_residuals(&self) -> &[f32] {
+        &self.last_residuals
     }
 
     /// Per-core usage and counters.
@@ -861,11 +845,7 @@ pub(crate) fn max_payload(bits: u32) -> i64 {
 
 /// Analog cores: number of conductance steps on each side of zero (0 = continuous).
 pub(crate) fn conductance_levels(a: &AnalogArithmetic) -> u32 {
-    if a.conductance_bits == 0 {
-        0
-    } else {
-        (1u32 << (a.conductance_bits - 1)).saturating_sub(1).max(1)
-    }
+    if a.conductance_bits == 0 { 0 } else { (1u32 << (a.conductance_bits - 1)).saturating_sub(1).max(1) }
 }
 
 /// Rounds a conductance in [−r, r] to the nearest of `levels` steps per side (`levels` = 0: as is).

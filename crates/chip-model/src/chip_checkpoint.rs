@@ -87,9 +87,7 @@ impl Chip {
     /// Restores a checkpoint taken on a chip built the same way (same profile, seed and network).
     pub fn restore_checkpoint(&mut self, c: &ChipCheckpoint) -> Result<()> {
         let bad = |what: String| {
-            Err(ChipError::InvalidConfig(format!(
-                "checkpoint does not fit this chip: {what}"
-            )))
+            Err(ChipError::InvalidConfig(format!("checkpoint does not fit this chip: {what}")))
         };
         if c.profile != self.profile.name || c.seed != self.seed {
             return bad(format!(

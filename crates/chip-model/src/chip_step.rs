@@ -54,10 +54,7 @@ impl Chip {
     fn prepare_nudge(&self, n: &Nudge) -> Result<PreparedNudge> {
         let p = self.pop(n.population)?;
         if p.is_input {
-            return Err(ChipError::InvalidConfig(format!(
-                "cannot nudge input population `{}`",
-                p.name
-            )));
+            return Err(ChipError::InvalidConfig(format!("cannot nudge input population `{}`", p.name)));
         }
         if n.target.dim() != (self.batch, p.size) {
             return Err(ChipError::InvalidConfig(format!(
@@ -69,20 +66,16 @@ impl Chip {
             )));
         }
         if !n.beta.is_finite() {
-            return Err(ChipError::InvalidConfig(format!(
-                "nudge strength β = {} is not finite",
-                n.beta
-            )));
+            return Err(ChipError::InvalidConfig(format!("nudge strength β = {} is not finite", n.beta)));
         }
-        let (one, nf) = self.digital.as_ref().map_or((1.0, 0), |d| {
-            ((1u64 << d.state_fraction_bits) as f64, d.nudge_fraction_bits)
-        });
+        let (one, nf) = self
+            .digital
+            .as_ref()
+            .map_or((1.0, 0), |d| ((1u64 << d.state_fraction_bits) as f64, d.nudge_fraction_bits));
         Ok(PreparedNudge {
             pop: n.population.0,
             target_f: n.target.mapv(|y| y.clamp(0.0, 1.0)),
-            target_i: n
-                .target
-                .mapv(|y| (f64::from(y.clamp(0.0, 1.0)) * one).round() as i64),
+            target_i: n.target.mapv(|y| (f64::from(y.clamp(0.0, 1.0)) * one).round() as i64),
             beta_f: n.beta,
             beta_q: (f64::from(n.beta) * (1u64 << nf) as f64).round() as i64,
         })
@@ -129,9 +122,7 @@ impl Chip {
 
     /// True if the analog core changes column outputs at every step (noise or ADC).
     fn analog_outputs(&self) -> bool {
-        self.analog
-            .as_ref()
-            .is_some_and(|a| a.output_noise > 0.0 || a.read_noise > 0.0 || a.adc_bits > 0)
+        self.analog.as_ref().is_some_and(|a| a.output_noise > 0.0 || a.read_noise > 0.0 || a.adc_bits > 0)
     }
 
     /// Analog cores: read noise and ADC on the column outputs of the tile(s) of population `q`.
@@ -218,15 +209,17 @@ impl Chip {
         let digital = self.digital.clone();
         let dac = self.analog.as_ref().and_then(dac_levels);
         let batch = self.batch as u64;
+        let mut row_sq = vec![0.0f64; if last { self.batch } else { 0 }];
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
                 continue;
             }
             let nudge_here = nudge.filter(|n| n.pop == q);
             let pop = &mut self.populations[q];
+            let rows = if last { Some(&mut row_sq[..]) } else { None };
             sq_change += match &digital {
-                None => float_update(pop, nudge_here, dac, last),
-                Some(d) => digital_update(pop, d, nudge_here),
+                None => float_update(pop, nudge_here, dac, rows),
+                Some(d) => digital_update(pop, d, nudge_here, rows),
             };
             count += pop.size * self.batch;
             pop.version += 1;
@@ -238,10 +231,8 @@ impl Chip {
                     .into_iter()
                     .map(|row| {
                         row.as_slice().map_or(0, |r| {
-                            r[block.start..block.start + block.len]
-                                .iter()
-                                .filter(|&&a| a != 0.0)
-                                .count() as u64
+                            r[block.start..block.start + block.len].iter().filter(|&&a| a != 0.0).count()
+                                as u64
                         })
                     })
                     .sum();
@@ -253,11 +244,9 @@ impl Chip {
             pop.nonzero = total;
         }
         if last {
-            self.last_residual = if count > 0 {
-                (sq_change / count as f64).sqrt() as f32
-            } else {
-                0.0
-            };
+            self.last_residual = if count > 0 { (sq_change / count as f64).sqrt() as f32 } else { 0.0 };
+            let neurons = (count / self.batch.max(1)).max(1) as f64;
+            self.last_residuals = row_sq.iter().map(|&s| (s / neurons).sqrt() as f32).collect();
         }
     }
 
@@ -355,38 +344,33 @@ fn float_update(
     pop: &mut crate::population::Population,
     nudge: Option<&PreparedNudge>,
     dac: Option<(f32, f32)>,
-    measure: bool,
+    mut rows_sq: Option<&mut [f64]>,
 ) -> f64 {
+    let measure = rows_sq.is_some();
     let n = pop.size;
     let (dt, bias) = (&pop.dt[..n], &pop.bias[..n]);
     let (gain, offset) = (&pop.neuron_gain[..n], &pop.neuron_offset[..n]);
     let mut sq = 0.0f64;
-    let (Some(state), Some(activity), Some(drive)) = (
-        pop.state_f.as_slice_mut(),
-        pop.activity.as_slice_mut(),
-        pop.drive_f.as_slice(),
-    ) else {
+    let (Some(state), Some(activity), Some(drive)) =
+        (pop.state_f.as_slice_mut(), pop.activity.as_slice_mut(), pop.drive_f.as_slice())
+    else {
         unreachable!("population arrays are allocated in standard layout")
     };
     let targets = nudge.and_then(|t| t.target_f.as_slice().map(|s| (s, t.beta_f)));
-    let neuron = NeuronParams {
-        dt,
-        bias,
-        gain,
-        offset,
-    };
-    for (b, ((srow, arow), drow)) in state
-        .chunks_exact_mut(n)
-        .zip(activity.chunks_exact_mut(n))
-        .zip(drive.chunks_exact(n))
-        .enumerate()
+    let neuron = NeuronParams { dt, bias, gain, offset };
+    for (b, ((srow, arow), drow)) in
+        state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
     {
         let target = targets.map(|(t, beta)| (&t[b * n..(b + 1) * n], beta));
-        sq += f64::from(if measure {
+        let row = f64::from(if measure {
             update_row::<true>(srow, arow, drow, &neuron, target)
         } else {
             update_row::<false>(srow, arow, drow, &neuron, target)
         });
+        sq += row;
+        if let Some(r) = rows_sq.as_deref_mut() {
+            r[b] += row;
+        }
         if let Some((step, levels)) = dac {
             for a in arow.iter_mut() {
                 *a = dac_quantise(*a, step, levels);
@@ -432,12 +416,8 @@ fn update_row<const MEASURE: bool>(
             }
         }
         Some((trow, beta)) => {
-            for ((((s, a), &d), ((&dt, &bias), (&g, &o))), &y) in srow
-                .iter_mut()
-                .zip(arow.iter_mut())
-                .zip(drow)
-                .zip(params)
-                .zip(trow)
+            for ((((s, a), &d), ((&dt, &bias), (&g, &o))), &y) in
+                srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(params).zip(trow)
             {
                 let total = g * (d + bias) + o + beta * (y - *s);
                 let new = (*s + dt * (total - *s)).clamp(0.0, 1.0);
@@ -492,7 +472,9 @@ fn digital_update(
     pop: &mut crate::population::Population,
     d: &DigitalArithmetic,
     nudge: Option<&PreparedNudge>,
+    mut rows_sq: Option<&mut [f64]>,
 ) -> f64 {
+    let unit = 1.0 / (1u64 << (2 * d.state_fraction_bits)) as f64;
     let bias_exp = crate::chip::bias_exponent(d);
     let shift = d.state_fraction_bits - pop.out_bits;
     let max_a = max_payload(pop.out_bits);
@@ -500,27 +482,19 @@ fn digital_update(
     let bias: Vec<i64> = pop.bias_mant.iter().map(|&m| m << bias_exp).collect();
     let decay = &pop.decay[..n];
     let mut sq = 0i128;
-    let (Some(state), Some(activity), Some(drive)) = (
-        pop.state_i.as_slice_mut(),
-        pop.activity.as_slice_mut(),
-        pop.drive_i.as_slice(),
-    ) else {
+    let (Some(state), Some(activity), Some(drive)) =
+        (pop.state_i.as_slice_mut(), pop.activity.as_slice_mut(), pop.drive_i.as_slice())
+    else {
         unreachable!("population arrays are allocated in standard layout")
     };
     let targets = nudge.and_then(|t| t.target_i.as_slice().map(|s| (s, t.beta_q)));
-    for (b, ((srow, arow), drow)) in state
-        .chunks_exact_mut(n)
-        .zip(activity.chunks_exact_mut(n))
-        .zip(drive.chunks_exact(n))
-        .enumerate()
+    for (b, ((srow, arow), drow)) in
+        state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
     {
         let trow = targets.map(|(t, beta_q)| (&t[b * n..(b + 1) * n], beta_q));
-        for (i, (((s, a), &acc), (&bias, &decay))) in srow
-            .iter_mut()
-            .zip(arow.iter_mut())
-            .zip(drow)
-            .zip(bias.iter().zip(decay))
-            .enumerate()
+        let before = sq;
+        for (i, (((s, a), &acc), (&bias, &decay))) in
+            srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(bias.iter().zip(decay)).enumerate()
         {
             let v = i64::from(*s);
             let nud = trow.map(|(t, beta_q)| (beta_q, t[i]));
@@ -529,8 +503,11 @@ fn digital_update(
             *s = new as i32;
             *a = (new >> shift).min(max_a) as f32;
         }
+        if let Some(r) = rows_sq.as_deref_mut() {
+            r[b] += (sq - before) as f64 * unit;
+        }
     }
-    sq as f64 / (1u64 << (2 * d.state_fraction_bits)) as f64
+    sq as f64 * unit
 }
 
 /// `a · w` for integer-valued f32 matrices, exactly: the inner dimension is cut into chunks whose

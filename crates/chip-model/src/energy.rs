@@ -42,18 +42,9 @@ mod tests {
 
     #[test]
     fn energy_is_counts_times_unit_energy() {
-        let spec = EnergySpec {
-            synaptic_op_pj: 2.0,
-            synaptic_update_pj: 3.0,
-            neuron_update_pj: 5.0,
-            spike_pj: 7.0,
-        };
-        let c = OpCounters {
-            synaptic_ops: 1,
-            neuron_updates: 10,
-            spikes: 100,
-            synaptic_updates: 1000,
-        };
+        let spec =
+            EnergySpec { synaptic_op_pj: 2.0, synaptic_update_pj: 3.0, neuron_update_pj: 5.0, spike_pj: 7.0 };
+        let c = OpCounters { synaptic_ops: 1, neuron_updates: 10, spikes: 100, synaptic_updates: 1000 };
         let e = EnergyReport::estimate(&c, &spec);
         let expected = (2.0 + 50.0 + 700.0 + 3000.0) * 1e-12;
         assert!((e.total_j() - expected).abs() < 1e-20);

@@ -22,11 +22,7 @@ pub fn round_shift(x: i64, shift: i32) -> i64 {
 #[inline]
 pub fn round_even_f32(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
-    if x.abs() < 4_194_304.0 {
-        (x + MAGIC) - MAGIC
-    } else {
-        x.round_ties_even()
-    }
+    if x.abs() < 4_194_304.0 { (x + MAGIC) - MAGIC } else { x.round_ties_even() }
 }
 
 /// Quantises `x` to a grid of `step` clamped to `[lo, hi]` steps (|lo|, |hi| ≤ 2^22), rounding

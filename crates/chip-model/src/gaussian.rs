@@ -115,11 +115,7 @@ mod tests {
         // Φ⁻¹(0.5) = 0, Φ⁻¹(0.75) = 0.6744898, Φ⁻¹(4000/4096) = 1.9874279, Φ⁻¹(1/4096) = −3.4871041
         // (Python's statistics.NormalDist().inv_cdf).
         assert!(q[BINS / 2].abs() < 1e-6);
-        assert!(
-            (q[3 * BINS / 4] - 0.674_489_8).abs() < 1e-6,
-            "{}",
-            q[3 * BINS / 4]
-        );
+        assert!((q[3 * BINS / 4] - 0.674_489_8).abs() < 1e-6, "{}", q[3 * BINS / 4]);
         assert!((q[4000] - 1.987_428).abs() < 2e-6, "{}", q[4000]);
         assert!((q[1] + 3.487_104).abs() < 1e-5, "{}", q[1]);
         assert!(q.windows(2).skip(1).take(BINS - 2).all(|w| w[0] < w[1]));

@@ -56,10 +56,7 @@ impl Chip {
             } else {
                 p.activity.clone()
             };
-            p.traces[slot.index()] = Some(Trace {
-                data,
-                version: p.version,
-            });
+            p.traces[slot.index()] = Some(Trace { data, version: p.version });
         }
     }
 
@@ -75,8 +72,7 @@ impl Chip {
                     ExecutionPath::Fast => self.sop_sum_float(rule, Some(pre), post),
                     ExecutionPath::Reference => {
                         let w = self.read_weights(group)?;
-                        self.local_sum(rule, Some(pre), post, Some(&w), 1.0)
-                            .mapv(|x| x as f32)
+                        self.local_sum(rule, Some(pre), post, Some(&w), 1.0).mapv(|x| x as f32)
                     }
                 };
                 self.pulsed_update(group.0, &delta, f64::from(global));
@@ -116,9 +112,7 @@ impl Chip {
     pub fn learn_bias(&mut self, pop: PopulationId, rule: &SumOfProducts, global: f32) -> Result<()> {
         self.check_global(global)?;
         if self.pop(pop)?.is_input {
-            return Err(ChipError::InvalidConfig(
-                "input populations have no biases".into(),
-            ));
+            return Err(ChipError::InvalidConfig("input populations have no biases".into()));
         }
         self.check_slots(rule, None, pop)?;
         match self.path {
@@ -140,9 +134,7 @@ impl Chip {
     pub fn learn_bias_local(&mut self, pop: PopulationId, rule: &dyn LocalRule, global: f32) -> Result<()> {
         self.check_global(global)?;
         if self.pop(pop)?.is_input {
-            return Err(ChipError::InvalidConfig(
-                "input populations have no biases".into(),
-            ));
+            return Err(ChipError::InvalidConfig("input populations have no biases".into()));
         }
         let bias = Array2::from_shape_vec((1, self.pop(pop)?.size), self.read_bias(pop)?)
             .map_err(|e| ChipError::InvalidConfig(e.to_string()))?;
@@ -210,12 +202,8 @@ impl Chip {
         let c2c = a.update.dw_min_std as f32;
         let levels = crate::chip::conductance_levels(&a);
         let table = crate::gaussian::table();
-        for (((drow, mut wrow), uprow), downrow) in delta
-            .rows()
-            .into_iter()
-            .zip(grp.weights.rows_mut())
-            .zip(up.rows())
-            .zip(down.rows())
+        for (((drow, mut wrow), uprow), downrow) in
+            delta.rows().into_iter().zip(grp.weights.rows_mut()).zip(up.rows()).zip(down.rows())
         {
             if drow.iter().all(|&d| d == 0.0) {
                 continue;
@@ -258,9 +246,7 @@ impl Chip {
         if global.is_finite() {
             Ok(())
         } else {
-            Err(ChipError::InvalidConfig(format!(
-                "learning global scalar {global} is not finite"
-            )))
+            Err(ChipError::InvalidConfig(format!("learning global scalar {global} is not finite")))
         }
     }
 
@@ -442,9 +428,7 @@ impl Chip {
         let lsb_pre = pre.map_or(1.0, |p| self.trace_lsb(p)) as f32;
         let lsb_post = self.trace_lsb(post) as f32;
         let slot_data = |p: PopulationId| -> Vec<Option<&Array2<f32>>> {
-            (0..TRACE_SLOTS)
-                .map(|k| self.populations[p.0].traces[k].as_ref().map(|t| &t.data))
-                .collect()
+            (0..TRACE_SLOTS).map(|k| self.populations[p.0].traces[k].as_ref().map(|t| &t.data)).collect()
         };
         let post_traces = slot_data(post);
         let pre_traces = pre.map(slot_data);
@@ -454,12 +438,8 @@ impl Chip {
                 let weight = weights.map_or(0.0, |w| if pre.is_some() { w[[j, i]] } else { w[[0, i]] });
                 let mut sum = 0.0f64;
                 for b in 0..self.batch {
-                    let mut local = SynapseLocal {
-                        pre: [1.0; TRACE_SLOTS],
-                        post: [0.0; TRACE_SLOTS],
-                        weight,
-                        global,
-                    };
+                    let mut local =
+                        SynapseLocal { pre: [1.0; TRACE_SLOTS], post: [0.0; TRACE_SLOTS], weight, global };
                     for k in 0..TRACE_SLOTS {
                         if let Some(t) = post_traces[k] {
                             local.post[k] = t[[b, i]] * lsb_post;
@@ -519,11 +499,7 @@ impl Chip {
                             if x == 0.0 {
                                 continue;
                             }
-                            let (a, b) = if transposed {
-                                (i as u64, j as u64)
-                            } else {
-                                (j as u64, i as u64)
-                            };
+                            let (a, b) = if transposed { (i as u64, j as u64) } else { (j as u64, i as u64) };
                             let u = noise.uniform(key, counter, a, b);
                             *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
                         }

@@ -76,9 +76,7 @@ impl SumOfProducts {
     /// A rule from its terms (at least one, finite coefficients).
     pub fn new(terms: Vec<ProductTerm>) -> Result<Self> {
         if terms.is_empty() {
-            return Err(ChipError::InvalidConfig(
-                "a learning rule needs at least one term".into(),
-            ));
+            return Err(ChipError::InvalidConfig("a learning rule needs at least one term".into()));
         }
         if let Some(t) = terms.iter().find(|t| !t.coefficient.is_finite()) {
             return Err(ChipError::InvalidConfig(format!(
@@ -93,16 +91,8 @@ impl SumOfProducts {
     pub fn contrastive(plus: TraceSlot, minus: TraceSlot) -> Self {
         Self {
             terms: vec![
-                ProductTerm {
-                    coefficient: 1.0,
-                    pre: Some(plus),
-                    post: Some(plus),
-                },
-                ProductTerm {
-                    coefficient: -1.0,
-                    pre: Some(minus),
-                    post: Some(minus),
-                },
+                ProductTerm { coefficient: 1.0, pre: Some(plus), post: Some(plus) },
+                ProductTerm { coefficient: -1.0, pre: Some(minus), post: Some(minus) },
             ],
         }
     }
@@ -150,11 +140,7 @@ mod tests {
     fn slots_and_terms_are_checked() {
         assert!(TraceSlot::new(TRACE_SLOTS).is_err());
         assert!(SumOfProducts::new(vec![]).is_err());
-        let nan = ProductTerm {
-            coefficient: f32::NAN,
-            pre: None,
-            post: None,
-        };
+        let nan = ProductTerm { coefficient: f32::NAN, pre: None, post: None };
         assert!(SumOfProducts::new(vec![nan]).is_err());
     }
 }

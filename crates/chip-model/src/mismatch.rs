@@ -108,20 +108,13 @@ mod tests {
     use super::*;
 
     fn spec(tau: f64) -> MismatchSpec {
-        MismatchSpec {
-            tau_spread: tau,
-            ..MismatchSpec::default()
-        }
+        MismatchSpec { tau_spread: tau, ..MismatchSpec::default() }
     }
 
     #[test]
     fn zero_spread_gives_ones() {
         let s = MismatchSampler::new(spec(0.0), 3);
-        assert!(
-            s.factors(MismatchQuantity::NeuronTau, 0, 0, 0, 10)
-                .iter()
-                .all(|&f| f == 1.0)
-        );
+        assert!(s.factors(MismatchQuantity::NeuronTau, 0, 0, 0, 10).iter().all(|&f| f == 1.0));
     }
 
     #[test]

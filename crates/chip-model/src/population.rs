@@ -57,11 +57,7 @@ pub struct PopulationSpec {
 impl PopulationSpec {
     /// An input population of `size` channels.
     pub fn input(name: impl Into<String>, size: usize) -> Self {
-        Self {
-            name: name.into(),
-            size,
-            kind: PopulationKind::Input,
-        }
+        Self { name: name.into(), size, kind: PopulationKind::Input }
     }
 
     /// A population of rate neurons with designed time steps `dt`, initial `bias` and a placement.
@@ -74,12 +70,7 @@ impl PopulationSpec {
         Self {
             name: name.into(),
             size: dt.len(),
-            kind: PopulationKind::Neurons {
-                program: NeuronProgram::Rate,
-                dt,
-                bias,
-                placement,
-            },
+            kind: PopulationKind::Neurons { program: NeuronProgram::Rate, dt, bias, placement },
         }
     }
 }

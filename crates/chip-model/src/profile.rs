@@ -254,10 +254,8 @@ impl HardwareProfile {
         }
         let path = std::path::Path::new(name_or_path);
         if path.exists() || name_or_path.ends_with(".ron") {
-            let text = std::fs::read_to_string(path).map_err(|source| ChipError::ProfileIo {
-                path: name_or_path.to_string(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ChipError::ProfileIo { path: name_or_path.to_string(), source })?;
             return Self::from_ron_str(&text, name_or_path);
         }
         Err(ChipError::UnknownProfile {
@@ -311,16 +309,10 @@ impl HardwareProfile {
             }
             Arithmetic::Analog(a) => {
                 if a.dac_bits > 0 {
-                    out.push(format!(
-                        "{}-bit input DAC (full scale {})",
-                        a.dac_bits, a.dac_range
-                    ));
+                    out.push(format!("{}-bit input DAC (full scale {})", a.dac_bits, a.dac_range));
                 }
                 if a.adc_bits > 0 {
-                    out.push(format!(
-                        "{}-bit output ADC (full scale {} R)",
-                        a.adc_bits, a.adc_range
-                    ));
+                    out.push(format!("{}-bit output ADC (full scale {} R)", a.adc_bits, a.adc_range));
                 }
                 if a.conductance_bits > 0 {
                     out.push(format!("{}-bit conductance levels", a.conductance_bits));
@@ -386,12 +378,7 @@ impl HardwareProfile {
         v.range_u64("synapse_encoding.tag_bits", s.tag_bits.into(), 0, 16)?;
         v.range_u64("synapse_encoding.index_bits", s.index_bits.into(), 0, 32)?;
         v.range_u64("synapse_encoding.group_size", s.group_size.into(), 1, 1 << 16)?;
-        v.range_u64(
-            "synapse_encoding.group_header_bits",
-            s.group_header_bits.into(),
-            0,
-            1024,
-        )?;
+        v.range_u64("synapse_encoding.group_header_bits", s.group_header_bits.into(), 0, 1024)?;
         v.range_u64("synapse_encoding.word_bits", s.word_bits.into(), 1, 4096)?;
 
         if let Arithmetic::Digital(d) = &self.arithmetic {
@@ -443,12 +430,7 @@ impl HardwareProfile {
             v.range_f64(&f("output_noise"), a.output_noise, 0.0, 10.0)?;
             v.range_f64(&f("read_noise"), a.read_noise, 0.0, 10.0)?;
             v.range_f64(&f("stuck_on_fraction"), a.stuck_on_fraction, 0.0, 1.0)?;
-            v.range_f64(
-                &f("stuck_off_fraction"),
-                a.stuck_off_fraction,
-                0.0,
-                1.0 - a.stuck_on_fraction,
-            )?;
+            v.range_f64(&f("stuck_off_fraction"), a.stuck_off_fraction, 0.0, 1.0 - a.stuck_on_fraction)?;
             let u = &a.update;
             v.range_f64(&f("update.dw_min"), u.dw_min, 0.0, 1.0)?;
             v.range_f64(&f("update.dw_min_dtod"), u.dw_min_dtod, 0.0, 2.0)?;
@@ -459,10 +441,7 @@ impl HardwareProfile {
         if self.digital().is_some() {
             for (field, value) in [
                 ("mismatch.neuron_gain_spread", self.mismatch.neuron_gain_spread),
-                (
-                    "mismatch.neuron_offset_spread",
-                    self.mismatch.neuron_offset_spread,
-                ),
+                ("mismatch.neuron_offset_spread", self.mismatch.neuron_offset_spread),
             ] {
                 if value != 0.0 {
                     return Err(v.err(
@@ -475,24 +454,9 @@ impl HardwareProfile {
             }
         }
         v.range_f64("mismatch.tau_spread", self.mismatch.tau_spread, 0.0, 2.0)?;
-        v.range_f64(
-            "mismatch.neuron_gain_spread",
-            self.mismatch.neuron_gain_spread,
-            0.0,
-            2.0,
-        )?;
-        v.range_f64(
-            "mismatch.neuron_offset_spread",
-            self.mismatch.neuron_offset_spread,
-            0.0,
-            10.0,
-        )?;
-        v.range_f64(
-            "mismatch.synapse_gain_spread",
-            self.mismatch.synapse_gain_spread,
-            0.0,
-            2.0,
-        )?;
+        v.range_f64("mismatch.neuron_gain_spread", self.mismatch.neuron_gain_spread, 0.0, 2.0)?;
+        v.range_f64("mismatch.neuron_offset_spread", self.mismatch.neuron_offset_spread, 0.0, 10.0)?;
+        v.range_f64("mismatch.synapse_gain_spread", self.mismatch.synapse_gain_spread, 0.0, 2.0)?;
         let e = &self.energy;
         for (field, value) in [
             ("energy.synaptic_op_pj", e.synaptic_op_pj),
@@ -540,11 +504,7 @@ impl Validator<'_> {
         if value.is_finite() && value >= lo && value <= hi {
             Ok(())
         } else {
-            Err(self.err(
-                field,
-                &value.to_string(),
-                &format!("a finite number in [{lo}, {hi}]"),
-            ))
+            Err(self.err(field, &value.to_string(), &format!("a finite number in [{lo}, {hi}]")))
         }
     }
 }

@@ -14,9 +14,7 @@ pub struct RoundingNoise {
 impl RoundingNoise {
     /// A generator for one chip instance.
     pub fn new(seed: u64) -> Self {
-        Self {
-            seed: mix(seed ^ 0x005e_ed0f_0001),
-        }
+        Self { seed: mix(seed ^ 0x005e_ed0f_0001) }
     }
 
     /// The uniform number in [0, 1) for synapse `(a, b)` of group `key` at update `counter`.
@@ -72,10 +70,7 @@ mod tests {
         let xs: Vec<f64> = (0..n).map(|i| g.normal(9, 2, i, 1)).collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(
-            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
-            "mean {mean} var {var}"
-        );
+        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "mean {mean} var {var}");
     }
 
     #[test]

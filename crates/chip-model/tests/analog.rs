@@ -47,13 +47,7 @@ fn analog_mut(p: &mut HardwareProfile) -> &mut AnalogArithmetic {
 
 /// `n` neurons in blocks of 500 on consecutive cores.
 fn blocks(n: usize) -> Vec<CoreBlock> {
-    (0..n.div_ceil(500))
-        .map(|k| CoreBlock {
-            core: k,
-            start: k * 500,
-            len: (n - k * 500).min(500),
-        })
-        .collect()
+    (0..n.div_ceil(500)).map(|k| CoreBlock { core: k, start: k * 500, len: (n - k * 500).min(500) }).collect()
 }
 
 fn mean_cv(x: &[f32]) -> (f64, f64) {
@@ -75,39 +69,21 @@ fn realised_device_spreads_match_the_profile() -> TestResult {
     let mut chip = Chip::new(&p, 7)?;
     let n = 4000;
     let input = chip.add_population(PopulationSpec::input("in", 60))?;
-    let pop = chip.add_population(PopulationSpec::rate_neurons(
-        "h",
-        vec![0.25; n],
-        vec![0.0; n],
-        blocks(n),
-    ))?;
-    let g = chip.connect(
-        input,
-        pop,
-        Array2::from_elem((60, n), 0.1f32).view(),
-        ConnectOptions::default(),
-    )?;
+    let pop =
+        chip.add_population(PopulationSpec::rate_neurons("h", vec![0.25; n], vec![0.0; n], blocks(n)))?;
+    let g = chip.connect(input, pop, Array2::from_elem((60, n), 0.1f32).view(), ConnectOptions::default())?;
     // Time constants: realised dt = designed dt / factor, factor log-normal with mean 1, cv 0.2.
     let factors: Vec<f32> = chip.realised_dt(pop)?.iter().map(|&dt| 0.25 / dt).collect();
     let (mean, cv) = mean_cv(&factors);
-    assert!(
-        (mean - 1.0).abs() < 0.015 && (cv - 0.2).abs() < 0.015,
-        "tau factor mean {mean} cv {cv}"
-    );
+    assert!((mean - 1.0).abs() < 0.015 && (cv - 0.2).abs() < 0.015, "tau factor mean {mean} cv {cv}");
     let (mean, cv) = mean_cv(chip.realised_neuron_gain(pop)?);
-    assert!(
-        (mean - 1.0).abs() < 0.01 && (cv - 0.15).abs() < 0.01,
-        "neuron gain mean {mean} cv {cv}"
-    );
+    assert!((mean - 1.0).abs() < 0.01 && (cv - 0.15).abs() < 0.01, "neuron gain mean {mean} cv {cv}");
     let offsets = chip.realised_neuron_offset(pop)?;
     let sd = (offsets.iter().map(|&o| f64::from(o).powi(2)).sum::<f64>() / n as f64).sqrt();
     assert!((sd - 0.05).abs() < 0.003, "offset sd {sd}");
     let gains = chip.synapse_gains(g)?.ok_or("no synapse gains drawn")?;
     let (mean, cv) = mean_cv(gains.as_slice().ok_or("layout")?);
-    assert!(
-        (mean - 1.0).abs() < 0.002 && (cv - 0.1).abs() < 0.002,
-        "synapse gain mean {mean} cv {cv}"
-    );
+    assert!((mean - 1.0).abs() < 0.002 && (cv - 0.1).abs() < 0.002, "synapse gain mean {mean} cv {cv}");
     // The same seed realises the same devices; another seed other devices.
     let again = Chip::new(&p, 7)?;
     let other = Chip::new(&p, 8)?;
@@ -115,12 +91,7 @@ fn realised_device_spreads_match_the_profile() -> TestResult {
     let mut o2 = other;
     for c in [&mut a2, &mut o2] {
         c.add_population(PopulationSpec::input("in", 60))?;
-        c.add_population(PopulationSpec::rate_neurons(
-            "h",
-            vec![0.25; n],
-            vec![0.0; n],
-            blocks(n),
-        ))?;
+        c.add_population(PopulationSpec::rate_neurons("h", vec![0.25; n], vec![0.0; n], blocks(n)))?;
     }
     assert_eq!(a2.realised_dt(pop)?, chip.realised_dt(pop)?);
     assert_ne!(o2.realised_dt(pop)?, chip.realised_dt(pop)?);
@@ -135,21 +106,14 @@ fn read_noise_has_the_standard_deviation_of_the_profile() -> TestResult {
     let mut chip = Chip::new(&p, 3)?;
     let input = chip.add_population(PopulationSpec::input("in", 50))?;
     // dt = 1: the state is exactly drive + bias, so it shows the noise of each step.
-    let pop = chip.add_population(PopulationSpec::rate_neurons(
-        "o",
-        vec![1.0; 200],
-        vec![0.5; 200],
-        blocks(200),
-    ))?;
+    let pop =
+        chip.add_population(PopulationSpec::rate_neurons("o", vec![1.0; 200], vec![0.5; 200], blocks(200)))?;
     let range = 0.5f32;
     chip.connect(
         input,
         pop,
         Array2::zeros((50, 200)).view(),
-        ConnectOptions {
-            weight_range: Some(range),
-            mirror_of: None,
-        },
+        ConnectOptions { weight_range: Some(range), mirror_of: None },
     )?;
     chip.set_batch_size(4)?;
     chip.apply_input(input, Array2::from_elem((4, 50), 0.6f32).view())?;
@@ -164,10 +128,7 @@ fn read_noise_has_the_standard_deviation_of_the_profile() -> TestResult {
     let mean = samples.iter().sum::<f64>() / n;
     let sd = (samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
     assert!(mean.abs() < 3.0 * expected / n.sqrt() + 1e-6, "mean {mean}");
-    assert!(
-        (sd / expected - 1.0).abs() < 0.02,
-        "measured sd {sd}, expected {expected}"
-    );
+    assert!((sd / expected - 1.0).abs() < 0.02, "measured sd {sd}, expected {expected}");
     Ok(())
 }
 
@@ -180,29 +141,19 @@ fn adc_quantises_and_saturates_at_its_range() -> TestResult {
     for (weight, expected) in [(0.1f32, 0.3 + full_scale), (-0.1, 0.3 - full_scale)] {
         let mut chip = Chip::new(&p, 1)?;
         let input = chip.add_population(PopulationSpec::input("in", 100))?;
-        let pop = chip.add_population(PopulationSpec::rate_neurons(
-            "o",
-            vec![1.0; 3],
-            vec![0.3; 3],
-            blocks(3),
-        ))?;
+        let pop =
+            chip.add_population(PopulationSpec::rate_neurons("o", vec![1.0; 3], vec![0.3; 3], blocks(3)))?;
         chip.connect(
             input,
             pop,
             Array2::from_elem((100, 3), weight).view(),
-            ConnectOptions {
-                weight_range: Some(0.1),
-                mirror_of: None,
-            },
+            ConnectOptions { weight_range: Some(0.1), mirror_of: None },
         )?;
         chip.apply_input(input, Array2::ones((1, 100)).view())?;
         chip.run(1, None)?;
         // The column sum is ±10, far beyond the ±0.2 full scale.
         for &s in chip.read_state(pop)?.iter() {
-            assert!(
-                (f64::from(s) - expected).abs() < 1e-6,
-                "state {s}, expected {expected}"
-            );
+            assert!((f64::from(s) - expected).abs() < 1e-6, "state {s}, expected {expected}");
         }
     }
     // Inside the range, outputs sit on the 127-step grid of the full scale.
@@ -213,19 +164,13 @@ fn adc_quantises_and_saturates_at_its_range() -> TestResult {
         input,
         pop,
         Array2::from_elem((1, 1), 0.0123f32).view(),
-        ConnectOptions {
-            weight_range: Some(0.1),
-            mirror_of: None,
-        },
+        ConnectOptions { weight_range: Some(0.1), mirror_of: None },
     )?;
     chip.apply_input(input, Array2::ones((1, 1)).view())?;
     chip.run(1, None)?;
     let step = full_scale / 127.0;
     let out = f64::from(chip.read_state(pop)?[[0, 0]]) - 0.3;
-    assert!(
-        (out - (0.0123 / step).round() * step).abs() < 1e-6,
-        "output {out}"
-    );
+    assert!((out - (0.0123 / step).round() * step).abs() < 1e-6, "output {out}");
     Ok(())
 }
 
@@ -235,30 +180,19 @@ type Rig = (Chip, chip_model::GroupId, SumOfProducts, chip_model::PopulationId);
 fn pulse_rig(p: &HardwareProfile) -> Result<Rig, Box<dyn std::error::Error>> {
     let mut chip = Chip::new(p, 5)?;
     let input = chip.add_population(PopulationSpec::input("in", 40))?;
-    let pop = chip.add_population(PopulationSpec::rate_neurons(
-        "o",
-        vec![1.0; 40],
-        vec![1.0; 40],
-        blocks(40),
-    ))?;
+    let pop =
+        chip.add_population(PopulationSpec::rate_neurons("o", vec![1.0; 40], vec![1.0; 40], blocks(40)))?;
     let g = chip.connect(
         input,
         pop,
         Array2::zeros((40, 40)).view(),
-        ConnectOptions {
-            weight_range: Some(1.0),
-            mirror_of: None,
-        },
+        ConnectOptions { weight_range: Some(1.0), mirror_of: None },
     )?;
     chip.apply_input(input, Array2::ones((1, 40)).view())?;
     chip.run(2, None)?;
     let slot = TraceSlot::new(0)?;
     chip.latch_traces(slot);
-    let rule = SumOfProducts::new(vec![ProductTerm {
-        coefficient: 1.0,
-        pre: Some(slot),
-        post: Some(slot),
-    }])?;
+    let rule = SumOfProducts::new(vec![ProductTerm { coefficient: 1.0, pre: Some(slot), post: Some(slot) }])?;
     Ok((chip, g, rule, pop))
 }
 
@@ -274,10 +208,7 @@ fn stuck_devices_ignore_updates() -> TestResult {
     let on = stuck.iter().filter(|d| d.2 != 0.0).count();
     let off = stuck.len() - on;
     // 1,600 devices, 10 % each way: 160 ± 3 standard deviations (12).
-    assert!(
-        (124..=196).contains(&on) && (124..=196).contains(&off),
-        "{on} on, {off} off"
-    );
+    assert!((124..=196).contains(&on) && (124..=196).contains(&off), "{on} on, {off} off");
     for _ in 0..20 {
         chip.learn(g, &rule, 0.05)?;
     }
@@ -291,10 +222,7 @@ fn stuck_devices_ignore_updates() -> TestResult {
     let mut moved = 0;
     for ((j, i), &x) in w.indexed_iter() {
         if post[[0, i]] > 0.9 && !stuck.iter().any(|d| d.0 == j && d.1 == i) {
-            assert!(
-                x > 0.5,
-                "free device ({j}, {i}) in an active column did not move: {x}"
-            );
+            assert!(x > 0.5, "free device ({j}, {i}) in an active column did not move: {x}");
             moved += 1;
         }
     }
@@ -320,17 +248,9 @@ fn asymmetric_devices_drift_under_balanced_pulses() -> TestResult {
         results.push(w.mean().ok_or("empty")?);
     }
     // Each pair moves 5·dw·(1 + a) up and 5·dw·(1 − a) down: a drift of 10·a·dw per pair.
-    assert!(
-        results[0].abs() < 1e-5,
-        "symmetric devices drifted by {}",
-        results[0]
-    );
+    assert!(results[0].abs() < 1e-5, "symmetric devices drifted by {}", results[0]);
     let expected = 100.0 * 10.0 * 0.2 * 0.001;
-    assert!(
-        (results[1] - expected).abs() < 1e-4,
-        "drift {} expected {expected}",
-        results[1]
-    );
+    assert!((results[1] - expected).abs() < 1e-4, "drift {} expected {expected}", results[1]);
     Ok(())
 }
 

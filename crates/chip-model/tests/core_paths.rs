@@ -34,50 +34,24 @@ fn build(profile: &str, seed: u64) -> Result<Net, Box<dyn std::error::Error>> {
     let hidden = chip.add_population(PopulationSpec::rate_neurons("h", dt_h, b_h, block(0, 17)))?;
     let dt_o: Vec<f32> = (0..5).map(|_| rng.random_range(0.05..1.0)).collect();
     let out_core = profile.chip.cores as usize - 1;
-    let output = chip.add_population(PopulationSpec::rate_neurons(
-        "o",
-        dt_o,
-        vec![0.05; 5],
-        block(out_core, 5),
-    ))?;
+    let output =
+        chip.add_population(PopulationSpec::rate_neurons("o", dt_o, vec![0.05; 5], block(out_core, 5)))?;
     let w1 = Array2::from_shape_fn((24, 17), |_| rng.random_range(-0.4f32..0.4));
     let w2 = Array2::from_shape_fn((17, 5), |_| rng.random_range(-0.6f32..0.6));
     let g1 = chip.connect(input, hidden, w1.view(), ConnectOptions::default())?;
-    let g2 = chip.connect(
-        hidden,
-        output,
-        w2.view(),
-        ConnectOptions {
-            weight_range: Some(1.0),
-            mirror_of: None,
-        },
-    )?;
+    let g2 =
+        chip.connect(hidden, output, w2.view(), ConnectOptions { weight_range: Some(1.0), mirror_of: None })?;
     let g3 = chip.connect(
         output,
         hidden,
         w2.t(),
-        ConnectOptions {
-            weight_range: Some(1.0),
-            mirror_of: Some(g2),
-        },
+        ConnectOptions { weight_range: Some(1.0), mirror_of: Some(g2) },
     )?;
-    Ok(Net {
-        chip,
-        input,
-        hidden,
-        output,
-        groups: vec![g1, g2, g3],
-    })
+    Ok(Net { chip, input, hidden, output, groups: vec![g1, g2, g3] })
 }
 
 fn random_batch(rng: &mut ChaCha8Rng, b: usize, n: usize) -> Array2<f32> {
-    Array2::from_shape_fn((b, n), |_| {
-        if rng.random_bool(0.3) {
-            0.0
-        } else {
-            rng.random_range(0.0..1.0)
-        }
-    })
+    Array2::from_shape_fn((b, n), |_| if rng.random_bool(0.3) { 0.0 } else { rng.random_range(0.0..1.0) })
 }
 
 /// Runs the same EP-like sequence on two chips and calls `compare` after every stage.
@@ -105,11 +79,7 @@ fn run_both(
         }
         for net in [&mut *fast, &mut *reference] {
             net.chip.latch_traces(TraceSlot::new(0)?);
-            let nudge = Nudge {
-                population: net.output,
-                target: y.view(),
-                beta: 0.7,
-            };
+            let nudge = Nudge { population: net.output, target: y.view(), beta: 0.7 };
             net.chip.run(5, Some(&nudge))?;
             net.chip.latch_traces(TraceSlot::new(1)?);
         }
@@ -134,11 +104,7 @@ fn digital_fast_path_matches_scalar_reference_bit_for_bit() -> TestResult {
         for pop in [a.hidden, a.output] {
             let (sa, sb) = (a.chip.read_state_raw(pop)?, b.chip.read_state_raw(pop)?);
             assert_eq!(sa, sb, "states differ at {when}");
-            assert_eq!(
-                a.chip.read_bias(pop)?,
-                b.chip.read_bias(pop)?,
-                "biases differ at {when}"
-            );
+            assert_eq!(a.chip.read_bias(pop)?, b.chip.read_bias(pop)?, "biases differ at {when}");
         }
         for &g in &a.groups {
             assert_eq!(
@@ -227,16 +193,11 @@ fn the_fixed_point_does_not_depend_on_the_time_constants() -> TestResult {
             chip.run(600, None)?;
             states.push(chip.read_state(out)?);
         }
-        let diff = (&states[0] - &states[1])
-            .mapv(f32::abs)
-            .fold(0.0f32, |m, &x| m.max(x));
+        let diff = (&states[0] - &states[1]).mapv(f32::abs).fold(0.0f32, |m, &x| m.max(x));
         // Digital: within a few state LSBs of rounding in the leaky integrator.
         let tol = if profile == "ideal" { 1e-5 } else { 2e-3 };
         assert!(diff < tol, "{profile}: fixed points differ by {diff}");
-        assert!(
-            states[0].iter().any(|&s| s > 0.05 && s < 0.95),
-            "{profile}: no neuron in the linear range"
-        );
+        assert!(states[0].iter().any(|&s| s > 0.05 && s < 0.95), "{profile}: no neuron in the linear range");
     }
     Ok(())
 }
@@ -246,18 +207,9 @@ fn counters_count_synaptic_ops_neuron_updates_and_learning() -> TestResult {
     let p = HardwareProfile::load("ideal")?;
     let mut chip = Chip::new(&p, 1)?;
     let input = chip.add_population(PopulationSpec::input("in", 4))?;
-    let out = chip.add_population(PopulationSpec::rate_neurons(
-        "o",
-        vec![0.5; 3],
-        vec![0.0; 3],
-        block(0, 3),
-    ))?;
-    let g = chip.connect(
-        input,
-        out,
-        Array2::from_elem((4, 3), 0.1f32).view(),
-        ConnectOptions::default(),
-    )?;
+    let out =
+        chip.add_population(PopulationSpec::rate_neurons("o", vec![0.5; 3], vec![0.0; 3], block(0, 3)))?;
+    let g = chip.connect(input, out, Array2::from_elem((4, 3), 0.1f32).view(), ConnectOptions::default())?;
     chip.set_batch_size(2)?;
     // Two nonzero inputs in example 0, one in example 1: 3 nonzero values × 3 targets per step.
     let x = ndarray::arr2(&[[1.0f32, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.2]]);
@@ -268,11 +220,7 @@ fn counters_count_synaptic_ops_neuron_updates_and_learning() -> TestResult {
     assert_eq!(c.neuron_updates, 5 * 2 * 3);
     chip.latch_traces(TraceSlot::new(0)?);
     chip.latch_traces(TraceSlot::new(1)?);
-    chip.learn(
-        g,
-        &SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(0)?),
-        1.0,
-    )?;
+    chip.learn(g, &SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(0)?), 1.0)?;
     assert_eq!(chip.total_counters().synaptic_updates, 12);
     assert!(chip.energy().total_j() > 0.0);
     Ok(())
@@ -283,19 +231,11 @@ fn limits_are_enforced_with_the_numbers_in_the_message() -> TestResult {
     let p = HardwareProfile::load("loihi2")?;
     let mut chip = Chip::new(&p, 1)?;
     let err = chip
-        .add_population(PopulationSpec::rate_neurons(
-            "big",
-            vec![0.5; 9000],
-            vec![0.0; 9000],
-            block(0, 9000),
-        ))
+        .add_population(PopulationSpec::rate_neurons("big", vec![0.5; 9000], vec![0.0; 9000], block(0, 9000)))
         .err()
         .ok_or("9000 neurons on one core were accepted")?;
     let msg = err.to_string();
-    assert!(
-        msg.contains("9000") && msg.contains("8192") && msg.contains("big"),
-        "{msg}"
-    );
+    assert!(msg.contains("9000") && msg.contains("8192") && msg.contains("big"), "{msg}");
 
     let input = chip.add_population(PopulationSpec::input("in", 784))?;
     let h = chip.add_population(PopulationSpec::rate_neurons(
@@ -305,12 +245,7 @@ fn limits_are_enforced_with_the_numbers_in_the_message() -> TestResult {
         block(0, 500),
     ))?;
     let err = chip
-        .connect(
-            input,
-            h,
-            Array2::zeros((784, 500)).view(),
-            ConnectOptions::default(),
-        )
+        .connect(input, h, Array2::zeros((784, 500)).view(), ConnectOptions::default())
         .err()
         .ok_or("784x500 synapses on one core were accepted")?;
     assert!(err.to_string().contains("synapse memory"), "{err}");
@@ -322,84 +257,25 @@ fn bad_requests_are_errors_not_panics() -> TestResult {
     let p = HardwareProfile::load("loihi2")?;
     let mut chip = Chip::new(&p, 1)?;
     let input = chip.add_population(PopulationSpec::input("in", 3))?;
-    let out = chip.add_population(PopulationSpec::rate_neurons(
-        "o",
-        vec![0.5; 2],
-        vec![0.0; 2],
-        block(0, 2),
-    ))?;
+    let out =
+        chip.add_population(PopulationSpec::rate_neurons("o", vec![0.5; 2], vec![0.0; 2], block(0, 2)))?;
     assert!(
-        chip.add_population(PopulationSpec::rate_neurons(
-            "z",
-            vec![1.5],
-            vec![0.0],
-            block(0, 1)
-        ))
-        .is_err()
+        chip.add_population(PopulationSpec::rate_neurons("z", vec![1.5], vec![0.0], block(0, 1))).is_err()
     );
     assert!(
-        chip.add_population(PopulationSpec::rate_neurons(
-            "g",
-            vec![0.5; 2],
-            vec![0.0; 2],
-            block(500, 2)
-        ))
-        .is_err()
+        chip.add_population(PopulationSpec::rate_neurons("g", vec![0.5; 2], vec![0.0; 2], block(500, 2)))
+            .is_err()
     );
-    assert!(
-        chip.connect(
-            input,
-            out,
-            Array2::zeros((2, 2)).view(),
-            ConnectOptions::default()
-        )
-        .is_err()
-    );
-    assert!(
-        chip.connect(
-            out,
-            input,
-            Array2::zeros((2, 3)).view(),
-            ConnectOptions::default()
-        )
-        .is_err()
-    );
+    assert!(chip.connect(input, out, Array2::zeros((2, 2)).view(), ConnectOptions::default()).is_err());
+    assert!(chip.connect(out, input, Array2::zeros((2, 3)).view(), ConnectOptions::default()).is_err());
     assert!(chip.apply_input(input, Array2::zeros((5, 3)).view()).is_err());
     assert!(chip.apply_input(out, Array2::zeros((1, 2)).view()).is_err());
     assert!(chip.set_batch_size(0).is_err());
     let target = Array2::zeros((1, 2));
-    assert!(
-        chip.run(
-            1,
-            Some(&Nudge {
-                population: input,
-                target: target.view(),
-                beta: 1.0
-            })
-        )
-        .is_err()
-    );
-    assert!(
-        chip.run(
-            1,
-            Some(&Nudge {
-                population: out,
-                target: target.view(),
-                beta: f32::NAN
-            })
-        )
-        .is_err()
-    );
-    let g = chip.connect(
-        input,
-        out,
-        Array2::zeros((3, 2)).view(),
-        ConnectOptions::default(),
-    )?;
+    assert!(chip.run(1, Some(&Nudge { population: input, target: target.view(), beta: 1.0 })).is_err());
+    assert!(chip.run(1, Some(&Nudge { population: out, target: target.view(), beta: f32::NAN })).is_err());
+    let g = chip.connect(input, out, Array2::zeros((3, 2)).view(), ConnectOptions::default())?;
     let rule = SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(0)?);
-    assert!(
-        chip.learn(g, &rule, 1.0).is_err(),
-        "learning before latching traces must fail"
-    );
+    assert!(chip.learn(g, &rule, 1.0).is_err(), "learning before latching traces must fail");
     Ok(())
 }

@@ -22,11 +22,7 @@ fn ideal_text() -> &'static str {
 /// `text` with the single occurrence of `from` replaced by `to` (panics if `from` is not there
 /// exactly once, so a change to the shipped profile cannot silently make a test vacuous).
 fn edit(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(
-        text.matches(from).count(),
-        1,
-        "`{from}` must occur exactly once in the profile text"
-    );
+    assert_eq!(text.matches(from).count(), 1, "`{from}` must occur exactly once in the profile text");
     text.replacen(from, to, 1)
 }
 
@@ -49,15 +45,7 @@ fn syntax_error(text: &str) -> (usize, usize, String, String) {
     match HardwareProfile::from_ron_str(text, "test.ron") {
         Err(e @ ChipError::ProfileSyntax { .. }) => {
             let display = e.to_string();
-            let ChipError::ProfileSyntax {
-                origin,
-                line,
-                column,
-                message,
-            } = e
-            else {
-                unreachable!()
-            };
+            let ChipError::ProfileSyntax { origin, line, column, message } = e else { unreachable!() };
             assert_eq!(origin, "test.ron");
             assert!(line >= 1 && column >= 1, "line and column are 1-based: {display}");
             assert!(
@@ -76,24 +64,10 @@ fn value_error(text: &str) -> (String, String, String, String) {
     match HardwareProfile::from_ron_str(text, "test.ron") {
         Err(e @ ChipError::ProfileValue { .. }) => {
             let display = e.to_string();
-            let ChipError::ProfileValue {
-                origin,
-                field,
-                value,
-                allowed,
-            } = e
-            else {
-                unreachable!()
-            };
+            let ChipError::ProfileValue { origin, field, value, allowed } = e else { unreachable!() };
             assert_eq!(origin, "test.ron");
-            assert!(
-                display.contains(&format!("`{field}`")),
-                "Display names the field: {display}"
-            );
-            assert!(
-                display.contains(&allowed),
-                "Display names the allowed range: {display}"
-            );
+            assert!(display.contains(&format!("`{field}`")), "Display names the field: {display}");
+            assert!(display.contains(&allowed), "Display names the allowed range: {display}");
             (field, value, allowed, display)
         }
         Err(other) => panic!("expected ProfileValue, got {other:?}"),
@@ -106,10 +80,7 @@ fn value_error(text: &str) -> (String, String, String, String) {
 fn assert_loihi2_value_error(from: &str, to: &str, field: &str, allowed: &str) {
     let (f, _value, a, display) = value_error(&edit(loihi2_text(), from, to));
     assert_eq!(f, field, "{display}");
-    assert!(
-        a.contains(allowed),
-        "allowed range of {field} should mention `{allowed}`: {display}"
-    );
+    assert!(a.contains(allowed), "allowed range of {field} should mention `{allowed}`: {display}");
     assert!(display.contains(allowed), "{display}");
 }
 
@@ -125,8 +96,7 @@ fn every_builtin_profile_loads_and_validates() {
         let p = HardwareProfile::load(name).unwrap_or_else(|e| panic!("built-in `{name}`: {e}"));
         assert_eq!(&p.name, name, "a built-in profile's name is its lookup name");
         assert!(!p.description.is_empty(), "`{name}` has a description");
-        p.validate()
-            .unwrap_or_else(|e| panic!("built-in `{name}` does not validate: {e}"));
+        p.validate().unwrap_or_else(|e| panic!("built-in `{name}` does not validate: {e}"));
         assert!(builtin_profile_text(name).is_some());
     }
 }
@@ -183,10 +153,7 @@ fn every_file_in_hardware_profiles_is_valid() {
             count += 1;
         }
     }
-    assert!(
-        count >= BUILTIN_PROFILE_NAMES.len(),
-        "found only {count} .ron files in {dir}"
-    );
+    assert!(count >= BUILTIN_PROFILE_NAMES.len(), "found only {count} .ron files in {dir}");
 }
 
 #[test]
@@ -209,9 +176,7 @@ fn unknown_name_lists_the_builtin_profiles() {
     match HardwareProfile::load("no-such-profile") {
         Err(e @ ChipError::UnknownProfile { .. }) => {
             let display = e.to_string();
-            let ChipError::UnknownProfile { name, known } = e else {
-                unreachable!()
-            };
+            let ChipError::UnknownProfile { name, known } = e else { unreachable!() };
             assert_eq!(name, "no-such-profile");
             for builtin in BUILTIN_PROFILE_NAMES {
                 assert!(known.contains(builtin), "`{known}` should list `{builtin}`");
@@ -228,9 +193,7 @@ fn missing_ron_file_is_an_io_error() {
     match HardwareProfile::load("missing.ron") {
         Err(e @ ChipError::ProfileIo { .. }) => {
             let display = e.to_string();
-            let ChipError::ProfileIo { path, source } = e else {
-                unreachable!()
-            };
+            let ChipError::ProfileIo { path, source } = e else { unreachable!() };
             assert_eq!(path, "missing.ron");
             assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
             assert!(display.contains("missing.ron"), "{display}");
@@ -324,10 +287,7 @@ fn unknown_field_is_reported_at_its_name() {
     assert_eq!(line, line_of(&text, "weight_bitz"), "{display}");
     assert_eq!(column, column_of(&text, "weight_bitz"), "{display}");
     assert!(message.contains("weight_bitz"), "{display}");
-    assert!(
-        message.contains("weight_bits"),
-        "the message lists the expected fields: {display}"
-    );
+    assert!(message.contains("weight_bits"), "the message lists the expected fields: {display}");
 }
 
 #[test]
@@ -345,10 +305,7 @@ fn unknown_top_level_field() {
 
 #[test]
 fn missing_field_is_reported_at_the_end_of_its_struct() {
-    let bias_line = loihi2_text()
-        .lines()
-        .find(|l| l.contains("bias_bits:"))
-        .expect("loihi2 has bias_bits");
+    let bias_line = loihi2_text().lines().find(|l| l.contains("bias_bits:")).expect("loihi2 has bias_bits");
     let text = edit(loihi2_text(), &format!("{bias_line}\n"), "");
     let (line, column, message, display) = syntax_error(&text);
     // The parser notices when the DigitalArithmetic struct closes: the `))` line.
@@ -388,11 +345,8 @@ fn too_many_cores() {
 #[test]
 fn weight_bits_zero_and_one() {
     for bits in ["0", "1"] {
-        let (field, value, allowed, display) = value_error(&edit(
-            loihi2_text(),
-            "weight_bits: 8,",
-            &format!("weight_bits: {bits},"),
-        ));
+        let (field, value, allowed, display) =
+            value_error(&edit(loihi2_text(), "weight_bits: 8,", &format!("weight_bits: {bits},")));
         assert_eq!(field, "arithmetic.weight_bits", "{display}");
         assert_eq!(value, bits, "{display}");
         assert!(allowed.contains("2..=16"), "{display}");
@@ -401,22 +355,12 @@ fn weight_bits_zero_and_one() {
 
 #[test]
 fn negative_tau_spread() {
-    assert_loihi2_value_error(
-        "tau_spread: 0.0",
-        "tau_spread: -0.1",
-        "mismatch.tau_spread",
-        "[0, 2]",
-    );
+    assert_loihi2_value_error("tau_spread: 0.0", "tau_spread: -0.1", "mismatch.tau_spread", "[0, 2]");
 }
 
 #[test]
 fn huge_tau_spread() {
-    assert_loihi2_value_error(
-        "tau_spread: 0.0",
-        "tau_spread: 5.0",
-        "mismatch.tau_spread",
-        "[0, 2]",
-    );
+    assert_loihi2_value_error("tau_spread: 0.0", "tau_spread: 5.0", "mismatch.tau_spread", "[0, 2]");
 }
 
 #[test]
@@ -448,11 +392,7 @@ fn nan_set_in_code_is_refused_by_validate() {
 #[test]
 fn state_fraction_bits_larger_than_state_bits_minus_two() {
     // state_bits is 24 and activation_bits 8, so 8..=22 is allowed.
-    let ok = edit(
-        loihi2_text(),
-        "state_fraction_bits: 14,",
-        "state_fraction_bits: 22,",
-    );
+    let ok = edit(loihi2_text(), "state_fraction_bits: 14,", "state_fraction_bits: 22,");
     HardwareProfile::from_ron_str(&ok, "test.ron").expect("22 = state_bits - 2 is allowed");
     assert_loihi2_value_error(
         "state_fraction_bits: 14,",
@@ -498,19 +438,12 @@ fn synapse_gain_spread_on_a_digital_profile() {
 
 #[test]
 fn synapse_gain_spread_is_allowed_on_a_float_profile() {
-    let text = edit(
-        ideal_text(),
-        "synapse_gain_spread: 0.0",
-        "synapse_gain_spread: 0.1",
-    );
+    let text = edit(ideal_text(), "synapse_gain_spread: 0.0", "synapse_gain_spread: 0.1");
     let p =
         HardwareProfile::from_ron_str(&text, "test.ron").expect("gain mismatch is allowed on float cores");
     assert_eq!(p.mismatch.synapse_gain_spread, 0.1);
-    let (field, _, allowed, display) = value_error(&edit(
-        ideal_text(),
-        "synapse_gain_spread: 0.0",
-        "synapse_gain_spread: 5.0",
-    ));
+    let (field, _, allowed, display) =
+        value_error(&edit(ideal_text(), "synapse_gain_spread: 0.0", "synapse_gain_spread: 5.0"));
     assert_eq!(field, "mismatch.synapse_gain_spread", "{display}");
     assert!(allowed.contains("[0, 2]"), "{display}");
 }
@@ -538,12 +471,9 @@ fn weight_exponent_min_out_of_range() {
 
 #[test]
 fn negative_energy() {
-    for field in [
-        "synaptic_op_pj: 23.6",
-        "synaptic_update_pj: 120.0",
-        "neuron_update_pj: 52.0",
-        "spike_pj: 1.7",
-    ] {
+    for field in
+        ["synaptic_op_pj: 23.6", "synaptic_update_pj: 120.0", "neuron_update_pj: 52.0", "spike_pj: 1.7"]
+    {
         let name = field.split(':').next().expect("field name");
         assert_loihi2_value_error(
             field,
@@ -557,11 +487,8 @@ fn negative_energy() {
 #[test]
 fn empty_name() {
     for empty in ["\"\"", "\"   \""] {
-        let (field, _, allowed, display) = value_error(&edit(
-            loihi2_text(),
-            "name: \"loihi2\"",
-            &format!("name: {empty}"),
-        ));
+        let (field, _, allowed, display) =
+            value_error(&edit(loihi2_text(), "name: \"loihi2\"", &format!("name: {empty}")));
         assert_eq!(field, "name", "{display}");
         assert!(allowed.contains("non-empty"), "{display}");
     }
@@ -570,21 +497,9 @@ fn empty_name() {
 #[test]
 fn zero_core_limits() {
     for (from, to, field) in [
-        (
-            "max_neurons: Some(8192)",
-            "max_neurons: Some(0)",
-            "core_limits.max_neurons",
-        ),
-        (
-            "max_input_axons: Some(4096)",
-            "max_input_axons: Some(0)",
-            "core_limits.max_input_axons",
-        ),
-        (
-            "max_output_axons: Some(4096)",
-            "max_output_axons: Some(0)",
-            "core_limits.max_output_axons",
-        ),
+        ("max_neurons: Some(8192)", "max_neurons: Some(0)", "core_limits.max_neurons"),
+        ("max_input_axons: Some(4096)", "max_input_axons: Some(0)", "core_limits.max_input_axons"),
+        ("max_output_axons: Some(4096)", "max_output_axons: Some(0)", "core_limits.max_output_axons"),
         (
             "synapse_memory_bits: Some(1048576)",
             "synapse_memory_bits: Some(0)",
@@ -603,65 +518,20 @@ fn synapse_encoding_ranges() {
         "synapse_encoding.group_size",
         "1..=65536",
     );
-    assert_loihi2_value_error(
-        "word_bits: 64,",
-        "word_bits: 0,",
-        "synapse_encoding.word_bits",
-        "1..=4096",
-    );
-    assert_loihi2_value_error(
-        "delay_bits: 0,",
-        "delay_bits: 17,",
-        "synapse_encoding.delay_bits",
-        "0..=16",
-    );
+    assert_loihi2_value_error("word_bits: 64,", "word_bits: 0,", "synapse_encoding.word_bits", "1..=4096");
+    assert_loihi2_value_error("delay_bits: 0,", "delay_bits: 17,", "synapse_encoding.delay_bits", "0..=16");
 }
 
 #[test]
 fn other_digital_widths() {
     for (from, to, field, allowed) in [
-        (
-            "state_bits: 24,",
-            "state_bits: 33,",
-            "arithmetic.state_bits",
-            "8..=32",
-        ),
-        (
-            "activation_bits: 8,",
-            "activation_bits: 0,",
-            "arithmetic.activation_bits",
-            "1..=16",
-        ),
-        (
-            "input_bits: 8,",
-            "input_bits: 17,",
-            "arithmetic.input_bits",
-            "1..=16",
-        ),
-        (
-            "accumulator_bits: 22,",
-            "accumulator_bits: 41,",
-            "arithmetic.accumulator_bits",
-            "8..=40",
-        ),
-        (
-            "decay_bits: 12,",
-            "decay_bits: 0,",
-            "arithmetic.decay_bits",
-            "1..=16",
-        ),
-        (
-            "bias_bits: 13,",
-            "bias_bits: 1,",
-            "arithmetic.bias_bits",
-            "2..=24",
-        ),
-        (
-            "nudge_fraction_bits: 12,",
-            "nudge_fraction_bits: 0,",
-            "arithmetic.nudge_fraction_bits",
-            "1..=16",
-        ),
+        ("state_bits: 24,", "state_bits: 33,", "arithmetic.state_bits", "8..=32"),
+        ("activation_bits: 8,", "activation_bits: 0,", "arithmetic.activation_bits", "1..=16"),
+        ("input_bits: 8,", "input_bits: 17,", "arithmetic.input_bits", "1..=16"),
+        ("accumulator_bits: 22,", "accumulator_bits: 41,", "arithmetic.accumulator_bits", "8..=40"),
+        ("decay_bits: 12,", "decay_bits: 0,", "arithmetic.decay_bits", "1..=16"),
+        ("bias_bits: 13,", "bias_bits: 1,", "arithmetic.bias_bits", "2..=24"),
+        ("nudge_fraction_bits: 12,", "nudge_fraction_bits: 0,", "arithmetic.nudge_fraction_bits", "1..=16"),
         (
             "synaptic_input_shift: 6,",
             "synaptic_input_shift: -1,",
@@ -679,8 +549,5 @@ fn validate_names_the_profile_when_built_in_code() {
     p.chip.cores = 0;
     let err = p.validate().expect_err("0 cores is invalid");
     let display = err.to_string();
-    assert!(
-        display.starts_with("profile `loihi2`: field `chip.cores` = 0"),
-        "{display}"
-    );
+    assert!(display.starts_with("profile `loihi2`: field `chip.cores` = 0"), "{display}");
 }

@@ -11,10 +11,7 @@ fn corpus() -> Vec<String> {
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
     files.sort();
-    files
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect()
+    files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
 }
 
 /// Parses, and when the profile is valid, builds a chip from it: neither may panic.
@@ -92,7 +89,9 @@ proptest! {
                 i += 1;
             }
         }
-        prop_assume!(!starts.is_empty());
+        if starts.is_empty() {
+            return Ok(());
+        }
         let (s, e) = starts[which % starts.len()];
         let mutated = format!("{}{}{}", &base[..s], value, &base[e..]);
         exercise(&mutated);

@@ -91,19 +91,15 @@ pub struct TrainingCheckpoint {
 impl TrainingCheckpoint {
     /// Writes the checkpoint atomically as JSON.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_vec(self).map_err(|e| EpError::Output {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
+        let text = serde_json::to_vec(self)
+            .map_err(|e| EpError::Output { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
         write_atomic(path, &text)
     }
 
     /// Reads a checkpoint, naming the file in every error.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| EpError::DatasetIo {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| EpError::DatasetIo { path: path.to_path_buf(), source })?;
         serde_json::from_slice(&bytes).map_err(|e| EpError::InvalidParameter {
             field: "checkpoint".into(),
             value: path.display().to_string(),

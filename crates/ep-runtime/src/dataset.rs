@@ -56,28 +56,16 @@ impl Dataset {
             allowed: format!("{allowed} (dataset `{name}`)"),
         };
         if rows == 0 || cols == 0 {
-            return Err(invalid(
-                "image shape",
-                format!("{rows}x{cols}"),
-                "both sides at least 1",
-            ));
+            return Err(invalid("image shape", format!("{rows}x{cols}"), "both sides at least 1"));
         }
         if classes == 0 {
             return Err(invalid("classes", "0".to_string(), "at least 1"));
         }
         if labels.is_empty() {
-            return Err(invalid(
-                "examples",
-                "0".to_string(),
-                "at least one labelled example",
-            ));
+            return Err(invalid("examples", "0".to_string(), "at least one labelled example"));
         }
         let input_size = rows.checked_mul(cols).ok_or_else(|| {
-            invalid(
-                "image shape",
-                format!("{rows}x{cols}"),
-                "a pixel count that fits in memory",
-            )
+            invalid("image shape", format!("{rows}x{cols}"), "a pixel count that fits in memory")
         })?;
         let expected = labels.len().checked_mul(input_size);
         if expected != Some(pixels.len()) {
@@ -88,25 +76,14 @@ impl Dataset {
                 pixels.len()
             )));
         }
-        if let Some((index, &label)) = labels
-            .iter()
-            .enumerate()
-            .find(|&(_, &l)| usize::from(l) >= classes)
-        {
+        if let Some((index, &label)) = labels.iter().enumerate().find(|&(_, &l)| usize::from(l) >= classes) {
             return Err(invalid(
                 "label",
                 format!("{label} (example {index})"),
                 &format!("a label below the {classes} classes"),
             ));
         }
-        Ok(Dataset {
-            name,
-            pixels,
-            labels,
-            rows,
-            cols,
-            classes,
-        })
+        Ok(Dataset { name, pixels, labels, rows, cols, classes })
     }
 
     /// The dataset's name, e.g. `mnist10k/train`.
@@ -404,18 +381,8 @@ fn load_mnist10k() -> Result<DatasetSplit> {
         let labels = parse_idx_as(labels, &labels_origin, Some(IdxKind::Labels))?;
         dataset_from_idx(name, images, labels, &images_origin, &labels_origin)
     };
-    let train = part(
-        "mnist10k/train",
-        MNIST10K_TRAIN_IMAGES,
-        MNIST10K_TRAIN_LABELS,
-        "train",
-    )?;
-    let test = part(
-        "mnist10k/test",
-        MNIST10K_TEST_IMAGES,
-        MNIST10K_TEST_LABELS,
-        "test",
-    )?;
+    let train = part("mnist10k/train", MNIST10K_TRAIN_IMAGES, MNIST10K_TRAIN_LABELS, "train")?;
+    let test = part("mnist10k/test", MNIST10K_TEST_IMAGES, MNIST10K_TEST_LABELS, "test")?;
     DatasetSplit::new(train, test)
 }
 
@@ -423,10 +390,7 @@ fn load_mnist10k() -> Result<DatasetSplit> {
 fn candidate_names(prefixes: &[&str], what: &str) -> Vec<String> {
     let mut names = Vec::new();
     for prefix in prefixes {
-        for base in [
-            format!("{prefix}-{what}"),
-            format!("{prefix}-{}", what.replacen('-', ".", 1)),
-        ] {
+        for base in [format!("{prefix}-{what}"), format!("{prefix}-{}", what.replacen('-', ".", 1))] {
             names.push(base.clone());
             names.push(format!("{base}.gz"));
         }
@@ -447,11 +411,7 @@ fn find_file(dir: &Path, names: &[String]) -> Result<PathBuf> {
         path: first,
         source: std::io::Error::new(
             std::io::ErrorKind::NotFound,
-            format!(
-                "no such file; looked in {} for {}",
-                dir.display(),
-                names.join(", ")
-            ),
+            format!("no such file; looked in {} for {}", dir.display(), names.join(", ")),
         ),
     })
 }
@@ -509,22 +469,13 @@ mod tests {
     #[test]
     fn new_validates() {
         assert!(Dataset::new("a", vec![0; 4], vec![0], 2, 2, 2).is_ok());
-        assert!(matches!(
-            Dataset::new("a", vec![0; 3], vec![0], 2, 2, 2),
-            Err(EpError::DatasetMismatch(_))
-        ));
+        assert!(matches!(Dataset::new("a", vec![0; 3], vec![0], 2, 2, 2), Err(EpError::DatasetMismatch(_))));
         assert!(matches!(
             Dataset::new("a", vec![0; 4], vec![2], 2, 2, 2),
             Err(EpError::InvalidParameter { .. })
         ));
-        assert!(matches!(
-            Dataset::new("a", vec![], vec![], 2, 2, 2),
-            Err(EpError::InvalidParameter { .. })
-        ));
-        assert!(matches!(
-            Dataset::new("a", vec![], vec![0], 0, 2, 2),
-            Err(EpError::InvalidParameter { .. })
-        ));
+        assert!(matches!(Dataset::new("a", vec![], vec![], 2, 2, 2), Err(EpError::InvalidParameter { .. })));
+        assert!(matches!(Dataset::new("a", vec![], vec![0], 0, 2, 2), Err(EpError::InvalidParameter { .. })));
         assert!(matches!(
             Dataset::new("a", vec![0; 4], vec![0], 2, 2, 0),
             Err(EpError::InvalidParameter { .. })

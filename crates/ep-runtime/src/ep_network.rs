@@ -37,7 +37,13 @@ pub struct BatchOutcome {
     pub cost: f64,
     /// Share of neuron states (all layers, all examples) exactly at 0 or 1 at the free fixed point.
     pub saturated: f64,
+    /// Examples whose RMS state change in the last free step exceeded [`UNSETTLED_RESIDUAL`].
+    pub unsettled: usize,
 }
+
+/// An example whose free phase still changes its states by more than this (RMS per step, state
+/// units) at its last step has not settled.
+pub const UNSETTLED_RESIDUAL: f32 = 1e-3;
 
 /// An HTS-EP network living on one chip instance.
 #[derive(Debug, Clone)]
@@ -68,9 +74,7 @@ impl EpNetwork {
         let mut layers = Vec::new();
         let mut designed_dt = Vec::new();
         for (l, &size) in sizes.iter().enumerate().skip(1) {
-            let dt = config
-                .tau
-                .sample_dt(size, f64::from(config.base_dt), &mut tau_rng);
+            let dt = config.tau.sample_dt(size, f64::from(config.base_dt), &mut tau_rng);
             let spec = PopulationSpec::rate_neurons(
                 layer_name(l, count),
                 dt.clone(),
@@ -96,10 +100,7 @@ impl EpNetwork {
                 pre,
                 post,
                 w.view(),
-                ConnectOptions {
-                    weight_range: Some(range),
-                    mirror_of: None,
-                },
+                ConnectOptions { weight_range: Some(range), mirror_of: None },
             )?;
             forward.push(g);
             if l >= 2 {
@@ -107,26 +108,14 @@ impl EpNetwork {
                     post,
                     pre,
                     w.t(),
-                    ConnectOptions {
-                        weight_range: Some(range),
-                        mirror_of: Some(g),
-                    },
+                    ConnectOptions { weight_range: Some(range), mirror_of: Some(g) },
                 )?;
                 feedback.push(Some(fb));
             } else {
                 feedback.push(None);
             }
         }
-        Ok(Self {
-            chip,
-            shape: shape.clone(),
-            placement,
-            input,
-            layers,
-            forward,
-            feedback,
-            designed_dt,
-        })
+        Ok(Self { chip, shape: shape.clone(), placement, input, layers, forward, feedback, designed_dt })
     }
 
     /// The chip the network runs on.
@@ -167,9 +156,7 @@ impl EpNetwork {
 
     /// Designed per-neuron time steps of neuron layer `l` (1-based).
     pub fn designed_dt(&self, l: usize) -> Option<&[f32]> {
-        l.checked_sub(1)
-            .and_then(|k| self.designed_dt.get(k))
-            .map(Vec::as_slice)
+        l.checked_sub(1).and_then(|k| self.designed_dt.get(k)).map(Vec::as_slice)
     }
 
     /// Output population.
@@ -212,12 +199,9 @@ impl EpNetwork {
         let b = x.nrows();
         self.free_phase(x, config.t1)?;
         let free_residual = self.chip.last_step_residual();
+        let unsettled = self.chip.last_step_residuals().iter().filter(|&&r| r > UNSETTLED_RESIDUAL).count();
         let out = self.output_state()?;
-        let correct = argmax_rows(&out)
-            .iter()
-            .zip(labels)
-            .filter(|(p, l)| **p == usize::from(**l))
-            .count();
+        let correct = argmax_rows(&out).iter().zip(labels).filter(|(p, l)| **p == usize::from(**l)).count();
         let cost = 0.5 * (&out - &y).mapv(|d| f64::from(d) * f64::from(d)).sum();
         let mut at_bounds = 0usize;
         let mut states = 0usize;
@@ -261,21 +245,12 @@ impl EpNetwork {
             }
             self.chip.learn_bias(self.layers[l], &rule, global)?;
         }
-        Ok(BatchOutcome {
-            correct,
-            free_residual,
-            cost,
-            saturated,
-        })
+        Ok(BatchOutcome { correct, free_residual, cost, saturated, unsettled })
     }
 
     /// Runs `steps` steps nudging the output toward `y` with strength `beta`, then latches `slot`.
     fn nudged_phase(&mut self, y: ArrayView2<f32>, beta: f32, steps: usize, slot: TraceSlot) -> Result<()> {
-        let nudge = Nudge {
-            population: self.output(),
-            target: y,
-            beta,
-        };
+        let nudge = Nudge { population: self.output(), target: y, beta };
         self.chip.run(steps, Some(&nudge))?;
         self.chip.latch_traces(slot);
         Ok(())
@@ -298,10 +273,7 @@ impl EpNetwork {
         }
         for &p in &self.layers {
             if self.chip.read_bias(p)?.iter().any(|b| !b.is_finite()) {
-                return Ok(Some(format!(
-                    "non-finite bias in `{}`",
-                    self.chip.population_info(p)?.0
-                )));
+                return Ok(Some(format!("non-finite bias in `{}`", self.chip.population_info(p)?.0)));
             }
         }
         Ok(None)

@@ -12,10 +12,7 @@ use crate::error::{EpError, Result};
 /// same way whatever the thread count, so the result does not depend on it.
 pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, threads: usize) -> Result<f64> {
     if data.is_empty() {
-        return Err(EpError::DatasetMismatch(format!(
-            "dataset `{}` is empty",
-            data.name()
-        )));
+        return Err(EpError::DatasetMismatch(format!("dataset `{}` is empty", data.name())));
     }
     let batch = batch.max(1);
     let starts: Vec<usize> = (0..data.len()).step_by(batch).collect();
@@ -31,11 +28,7 @@ pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, thr
             let mut x = Array2::<f32>::zeros((idx.len(), data.input_size()));
             data.try_fill_batch(&idx, &mut x.view_mut())?;
             let pred = net.predict(x.view(), steps)?;
-            correct += pred
-                .iter()
-                .zip(&idx)
-                .filter(|(p, i)| **p == usize::from(data.labels()[**i]))
-                .count();
+            correct += pred.iter().zip(&idx).filter(|(p, i)| **p == usize::from(data.labels()[**i])).count();
         }
         Ok(correct)
     };
@@ -47,8 +40,7 @@ pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, thr
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(EpError::Worker("evaluation worker panicked".into())))
+                    h.join().unwrap_or_else(|_| Err(EpError::Worker("evaluation worker panicked".into())))
                 })
                 .sum::<Result<usize>>()
         })?

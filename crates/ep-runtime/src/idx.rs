@@ -80,10 +80,7 @@ impl IdxArray {
 
 impl std::fmt::Debug for IdxArray {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdxArray")
-            .field("dims", &self.dims)
-            .field("data_len", &self.data.len())
-            .finish()
+        f.debug_struct("IdxArray").field("dims", &self.dims).field("data_len", &self.data.len()).finish()
     }
 }
 
@@ -121,18 +118,11 @@ impl IdxKind {
 }
 
 fn format_err(origin: &Path, reason: impl Into<String>) -> EpError {
-    EpError::DatasetFormat {
-        path: origin.to_path_buf(),
-        reason: reason.into(),
-    }
+    EpError::DatasetFormat { path: origin.to_path_buf(), reason: reason.into() }
 }
 
 fn plural_dims(n: usize) -> String {
-    if n == 1 {
-        "1 dim".to_string()
-    } else {
-        format!("{n} dims")
-    }
+    if n == 1 { "1 dim".to_string() } else { format!("{n} dims") }
 }
 
 /// The message for a file of the expected type whose dimension count does not fit `kind`.
@@ -223,10 +213,7 @@ impl Source<'_> {
                  or another 0x000008NN"
             ),
         };
-        let whose = self
-            .kind
-            .map(|k| format!("{} file", k.noun()))
-            .unwrap_or_else(|| "file".to_string());
+        let whose = self.kind.map(|k| format!("{} file", k.noun())).unwrap_or_else(|| "file".to_string());
         if z0 != 0 || z1 != 0 {
             return Err(self.err(format!(
                 "wrong magic in {whose}: expected {expected}, found 0x{found:08x} \
@@ -287,9 +274,7 @@ impl Source<'_> {
             })
             .collect();
         let len = element_count(&dims).ok_or_else(|| {
-            self.err(format!(
-                "header dims {dims:?} describe more bytes of data than can be addressed"
-            ))
+            self.err(format!("header dims {dims:?} describe more bytes of data than can be addressed"))
         })?;
         Ok((dims, len))
     }
@@ -314,11 +299,7 @@ pub(crate) fn parse_idx_as(bytes: &[u8], origin: &Path, kind: Option<IdxKind>) -
 }
 
 fn parse_raw(bytes: &[u8], origin: &Path, kind: Option<IdxKind>) -> Result<IdxArray> {
-    let src = Source {
-        origin,
-        kind,
-        gzip: false,
-    };
+    let src = Source { origin, kind, gzip: false };
     let mut rest = bytes;
     let (dims, expected) = src.read_header(&mut rest)?;
     let header_len = bytes.len() - rest.len();
@@ -338,18 +319,11 @@ fn parse_raw(bytes: &[u8], origin: &Path, kind: Option<IdxKind>) -> Result<IdxAr
             rest.len() - expected
         )));
     }
-    Ok(IdxArray {
-        dims,
-        data: rest.to_vec(),
-    })
+    Ok(IdxArray { dims, data: rest.to_vec() })
 }
 
 fn parse_gzip(bytes: &[u8], origin: &Path, kind: Option<IdxKind>) -> Result<IdxArray> {
-    let src = Source {
-        origin,
-        kind,
-        gzip: true,
-    };
+    let src = Source { origin, kind, gzip: true };
     // Concatenated gzip members are valid gzip; anything else after a member is an error.
     let mut reader = flate2::read::MultiGzDecoder::new(bytes).take(MAX_DECOMPRESSED_BYTES);
     let (dims, expected) = src.read_header(&mut reader)?;
@@ -398,10 +372,7 @@ pub fn read_idx_file(path: &Path) -> Result<IdxArray> {
 
 /// [`read_idx_file`] with an optional expectation of what the file holds.
 pub(crate) fn read_idx_file_as(path: &Path, kind: Option<IdxKind>) -> Result<IdxArray> {
-    let io_err = |source| EpError::DatasetIo {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_err = |source| EpError::DatasetIo { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(io_err)?;
     let size = file.metadata().map_err(io_err)?.len();
     if size > MAX_DECOMPRESSED_BYTES {
@@ -411,9 +382,7 @@ pub(crate) fn read_idx_file_as(path: &Path, kind: Option<IdxKind>) -> Result<Idx
         ));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(MAX_DECOMPRESSED_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err)?;
+    file.take(MAX_DECOMPRESSED_BYTES + 1).read_to_end(&mut bytes).map_err(io_err)?;
     if bytes.len() as u64 > MAX_DECOMPRESSED_BYTES {
         return Err(format_err(
             path,
@@ -439,39 +408,25 @@ pub fn dataset_from_idx(
     let (count, rows, cols) = match images.dims.as_slice() {
         &[n, r, c] => (n, r, c),
         dims => {
-            return Err(format_err(
-                images_origin,
-                wrong_kind_reason(IdxKind::Images, dims.len()),
-            ));
+            return Err(format_err(images_origin, wrong_kind_reason(IdxKind::Images, dims.len())));
         }
     };
     let label_count = match labels.dims.as_slice() {
         &[n] => n,
         dims => {
-            return Err(format_err(
-                labels_origin,
-                wrong_kind_reason(IdxKind::Labels, dims.len()),
-            ));
+            return Err(format_err(labels_origin, wrong_kind_reason(IdxKind::Labels, dims.len())));
         }
     };
     if element_count(&images.dims) != Some(images.data.len()) {
         return Err(format_err(
             images_origin,
-            format!(
-                "dims {:?} do not match the {} bytes of data",
-                images.dims,
-                images.data.len()
-            ),
+            format!("dims {:?} do not match the {} bytes of data", images.dims, images.data.len()),
         ));
     }
     if labels.data.len() != label_count {
         return Err(format_err(
             labels_origin,
-            format!(
-                "dims {:?} do not match the {} bytes of data",
-                labels.dims,
-                labels.data.len()
-            ),
+            format!("dims {:?} do not match the {} bytes of data", labels.dims, labels.data.len()),
         ));
     }
     if count != label_count {
@@ -490,18 +445,12 @@ pub fn dataset_from_idx(
     if count == 0 {
         return Err(format_err(images_origin, "the file holds no images"));
     }
-    if let Some((index, &label)) = labels
-        .data
-        .iter()
-        .enumerate()
-        .find(|&(_, &l)| usize::from(l) >= IDX_CLASSES)
+    if let Some((index, &label)) =
+        labels.data.iter().enumerate().find(|&(_, &l)| usize::from(l) >= IDX_CLASSES)
     {
         return Err(format_err(
             labels_origin,
-            format!(
-                "label {label} at index {index} is out of range: classes are 0..={}",
-                IDX_CLASSES - 1
-            ),
+            format!("label {label} at index {index} is out of range: classes are 0..={}", IDX_CLASSES - 1),
         ));
     }
     Dataset::new(name, images.data, labels.data, rows, cols, IDX_CLASSES)
@@ -548,10 +497,7 @@ mod tests {
             let a = parse_idx(&b, origin());
             assert!(matches!(&a, Ok(a) if a.dims == [2, 3] && a.data == [1, 2, 3, 4, 5, 6]));
         }
-        let a = IdxArray {
-            dims: vec![2, 3],
-            data: vec![1, 2, 3, 4, 5, 6],
-        };
+        let a = IdxArray { dims: vec![2, 3], data: vec![1, 2, 3, 4, 5, 6] };
         assert_eq!(a.to_bytes().ok(), Some(bytes));
     }
 

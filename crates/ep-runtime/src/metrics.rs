@@ -27,12 +27,15 @@ pub struct EpochMetrics {
     pub synaptic_ops_per_example: f64,
     /// Share of neuron states exactly at 0 or 1 at the end of the free phases of the epoch.
     pub saturated_share: f64,
+    /// Share of training examples whose free phase had not settled (RMS change in its last step
+    /// above 10⁻³).
+    pub unsettled_share: f64,
 }
 
 impl EpochMetrics {
     /// Header of metrics.csv.
     pub const CSV_HEADER: &'static str = "epoch,train_accuracy,test_accuracy,train_cost,free_residual,\
-seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_example,saturated_share";
+seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_example,saturated_share,unsettled_share";
 
     /// Names of the columns that measure time (they differ between identical runs).
     pub const TIMING_COLUMNS: &'static [&'static str] = &["seconds", "examples_per_second", "eval_seconds"];
@@ -40,7 +43,7 @@ seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_
     /// One CSV row (no newline).
     pub fn csv_row(&self) -> String {
         format!(
-            "{},{:.6},{:.6},{:.6},{:.6e},{:.3},{:.1},{:.3},{:.6},{:.1},{:.6}",
+            "{},{:.6},{:.6},{:.6},{:.6e},{:.3},{:.1},{:.3},{:.6},{:.1},{:.6},{:.6}",
             self.epoch,
             self.train_accuracy,
             self.test_accuracy,
@@ -51,7 +54,8 @@ seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_
             self.eval_seconds,
             self.energy_per_example_uj,
             self.synaptic_ops_per_example,
-            self.saturated_share
+            self.saturated_share,
+            self.unsettled_share
         )
     }
 }

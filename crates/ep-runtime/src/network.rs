@@ -77,12 +77,7 @@ impl NetworkShape {
 
 impl std::fmt::Display for NetworkShape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = self
-            .layers
-            .iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join("-");
+        let text = self.layers.iter().map(usize::to_string).collect::<Vec<_>>().join("-");
         f.write_str(&text)
     }
 }

@@ -37,16 +37,7 @@ pub fn place_layers(profile: &HardwareProfile, shape: &NetworkShape) -> Result<P
         && lim.synapse_memory_bits.is_none();
     if unlimited {
         // A core without limits holds the whole network.
-        let layers = sizes[1..]
-            .iter()
-            .map(|&len| {
-                vec![CoreBlock {
-                    core: 0,
-                    start: 0,
-                    len,
-                }]
-            })
-            .collect();
+        let layers = sizes[1..].iter().map(|&len| vec![CoreBlock { core: 0, start: 0, len }]).collect();
         return Ok(Placement { layers });
     }
     let mut next_core = 0usize;
@@ -62,9 +53,7 @@ pub fn place_layers(profile: &HardwareProfile, shape: &NetworkShape) -> Result<P
                 "layer {name} needs {fan_in} input axons per neuron ({} from below{}), the profile \
                  `{}` allows {max} per core",
                 sizes[l - 1],
-                sizes
-                    .get(l + 1)
-                    .map_or(String::new(), |k| format!(" + {k} feedback from above")),
+                sizes.get(l + 1).map_or(String::new(), |k| format!(" + {k} feedback from above")),
                 profile.name
             )));
         }
@@ -100,11 +89,7 @@ pub fn place_layers(profile: &HardwareProfile, shape: &NetworkShape) -> Result<P
         let mut layer = Vec::with_capacity(blocks);
         for b in 0..blocks {
             let len = base + usize::from(b < extra);
-            layer.push(CoreBlock {
-                core: next_core,
-                start,
-                len,
-            });
+            layer.push(CoreBlock { core: next_core, start, len });
             start += len;
             next_core += 1;
         }

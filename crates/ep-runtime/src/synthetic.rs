@@ -67,12 +67,5 @@ fn generate(rng: &mut ChaCha8Rng, count: usize, name: &str) -> Result<Dataset> {
             }
         }
     }
-    Dataset::new(
-        name,
-        pixels,
-        labels,
-        SYNTHETIC_SIDE,
-        SYNTHETIC_SIDE,
-        SYNTHETIC_CLASSES,
-    )
+    Dataset::new(name, pixels, labels, SYNTHETIC_SIDE, SYNTHETIC_SIDE, SYNTHETIC_CLASSES)
 }

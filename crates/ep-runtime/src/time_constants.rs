@@ -87,10 +87,7 @@ impl TauSpec {
 
     /// Per-neuron time steps `dt_i = base_dt / τ_i`, clipped to [MIN_DT, 1].
     pub fn sample_dt<R: Rng + ?Sized>(&self, n: usize, base_dt: f64, rng: &mut R) -> Vec<f32> {
-        self.sample(n, rng)
-            .into_iter()
-            .map(|tau| ((base_dt / tau) as f32).clamp(MIN_DT, 1.0))
-            .collect()
+        self.sample(n, rng).into_iter().map(|tau| ((base_dt / tau) as f32).clamp(MIN_DT, 1.0)).collect()
     }
 
     /// The mean of τ.
@@ -132,13 +129,10 @@ impl FromStr for TauSpec {
         let mut min = None;
         let mut max = None;
         for part in params.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = part
-                .split_once('=')
-                .ok_or_else(|| bad(text, &format!("`{part}` is not key=value")))?;
-            let x: f64 = value
-                .trim()
-                .parse()
-                .map_err(|_| bad(text, &format!("`{value}` is not a number")))?;
+            let (key, value) =
+                part.split_once('=').ok_or_else(|| bad(text, &format!("`{part}` is not key=value")))?;
+            let x: f64 =
+                value.trim().parse().map_err(|_| bad(text, &format!("`{value}` is not a number")))?;
             if !x.is_finite() || x < 0.0 {
                 return Err(bad(text, &format!("{key} = {value} must be a finite number ≥ 0")));
             }
@@ -167,14 +161,8 @@ impl FromStr for TauSpec {
                 }
                 TauSpec::Constant { mean }
             }
-            "lognormal" => TauSpec::LogNormal {
-                mean,
-                cv: need_cv(cv)?,
-            },
-            "gamma" => TauSpec::Gamma {
-                mean,
-                cv: need_cv(cv)?,
-            },
+            "lognormal" => TauSpec::LogNormal { mean, cv: need_cv(cv)? },
+            "gamma" => TauSpec::Gamma { mean, cv: need_cv(cv)? },
             "uniform" => {
                 let (Some(a), Some(b)) = (min, max) else {
                     return Err(bad(text, "uniform needs min=A,max=B"));

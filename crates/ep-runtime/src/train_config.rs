@@ -45,13 +45,7 @@ impl LrSchedule {
 
     /// Parses `constant` or `cosine[:floor=F]`.
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = || {
-            invalid(
-                "lr_schedule",
-                text,
-                "constant, or cosine[:floor=F] with F in [0, 1]",
-            )
-        };
+        let bad = || invalid("lr_schedule", text, "constant, or cosine[:floor=F] with F in [0, 1]");
         match text.trim() {
             "constant" => Ok(LrSchedule::Constant),
             "cosine" => Ok(LrSchedule::Cosine { floor: 0.1 }),
@@ -140,11 +134,7 @@ fn one_thread() -> usize {
 }
 
 fn invalid(field: &str, value: impl ToString, allowed: &str) -> EpError {
-    EpError::InvalidParameter {
-        field: field.into(),
-        value: value.to_string(),
-        allowed: allowed.into(),
-    }
+    EpError::InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }
 }
 
 impl TrainConfig {
@@ -154,21 +144,13 @@ impl TrainConfig {
             return Err(invalid("t1", self.t1, "free-phase steps in 1..=100000"));
         }
         if self.t2 == 0 || self.t2 > 100_000 {
-            return Err(invalid(
-                "t2",
-                self.t2,
-                "nudged-phase steps in 1..=100000 (EP needs a nudged phase)",
-            ));
+            return Err(invalid("t2", self.t2, "nudged-phase steps in 1..=100000 (EP needs a nudged phase)"));
         }
         if !(self.beta.is_finite() && self.beta > 0.0 && self.beta <= 10.0) {
             return Err(invalid("beta", self.beta, "a number in (0, 10]"));
         }
         if self.batch == 0 || self.batch > 100_000 {
-            return Err(invalid(
-                "batch",
-                self.batch,
-                "examples per mini-batch in 1..=100000",
-            ));
+            return Err(invalid("batch", self.batch, "examples per mini-batch in 1..=100000"));
         }
         if self.eval_batch == 0 || self.eval_batch > 100_000 {
             return Err(invalid("eval_batch", self.eval_batch, "an integer in 1..=100000"));
@@ -182,11 +164,7 @@ impl TrainConfig {
                 &format!("one learning rate, or one per projection ({p} for layers {shape})"),
             ));
         }
-        if let Some(bad) = self
-            .lr
-            .iter()
-            .find(|x| !(x.is_finite() && **x >= 0.0 && **x <= 100.0))
-        {
+        if let Some(bad) = self.lr.iter().find(|x| !(x.is_finite() && **x >= 0.0 && **x <= 100.0)) {
             return Err(invalid("lr", bad, "learning rates in [0, 100]"));
         }
         if !(self.base_dt.is_finite() && self.base_dt > 0.0 && self.base_dt <= 1.0) {
@@ -196,11 +174,7 @@ impl TrainConfig {
             && self.weight_headroom >= 1.0
             && self.weight_headroom <= 1000.0)
         {
-            return Err(invalid(
-                "weight_headroom",
-                self.weight_headroom,
-                "a number in [1, 1000]",
-            ));
+            return Err(invalid("weight_headroom", self.weight_headroom, "a number in [1, 1000]"));
         }
         if self.epochs > 100_000 {
             return Err(invalid("epochs", self.epochs, "an integer in 0..=100000"));
@@ -213,11 +187,7 @@ impl TrainConfig {
 
     /// Learning rate of projection `l` (0-based).
     pub fn lr_for(&self, l: usize) -> f32 {
-        if self.lr.len() == 1 {
-            self.lr[0]
-        } else {
-            self.lr[l]
-        }
+        if self.lr.len() == 1 { self.lr[0] } else { self.lr[l] }
     }
 
     /// Parses learning rates: `0.1` or `0.1,0.05`.
@@ -225,11 +195,7 @@ impl TrainConfig {
         text.split(',')
             .map(|p| {
                 p.trim().parse::<f32>().map_err(|_| {
-                    invalid(
-                        "lr",
-                        text,
-                        "one number, or comma-separated numbers, one per projection",
-                    )
+                    invalid("lr", text, "one number, or comma-separated numbers, one per projection")
                 })
             })
             .collect()

@@ -39,6 +39,8 @@ pub struct Trainer {
     sign_rng: ChaCha8Rng,
     history: Vec<EpochMetrics>,
     divergence: Option<String>,
+    fidelity_every: usize,
+    fidelity_samples: Vec<f64>,
 }
 
 impl Trainer {
@@ -53,6 +55,8 @@ impl Trainer {
             config,
             history: Vec::new(),
             divergence: None,
+            fidelity_every: 0,
+            fidelity_samples: Vec::new(),
         })
     }
 
@@ -71,6 +75,17 @@ impl Trainer {
         &self.history
     }
 
+    /// Samples the gradient fidelity (cosine between the chip's EP update and the true gradient of
+    /// its float twin) on every `every`-th mini-batch; 0 turns it off.
+    pub fn set_fidelity_every(&mut self, every: usize) {
+        self.fidelity_every = every;
+    }
+
+    /// The gradient-fidelity samples taken so far.
+    pub fn fidelity_samples(&self) -> &[f64] {
+        &self.fidelity_samples
+    }
+
     /// Why training diverged, if it did.
     pub fn divergence(&self) -> Option<&str> {
         self.divergence.as_deref()
@@ -81,10 +96,7 @@ impl Trainer {
         let shape = self.net.shape();
         for set in [&data.train, &data.test] {
             if set.is_empty() {
-                return Err(EpError::DatasetMismatch(format!(
-                    "dataset `{}` is empty",
-                    set.name()
-                )));
+                return Err(EpError::DatasetMismatch(format!("dataset `{}` is empty", set.name())));
             }
             if set.input_size() != shape.input() {
                 return Err(EpError::DatasetMismatch(format!(
@@ -126,14 +138,12 @@ impl Trainer {
         let mut cost = 0.0f64;
         let mut residual = 0.0f64;
         let mut saturated = 0.0f64;
+        let mut unsettled = 0usize;
         let mut batches = 0usize;
         let mut x = Array2::<f32>::zeros((0, inputs));
         let mut y = Array2::<f32>::zeros((0, outputs));
         let mut labels = Vec::new();
-        let lr_factor = self
-            .config
-            .lr_schedule
-            .factor(self.history.len(), self.config.epochs);
+        let lr_factor = self.config.lr_schedule.factor(self.history.len(), self.config.epochs);
         for chunk in order.chunks(self.config.batch) {
             if x.nrows() != chunk.len() {
                 x = Array2::zeros((chunk.len(), inputs));
@@ -143,6 +153,21 @@ impl Trainer {
             train.try_fill_targets(chunk, &mut y.view_mut())?;
             labels.clear();
             labels.extend(chunk.iter().map(|&i| train.labels()[i]));
+            if self.fidelity_every > 0 && batches.is_multiple_of(self.fidelity_every) {
+                // Sampled before the update, on the batch about to be learned; its own β-sign stream.
+                let seed = derive_seed(self.config.seed, SeedPurpose::BetaSign)
+                    ^ (self.fidelity_samples.len() as u64);
+                let cosine = crate::gradient_fidelity::gradient_fidelity(
+                    &self.net,
+                    x.view(),
+                    y.view(),
+                    &labels,
+                    &self.config,
+                    lr_factor,
+                    seed,
+                )?;
+                self.fidelity_samples.push(cosine);
+            }
             let outcome = self.net.train_batch(
                 x.view(),
                 y.view(),
@@ -155,6 +180,7 @@ impl Trainer {
             cost += outcome.cost;
             residual += f64::from(outcome.free_residual);
             saturated += outcome.saturated;
+            unsettled += outcome.unsettled;
             batches += 1;
             progress((batches * self.config.batch).min(train.len()), train.len());
         }
@@ -173,11 +199,7 @@ impl Trainer {
             ));
         }
         let eval_start = Instant::now();
-        let test_accuracy = if self.divergence.is_some() {
-            0.0
-        } else {
-            self.evaluate(&data.test)?
-        };
+        let test_accuracy = if self.divergence.is_some() { 0.0 } else { self.evaluate(&data.test)? };
         let metrics = EpochMetrics {
             epoch: self.history.len() + 1,
             train_accuracy: correct as f64 / n,
@@ -190,6 +212,7 @@ impl Trainer {
             energy_per_example_uj: energy / n * 1e6,
             synaptic_ops_per_example: counters.synaptic_ops as f64 / n,
             saturated_share,
+            unsettled_share: unsettled as f64 / n,
         };
         let chance = 1.0 / data.test.classes().max(1) as f64 + CHANCE_MARGIN;
         if self.divergence.is_none()
@@ -235,10 +258,7 @@ impl Trainer {
         }
         checkpoint.profile.validate()?;
         let shape = NetworkShape::new(checkpoint.layers.clone())?;
-        let config = TrainConfig {
-            threads,
-            ..checkpoint.config.clone()
-        };
+        let config = TrainConfig { threads, ..checkpoint.config.clone() };
         let mut trainer = Trainer::new(&checkpoint.profile, &shape, config)?;
         trainer.net.chip_mut().restore_checkpoint(&checkpoint.chip)?;
         trainer.shuffle_rng.set_word_pos(checkpoint.shuffle_word_pos);
@@ -250,13 +270,7 @@ impl Trainer {
 
     /// Test accuracy of the current network (free phase only).
     pub fn evaluate(&self, data: &Dataset) -> Result<f64> {
-        evaluate(
-            &self.net,
-            data,
-            self.config.t1,
-            self.config.eval_batch,
-            self.config.threads,
-        )
+        evaluate(&self.net, data, self.config.t1, self.config.eval_batch, self.config.threads)
     }
 
     /// The run summary so far.

@@ -6,13 +6,8 @@ use ep_runtime::{DatasetSplit, NetworkShape, TrainConfig, Trainer, load_dataset}
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn train(p: &HardwareProfile, tau: &str, data: &DatasetSplit) -> Result<Trainer, Box<dyn std::error::Error>> {
-    let config = TrainConfig {
-        lr: vec![0.2],
-        tau: tau.parse()?,
-        seed: 4,
-        epochs: 3,
-        ..TrainConfig::default()
-    };
+    let config =
+        TrainConfig { lr: vec![0.2], tau: tau.parse()?, seed: 4, epochs: 3, ..TrainConfig::default() };
     let mut t = Trainer::new(p, &NetworkShape::parse("16,32,4")?, config)?;
     for _ in 0..3 {
         t.train_epoch(data, &mut |_, _| {})?;
@@ -69,10 +64,7 @@ fn analog_and_mixed_signal_profiles_learn_and_break_weight_symmetry() -> TestRes
         let fb = chip.read_weights(net.feedback_group(1).ok_or("feedback")?)?;
         let diff = (&fwd - &fb.t()).mapv(f32::abs).sum() / fwd.len() as f32;
         let scale = fwd.mapv(f32::abs).sum() / fwd.len() as f32;
-        assert!(
-            diff > 1e-3 * scale,
-            "{name}: feedback weights stayed identical ({diff})"
-        );
+        assert!(diff > 1e-3 * scale, "{name}: feedback weights stayed identical ({diff})");
     }
     Ok(())
 }

@@ -39,11 +39,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 fn format_reason<T: std::fmt::Debug>(result: Result<T, EpError>, path: &Path) -> String {
     let err = result.expect_err("expected an error");
     let shown = err.to_string();
-    assert!(
-        shown.contains(&path.display().to_string()),
-        "message does not name {}: {shown}",
-        path.display()
-    );
+    assert!(shown.contains(&path.display().to_string()), "message does not name {}: {shown}", path.display());
     match err {
         EpError::DatasetFormat { path: p, reason } => {
             assert_eq!(p, path);
@@ -115,10 +111,8 @@ fn mnist10k_pixel_statistics_are_sane() {
             let lit = px.iter().filter(|&&p| p > 0).count();
             assert!((20..=500).contains(&lit), "example {i} has {lit} lit pixels");
             // Digits are centred: the outermost ring of pixels is nearly always blank.
-            let border: u32 = (0..28)
-                .flat_map(|k| [k, 27 * 28 + k, k * 28, k * 28 + 27])
-                .map(|j| u32::from(px[j]))
-                .sum();
+            let border: u32 =
+                (0..28).flat_map(|k| [k, 27 * 28 + k, k * 28, k * 28 + 27]).map(|j| u32::from(px[j])).sum();
             assert!(border < 255 * 8, "example {i} has a bright border");
         }
     }
@@ -204,17 +198,11 @@ fn labels_given_as_images_is_a_wrong_magic() {
     // Swapped: the labels array where images are expected.
     let r = dataset_from_idx("x", labels_arr.clone(), labels_arr, ip, lp);
     let reason = format_reason(r, ip);
-    assert!(
-        reason.contains("images") && reason.contains("0x00000803"),
-        "{reason}"
-    );
+    assert!(reason.contains("images") && reason.contains("0x00000803"), "{reason}");
     assert!(reason.contains("0x00000801"), "{reason}");
     let r = dataset_from_idx("x", images_arr.clone(), images_arr, ip, lp);
     let reason = format_reason(r, lp);
-    assert!(
-        reason.contains("labels") && reason.contains("0x00000801"),
-        "{reason}"
-    );
+    assert!(reason.contains("labels") && reason.contains("0x00000801"), "{reason}");
 }
 
 #[test]
@@ -237,19 +225,13 @@ fn truncated_header_and_data() {
     // gzip: the decompressed content is short.
     let path = write(dir.path(), "short-data.gz", &gzip(&full[..full.len() - 3]));
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("says 8 bytes of data") && reason.contains("has 5"),
-        "{reason}"
-    );
+    assert!(reason.contains("says 8 bytes of data") && reason.contains("has 5"), "{reason}");
 
     // gzip: the compressed stream itself is cut.
     let zipped = gzip(&full);
     let path = write(dir.path(), "cut.gz", &zipped[..zipped.len() / 2]);
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("gzip") || reason.contains("truncated"),
-        "{reason}"
-    );
+    assert!(reason.contains("gzip") || reason.contains("truncated"), "{reason}");
 }
 
 #[test]
@@ -259,17 +241,11 @@ fn huge_claimed_size_is_rejected_without_allocating() {
     let bytes = idx_bytes(&[1_000_000_000, 28, 28], &[1, 2, 3]);
     let path = write(dir.path(), "huge", &bytes);
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("784000000000") && reason.contains("has 3"),
-        "{reason}"
-    );
+    assert!(reason.contains("784000000000") && reason.contains("has 3"), "{reason}");
 
     let path = write(dir.path(), "huge.gz", &gzip(&bytes));
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("784000000000") && reason.contains("limit"),
-        "{reason}"
-    );
+    assert!(reason.contains("784000000000") && reason.contains("limit"), "{reason}");
 
     // A product that overflows usize.
     let bytes = idx_bytes(&[u32::MAX; 4], &[]);
@@ -281,10 +257,7 @@ fn huge_claimed_size_is_rejected_without_allocating() {
     let bytes = idx_bytes(&[1_000_000_000], &[1, 2, 3]);
     let path = write(dir.path(), "huge-labels.gz", &gzip(&bytes));
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("1000000000") && reason.contains("has 3"),
-        "{reason}"
-    );
+    assert!(reason.contains("1000000000") && reason.contains("has 3"), "{reason}");
 }
 
 #[test]
@@ -293,16 +266,10 @@ fn trailing_bytes_are_an_error() {
     let bytes = idx_bytes(&[2], &[1, 2, 3, 4]);
     let path = write(dir.path(), "trailing", &bytes);
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("trailing") && reason.contains("2 unexpected"),
-        "{reason}"
-    );
+    assert!(reason.contains("trailing") && reason.contains("2 unexpected"), "{reason}");
     let path = write(dir.path(), "trailing.gz", &gzip(&bytes));
     let reason = format_reason(read_idx_file(&path), &path);
-    assert!(
-        reason.contains("trailing") && reason.contains("2 more"),
-        "{reason}"
-    );
+    assert!(reason.contains("trailing") && reason.contains("2 more"), "{reason}");
     // Junk after a complete gzip member.
     let mut zipped = gzip(&idx_bytes(&[2], &[1, 2]));
     zipped.extend_from_slice(b"junk after the stream");
@@ -375,33 +342,14 @@ fn image_and_label_counts_must_match() {
 fn inconsistent_idx_array_fields_are_rejected() {
     let ip = Path::new("i");
     let lp = Path::new("l");
-    let images = IdxArray {
-        dims: vec![2, 2, 2],
-        data: vec![0; 7],
-    };
-    let labels = IdxArray {
-        dims: vec![2],
-        data: vec![0, 1],
-    };
+    let images = IdxArray { dims: vec![2, 2, 2], data: vec![0; 7] };
+    let labels = IdxArray { dims: vec![2], data: vec![0, 1] };
     let reason = format_reason(dataset_from_idx("x", images, labels.clone(), ip, lp), ip);
     assert!(reason.contains("do not match"), "{reason}");
-    let empty = IdxArray {
-        dims: vec![0, 2, 2],
-        data: vec![],
-    };
-    let none = IdxArray {
-        dims: vec![0],
-        data: vec![],
-    };
+    let empty = IdxArray { dims: vec![0, 2, 2], data: vec![] };
+    let none = IdxArray { dims: vec![0], data: vec![] };
     assert!(dataset_from_idx("x", empty, none, ip, lp).is_err());
-    assert!(
-        IdxArray {
-            dims: vec![],
-            data: vec![]
-        }
-        .to_bytes()
-        .is_err()
-    );
+    assert!(IdxArray { dims: vec![], data: vec![] }.to_bytes().is_err());
 }
 
 #[test]
@@ -452,16 +400,8 @@ fn write_mnist_like(dir: &Path, test_prefix: &str, gz: bool) {
     let sfx = if gz { ".gz" } else { "" };
     write(dir, &format!("train-images-idx3-ubyte{sfx}"), &enc(&train_i));
     write(dir, &format!("train-labels-idx1-ubyte{sfx}"), &enc(&train_l));
-    write(
-        dir,
-        &format!("{test_prefix}-images-idx3-ubyte{sfx}"),
-        &enc(&test_i),
-    );
-    write(
-        dir,
-        &format!("{test_prefix}-labels-idx1-ubyte{sfx}"),
-        &enc(&test_l),
-    );
+    write(dir, &format!("{test_prefix}-images-idx3-ubyte{sfx}"), &enc(&test_i));
+    write(dir, &format!("{test_prefix}-labels-idx1-ubyte{sfx}"), &enc(&test_l));
 }
 
 #[test]
@@ -514,10 +454,7 @@ fn idx_dir_with_swapped_files_names_images_or_labels() {
     let images_path = write(dir.path(), "train-images-idx3-ubyte", &labels);
     let err = load_dataset(&format!("idx:{}", dir.path().display())).expect_err("swapped");
     let reason = format_reason::<()>(Err(err), &images_path);
-    assert!(
-        reason.contains("images file") && reason.contains("labels"),
-        "{reason}"
-    );
+    assert!(reason.contains("images file") && reason.contains("labels"), "{reason}");
 }
 
 #[test]
@@ -525,11 +462,7 @@ fn idx_dir_with_mismatched_shapes() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_mnist_like(dir.path(), "t10k", false);
     let pixels = vec![0u8; 10 * 4];
-    write(
-        dir.path(),
-        "t10k-images-idx3-ubyte",
-        &idx_bytes(&[10, 2, 2], &pixels),
-    );
+    write(dir.path(), "t10k-images-idx3-ubyte", &idx_bytes(&[10, 2, 2], &pixels));
     let err = load_dataset(&format!("idx:{}", dir.path().display())).expect_err("mismatch");
     assert!(matches!(err, EpError::DatasetMismatch(_)), "{err:?}");
 }
@@ -542,25 +475,13 @@ fn unknown_and_malformed_specs() {
     for spec in ["", "mnist", "cifar10", "MNIST10K", "idx", "synthetic:"] {
         let r = load_dataset(spec);
         assert!(
-            matches!(
-                r,
-                Err(EpError::UnknownDataset(_)) | Err(EpError::InvalidParameter { .. })
-            ),
+            matches!(r, Err(EpError::UnknownDataset(_)) | Err(EpError::InvalidParameter { .. })),
             "{spec}: {r:?}"
         );
     }
     assert!(matches!(load_dataset("cifar10"), Err(EpError::UnknownDataset(s)) if s == "cifar10"));
-    for spec in [
-        "synthetic:seed=",
-        "synthetic:seed=-1",
-        "synthetic:seed=x",
-        "synthetic:foo=1",
-        "idx:",
-    ] {
-        assert!(
-            matches!(load_dataset(spec), Err(EpError::InvalidParameter { .. })),
-            "{spec}"
-        );
+    for spec in ["synthetic:seed=", "synthetic:seed=-1", "synthetic:seed=x", "synthetic:foo=1", "idx:"] {
+        assert!(matches!(load_dataset(spec), Err(EpError::InvalidParameter { .. })), "{spec}");
     }
     for name in ["mnist10k", "synthetic", "seed=", "idx:"] {
         assert!(DATASET_HELP.contains(name), "help lacks {name}");
@@ -575,10 +496,7 @@ fn synthetic_is_deterministic_and_seed_dependent() {
     assert_eq!(a, b);
     assert_ne!(a.train.all_pixels(), c.train.all_pixels());
     assert_ne!(a.train.labels(), c.train.labels());
-    assert_eq!(
-        load_dataset("synthetic").expect("default"),
-        synthetic_split(0).expect("seed 0")
-    );
+    assert_eq!(load_dataset("synthetic").expect("default"), synthetic_split(0).expect("seed 0"));
     assert_eq!(load_dataset("synthetic:seed=3").expect("seed 3"), a);
     assert_eq!(a.train.len(), 400);
     assert_eq!(a.test.len(), 200);
@@ -615,11 +533,7 @@ fn synthetic_is_learnable() {
             best == Some(usize::from(test.labels()[i]))
         })
         .count();
-    assert!(
-        correct * 100 >= 90 * test.len(),
-        "{correct}/{} correct",
-        test.len()
-    );
+    assert!(correct * 100 >= 90 * test.len(), "{correct}/{} correct", test.len());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -638,19 +552,13 @@ fn fill_batch_and_targets_values() {
     assert_eq!(x, ndarray::array![[0.8, 0.6], [0.0, 1.0], [0.8, 0.6]]);
     let mut t = Array2::<f32>::from_elem((3, 3), -1.0);
     ds.fill_targets(&[2, 0, 1], &mut t.view_mut());
-    assert_eq!(
-        t,
-        ndarray::array![[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
-    );
+    assert_eq!(t, ndarray::array![[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]);
 
     // Into a column slice of a larger, non-contiguous array.
     let mut big = Array2::<f32>::zeros((2, 5));
     let mut view = big.slice_mut(ndarray::s![.., 1..3]);
     ds.try_fill_batch(&[1, 0], &mut view).expect("shape fits");
-    assert_eq!(
-        big,
-        ndarray::array![[0.0, 0.2, 0.4, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]]
-    );
+    assert_eq!(big, ndarray::array![[0.0, 0.2, 0.4, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]]);
 
     // Every byte maps to byte / 255 exactly.
     let all = Dataset::new("all", (0..=255u8).collect(), vec![0], 16, 16, 1).expect("all");
@@ -681,20 +589,11 @@ fn fill_is_lenient_and_try_fill_reports() {
     ds.fill_batch(&[], &mut Array2::<f32>::zeros((0, 2)).view_mut());
 
     let mut x = Array2::<f32>::from_elem((2, 2), -1.0);
-    assert!(matches!(
-        ds.try_fill_batch(&[0, 3], &mut x.view_mut()),
-        Err(EpError::InvalidParameter { .. })
-    ));
+    assert!(matches!(ds.try_fill_batch(&[0, 3], &mut x.view_mut()), Err(EpError::InvalidParameter { .. })));
     assert!(x.iter().all(|&v| v == -1.0), "untouched on error");
-    assert!(matches!(
-        ds.try_fill_batch(&[0], &mut x.view_mut()),
-        Err(EpError::DatasetMismatch(_))
-    ));
+    assert!(matches!(ds.try_fill_batch(&[0], &mut x.view_mut()), Err(EpError::DatasetMismatch(_))));
     let mut t = Array2::<f32>::zeros((2, 2));
-    assert!(matches!(
-        ds.try_fill_targets(&[0, 1], &mut t.view_mut()),
-        Err(EpError::DatasetMismatch(_))
-    ));
+    assert!(matches!(ds.try_fill_targets(&[0, 1], &mut t.view_mut()), Err(EpError::DatasetMismatch(_))));
     let mut t = Array2::<f32>::zeros((2, 3));
     ds.try_fill_targets(&[0, 1], &mut t.view_mut()).expect("fits");
     assert_eq!(t, ndarray::array![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]);
@@ -727,13 +626,7 @@ fn split_requires_matching_shapes_and_classes() {
     let a = tiny();
     let b = Dataset::new("b", vec![0; 4], vec![0, 1], 2, 1, 3).expect("b");
     let c = Dataset::new("c", vec![0; 2], vec![0], 1, 2, 4).expect("c");
-    assert!(matches!(
-        DatasetSplit::new(a.clone(), b),
-        Err(EpError::DatasetMismatch(_))
-    ));
-    assert!(matches!(
-        DatasetSplit::new(a.clone(), c),
-        Err(EpError::DatasetMismatch(_))
-    ));
+    assert!(matches!(DatasetSplit::new(a.clone(), b), Err(EpError::DatasetMismatch(_))));
+    assert!(matches!(DatasetSplit::new(a.clone(), c), Err(EpError::DatasetMismatch(_))));
     assert!(DatasetSplit::new(a.clone(), a.truncated(1)).is_ok());
 }

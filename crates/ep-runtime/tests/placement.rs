@@ -9,10 +9,7 @@ fn mnist_network_fits_loihi2_within_every_core_limit() -> Result<(), Box<dyn std
     let p = HardwareProfile::load("loihi2")?;
     let shape = NetworkShape::parse("784,500,10")?;
     let placement = place_layers(&p, &shape)?;
-    let mem = p
-        .core_limits
-        .synapse_memory_bits
-        .ok_or("loihi2 has a memory limit")?;
+    let mem = p.core_limits.synapse_memory_bits.ok_or("loihi2 has a memory limit")?;
     let hidden = &placement.layers[0];
     assert!(hidden.len() > 1, "784x500 synapses cannot fit one 1 Mbit core");
     assert_eq!(hidden.iter().map(|b| b.len).sum::<usize>(), 500);
@@ -30,17 +27,11 @@ fn mnist_network_fits_loihi2_within_every_core_limit() -> Result<(), Box<dyn std
 #[test]
 fn networks_too_large_are_refused_with_the_numbers() -> Result<(), Box<dyn std::error::Error>> {
     let p = HardwareProfile::load("loihi2")?;
-    let err = place_layers(&p, &NetworkShape::parse("5000,100,10")?)
-        .err()
-        .ok_or("fan-in accepted")?;
+    let err = place_layers(&p, &NetworkShape::parse("5000,100,10")?).err().ok_or("fan-in accepted")?;
     let msg = err.to_string();
-    assert!(
-        msg.contains("5010") && msg.contains("4096") && msg.contains("h1"),
-        "{msg}"
-    );
-    let err = place_layers(&p, &NetworkShape::parse("1000,3000,3000,10")?)
-        .err()
-        .ok_or("core count accepted")?;
+    assert!(msg.contains("5010") && msg.contains("4096") && msg.contains("h1"), "{msg}");
+    let err =
+        place_layers(&p, &NetworkShape::parse("1000,3000,3000,10")?).err().ok_or("core count accepted")?;
     let msg = err.to_string();
     assert!(msg.contains("cores") && msg.contains("128"), "{msg}");
     Ok(())

@@ -45,30 +45,18 @@ fn rejects_malformed_specs_naming_the_problem() {
         ("constant:mean=0", "mean must be > 0"),
         ("lognormal:cv", "key=value"),
     ] {
-        let err = text
-            .parse::<TauSpec>()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = text.parse::<TauSpec>().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains(needle) && err.contains("tau"), "{text}: {err}");
     }
 }
 
 #[test]
 fn samples_have_the_requested_mean_and_spread() -> Result<(), ep_runtime::EpError> {
-    for text in [
-        "lognormal:cv=0.5",
-        "gamma:cv=0.5",
-        "lognormal:cv=0.25,mean=2",
-        "uniform:min=0.5,max=1.5",
-    ] {
+    for text in ["lognormal:cv=0.5", "gamma:cv=0.5", "lognormal:cv=0.25,mean=2", "uniform:min=0.5,max=1.5"] {
         let spec: TauSpec = text.parse()?;
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let (mean, cv) = stats(&spec.sample(200_000, &mut rng));
-        assert!(
-            (mean - spec.mean()).abs() / spec.mean() < 0.01,
-            "{text}: mean {mean}"
-        );
+        assert!((mean - spec.mean()).abs() / spec.mean() < 0.01, "{text}: mean {mean}");
         assert!((cv - spec.cv()).abs() < 0.01, "{text}: cv {cv}");
     }
     Ok(())

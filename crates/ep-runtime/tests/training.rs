@@ -13,13 +13,7 @@ fn synthetic() -> Result<DatasetSplit, ep_runtime::EpError> {
 }
 
 fn config(tau: &str, seed: u64) -> Result<TrainConfig, ep_runtime::EpError> {
-    Ok(TrainConfig {
-        lr: vec![0.2],
-        tau: tau.parse()?,
-        seed,
-        epochs: 4,
-        ..TrainConfig::default()
-    })
+    Ok(TrainConfig { lr: vec![0.2], tau: tau.parse()?, seed, epochs: 4, ..TrainConfig::default() })
 }
 
 fn train(
@@ -54,29 +48,12 @@ fn hts_networks_learn_the_synthetic_task_on_every_profile() -> TestResult {
 #[test]
 fn online_and_symmetric_modes_learn() -> TestResult {
     let data = synthetic()?;
-    let online = TrainConfig {
-        batch: 1,
-        lr: vec![0.05],
-        epochs: 2,
-        ..config("lognormal:cv=0.5", 2)?
-    };
+    let online = TrainConfig { batch: 1, lr: vec![0.05], epochs: 2, ..config("lognormal:cv=0.5", 2)? };
     let t = train("loihi2", online, &data)?;
-    assert!(
-        t.summary("s").test_accuracy >= 0.9,
-        "{}",
-        t.summary("s").test_accuracy
-    );
-    let sym = TrainConfig {
-        symmetric: true,
-        beta_sign: BetaSign::Positive,
-        ..config("constant", 2)?
-    };
+    assert!(t.summary("s").test_accuracy >= 0.9, "{}", t.summary("s").test_accuracy);
+    let sym = TrainConfig { symmetric: true, beta_sign: BetaSign::Positive, ..config("constant", 2)? };
     let t = train("ideal", sym, &data)?;
-    assert!(
-        t.summary("s").test_accuracy >= 0.9,
-        "{}",
-        t.summary("s").test_accuracy
-    );
+    assert!(t.summary("s").test_accuracy >= 0.9, "{}", t.summary("s").test_accuracy);
     Ok(())
 }
 
@@ -86,33 +63,18 @@ fn results_do_not_depend_on_the_thread_count() -> TestResult {
     for profile in ["ideal", "loihi2"] {
         let one = train(
             profile,
-            TrainConfig {
-                threads: 1,
-                eval_batch: 64,
-                ..config("lognormal:cv=0.5", 9)?
-            },
+            TrainConfig { threads: 1, eval_batch: 64, ..config("lognormal:cv=0.5", 9)? },
             &data,
         )?;
         let two = train(
             profile,
-            TrainConfig {
-                threads: 2,
-                eval_batch: 64,
-                ..config("lognormal:cv=0.5", 9)?
-            },
+            TrainConfig { threads: 2, eval_batch: 64, ..config("lognormal:cv=0.5", 9)? },
             &data,
         )?;
         let (a, b) = (one.network(), two.network());
         for l in 0..2 {
-            let (ga, gb) = (
-                a.forward_group(l).ok_or("group")?,
-                b.forward_group(l).ok_or("group")?,
-            );
-            assert_eq!(
-                a.chip().read_weights(ga)?,
-                b.chip().read_weights(gb)?,
-                "{profile}"
-            );
+            let (ga, gb) = (a.forward_group(l).ok_or("group")?, b.forward_group(l).ok_or("group")?);
+            assert_eq!(a.chip().read_weights(ga)?, b.chip().read_weights(gb)?, "{profile}");
         }
         for (x, y) in one.history().iter().zip(two.history()) {
             assert_eq!(x.test_accuracy, y.test_accuracy);
@@ -187,14 +149,8 @@ fn ep_updates_follow_the_true_gradient_at_small_beta() -> TestResult {
     let dot: f64 = ep_update.iter().zip(&gradient).map(|(a, b)| a * b).sum();
     let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
     let cosine = dot / (norm(&ep_update) * norm(&gradient));
-    assert!(
-        norm(&gradient) > 1e-4,
-        "degenerate test: the cost does not depend on the weights"
-    );
-    assert!(
-        cosine > 0.95,
-        "cosine between EP update and −gradient is {cosine}"
-    );
+    assert!(norm(&gradient) > 1e-4, "degenerate test: the cost does not depend on the weights");
+    assert!(cosine > 0.95, "cosine between EP update and −gradient is {cosine}");
     Ok(())
 }
 
@@ -230,17 +186,9 @@ fn resuming_from_a_checkpoint_gives_the_uninterrupted_run_on_every_profile() -> 
             resumed.train_epoch(&data, &mut |_, _| {})?;
         }
         for (a, b) in straight.history().iter().zip(resumed.history()) {
-            assert_eq!(
-                (a.test_accuracy, a.train_cost),
-                (b.test_accuracy, b.train_cost),
-                "{name}"
-            );
+            assert_eq!((a.test_accuracy, a.train_cost), (b.test_accuracy, b.train_cost), "{name}");
         }
-        assert_eq!(
-            straight.network().chip().checkpoint(),
-            resumed.network().chip().checkpoint(),
-            "{name}"
-        );
+        assert_eq!(straight.network().chip().checkpoint(), resumed.network().chip().checkpoint(), "{name}");
     }
     Ok(())
 }

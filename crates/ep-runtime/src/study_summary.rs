@@ -1,0 +1,163 @@
+//! Aggregating a study: per-condition statistics over seeds, and the CSV and JSON files.
+
+use std::path::Path;
+
+use crate::error::{EpError, Result};
+use crate::run_output::write_atomic;
+use crate::study_grid::StudySpec;
+use crate::study_results::{ConditionSummary, MeanStd, RunRecord, StudyResults};
+use crate::study_runner::read_record;
+
+/// Collects every finished run of the study in `out` and aggregates it. Returns the results and the
+/// ids of runs of the grid that have not finished (yet).
+pub fn collect_study(spec: &StudySpec, out: &Path, command: &str) -> (StudyResults, Vec<String>) {
+    let conditions = spec.conditions();
+    let mut runs = Vec::new();
+    let mut missing = Vec::new();
+    for run in spec.runs() {
+        match read_record(out, &run) {
+            Some(r) => runs.push(r),
+            None => missing.push(run.id.clone()),
+        }
+    }
+    let summaries = conditions
+        .iter()
+        .map(|c| {
+            let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.condition == c.index).collect();
+            summarise(c.clone(), &mine, spec.config.epochs)
+        })
+        .collect();
+    let results = StudyResults {
+        command: command.to_string(),
+        profile: spec.profile.name.clone(),
+        dataset: spec.dataset.clone(),
+        layers: spec.layers.clone(),
+        epochs: spec.config.epochs,
+        mismatch_mode: spec.mismatch_mode.describe().to_string(),
+        conditions,
+        summaries,
+        runs,
+    };
+    (results, missing)
+}
+
+fn summarise(
+    condition: crate::study_results::Condition,
+    runs: &[&RunRecord],
+    epochs: usize,
+) -> ConditionSummary {
+    let of = |f: &dyn Fn(&RunRecord) -> f64| MeanStd::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>());
+    let fidelity: Vec<f64> = runs.iter().filter_map(|r| r.stability.gradient_fidelity).collect();
+    let accuracy_curve = (0..epochs)
+        .map(|e| {
+            MeanStd::of(
+                &runs.iter().filter_map(|r| r.history.get(e).map(|m| m.test_accuracy)).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    ConditionSummary {
+        condition,
+        runs: runs.len(),
+        final_accuracy: of(&|r| r.stability.final_accuracy),
+        best_accuracy: of(&|r| r.stability.best_accuracy),
+        oscillation: of(&|r| r.stability.oscillation),
+        drawdown: of(&|r| r.stability.drawdown),
+        divergence_share: if runs.is_empty() {
+            f64::NAN
+        } else {
+            runs.iter().filter(|r| r.stability.diverged).count() as f64 / runs.len() as f64
+        },
+        residual: of(&|r| r.stability.residual),
+        unsettled_share: of(&|r| r.stability.unsettled_share),
+        gradient_fidelity: MeanStd::of(&fidelity),
+        instability: of(&|r| r.stability.instability),
+        accuracy_curve,
+    }
+}
+
+/// A CSV cell: numbers as they are, NaN as empty, text quoted.
+fn num(x: f64) -> String {
+    if x.is_finite() { format!("{x:.6}") } else { String::new() }
+}
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// results.csv: one row per finished run.
+pub fn results_csv(results: &StudyResults) -> String {
+    let mut s = String::from(
+        "id,condition,tau,mismatch,seed,epochs,final_accuracy,best_accuracy,oscillation,drawdown,diverged,\
+divergence_reason,residual,unsettled_share,gradient_fidelity,instability\n",
+    );
+    for r in &results.runs {
+        let c = results.conditions.get(r.condition);
+        let st = &r.stability;
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.id,
+            r.condition,
+            quoted(c.map_or("", |c| c.tau.as_str())),
+            c.map_or(String::new(), |c| c.mismatch.to_string()),
+            r.seed,
+            r.history.len(),
+            num(st.final_accuracy),
+            num(st.best_accuracy),
+            num(st.oscillation),
+            num(st.drawdown),
+            st.diverged,
+            quoted(r.divergence_reason.as_deref().unwrap_or("")),
+            num(st.residual),
+            num(st.unsettled_share),
+            st.gradient_fidelity.map_or(String::new(), num),
+            num(st.instability),
+        ));
+    }
+    s
+}
+
+/// summary.csv: one row per condition, mean and standard deviation over seeds.
+pub fn summary_csv(results: &StudyResults) -> String {
+    let mut s = String::from(
+        "condition,tau,mismatch,runs,final_mean,final_std,best_mean,best_std,oscillation_mean,oscillation_std,\
+drawdown_mean,drawdown_std,divergence_share,residual_mean,unsettled_mean,fidelity_mean,fidelity_std,\
+instability_mean,instability_std\n",
+    );
+    for c in &results.summaries {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            c.condition.index,
+            quoted(&c.condition.tau),
+            c.condition.mismatch,
+            c.runs,
+            num(c.final_accuracy.mean),
+            num(c.final_accuracy.std),
+            num(c.best_accuracy.mean),
+            num(c.best_accuracy.std),
+            num(c.oscillation.mean),
+            num(c.oscillation.std),
+            num(c.drawdown.mean),
+            num(c.drawdown.std),
+            num(c.divergence_share),
+            num(c.residual.mean),
+            num(c.unsettled_share.mean),
+            num(c.gradient_fidelity.mean),
+            num(c.gradient_fidelity.std),
+            num(c.instability.mean),
+            num(c.instability.std),
+        ));
+    }
+    s
+}
+
+/// Writes results.csv, summary.csv, study.json and the report (plots and report.html) into `out`.
+pub fn write_study_outputs(results: &StudyResults, out: &Path) -> Result<()> {
+    write_atomic(&out.join("results.csv"), results_csv(results).as_bytes())?;
+    write_atomic(&out.join("summary.csv"), summary_csv(results).as_bytes())?;
+    let path = out.join("study.json");
+    let json = serde_json::to_vec_pretty(results)
+        .map_err(|e| EpError::Output { path: path.clone(), source: std::io::Error::other(e) })?;
+    write_atomic(&path, &json)?;
+    crate::study_report::write_study_report(results, out)?;
+    Ok(())
+}

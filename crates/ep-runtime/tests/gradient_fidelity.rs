@@ -1,0 +1,225 @@
+//! Gradient fidelity: the float twin's recurrent back-propagation against finite differences, and
+//! the cosine between the chip's EP update and the twin's true gradient on each profile.
+
+use chip_model::HardwareProfile;
+use ep_runtime::gradient_fidelity::{FloatTwin, gradient_fidelity};
+use ep_runtime::{BetaSign, EpNetwork, NetworkShape, TauSpec, TrainConfig, load_dataset};
+use ndarray::{Array2, arr2};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn small_batch() -> (Array2<f32>, Array2<f32>, Vec<u8>) {
+    let x = arr2(&[
+        [0.9f32, 0.1, 0.7, 0.4, 1.0],
+        [0.2, 0.8, 0.3, 0.9, 0.5],
+        [1.0, 0.6, 0.0, 0.2, 0.7],
+        [0.4, 0.3, 0.9, 0.8, 0.1],
+        [0.0, 1.0, 0.5, 0.6, 0.3],
+        [0.7, 0.5, 0.2, 0.0, 0.9],
+    ]);
+    let y = arr2(&[
+        [0.0f32, 1.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0],
+        [0.0, 1.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0],
+    ]);
+    (x, y, vec![1, 0, 2, 1, 0, 2])
+}
+
+fn small_config(seed: u64) -> TrainConfig {
+    TrainConfig {
+        t1: 400,
+        t2: 400,
+        beta: 0.005,
+        beta_sign: BetaSign::Positive,
+        symmetric: true,
+        batch: 6,
+        lr: vec![1.0],
+        tau: TauSpec::Constant { mean: 1.0 },
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// Which states sit exactly on a clip boundary (0 or 1) at the fixed point.
+fn clipped(twin: &FloatTwin, x: &Array2<f32>) -> Result<Vec<bool>, ep_runtime::EpError> {
+    Ok(twin
+        .fixed_point(x.view())?
+        .iter()
+        .skip(1)
+        .flat_map(|s| s.iter().map(|&v| v <= 0.0 || v >= 1.0).collect::<Vec<_>>())
+        .collect())
+}
+
+/// Compares the twin's RBP gradient with central differences of its cost, weight by weight, for
+/// every weight whose perturbation leaves the set of clipped neurons unchanged. Returns the number
+/// of weights compared with a non-zero gradient and the largest relative error among them.
+fn check_against_finite_differences(
+    twin: &FloatTwin,
+    x: &Array2<f32>,
+    y: &Array2<f32>,
+) -> Result<(usize, f64), Box<dyn std::error::Error>> {
+    let h = 1e-4;
+    let gradients = twin.forward_gradients(x.view(), y.view())?;
+    let base = clipped(twin, x)?;
+    let mut nonzero = 0;
+    let mut skipped = 0;
+    let mut worst = 0.0f64;
+    for (k, gradient) in gradients.iter().enumerate() {
+        let w = twin.forward_weights(k).ok_or("projection")?;
+        assert_eq!(gradient.dim(), w.dim());
+        for ((j, i), &g) in gradient.indexed_iter() {
+            let plus = twin.with_forward_weight(k, j, i, w[[j, i]] + h)?;
+            let minus = twin.with_forward_weight(k, j, i, w[[j, i]] - h)?;
+            if clipped(&plus, x)? != base || clipped(&minus, x)? != base {
+                skipped += 1;
+                continue;
+            }
+            let fd = (plus.cost(x.view(), y.view())? - minus.cost(x.view(), y.view())?) / (2.0 * h);
+            assert!(
+                (fd - g).abs() <= 1e-5 * g.abs() + 1e-10,
+                "projection {k} weight ({j}, {i}): RBP {g:e}, finite differences {fd:e}"
+            );
+            if g != 0.0 {
+                nonzero += 1;
+                worst = worst.max((fd - g).abs() / g.abs());
+            }
+        }
+    }
+    assert!(skipped * 10 < nonzero, "{skipped} weights skipped, {nonzero} compared");
+    Ok((nonzero, worst))
+}
+
+#[test]
+fn recurrent_backprop_matches_finite_differences_of_the_twin() -> TestResult {
+    let (x, y, _) = small_batch();
+    for profile in ["ideal", "analog-rram"] {
+        let p = HardwareProfile::load(profile)?;
+        let net = EpNetwork::build(&p, &NetworkShape::parse("5,7,3")?, &small_config(4))?;
+        let twin = FloatTwin::from_network(&net)?;
+        // Tight tolerances so that finite differences at h = 1e-4 resolve 1e-5 relative errors.
+        let tight = twin.clone().with_tolerances(1e-15, 1e-15, 200_000);
+        let fb = tight.feedback_weights(1).ok_or("feedback")?;
+        let fw = tight.forward_weights(1).ok_or("forward")?;
+        let asymmetry = (fb - &fw.t()).iter().fold(0.0f64, |m, d| m.max(d.abs()));
+        if profile == "ideal" {
+            assert_eq!(asymmetry, 0.0, "ideal feedback is the forward transpose");
+        } else {
+            assert!(asymmetry > 1e-3, "analog feedback devices differ: {asymmetry}");
+            assert!(
+                net.chip().realised_neuron_gain(net.layer(1).ok_or("layer")?)?.iter().any(|&g| g != 1.0),
+                "analog neurons have gain mismatch"
+            );
+        }
+        let (compared, worst) = check_against_finite_differences(&tight, &x, &y)?;
+        println!("{profile}: {compared} non-zero gradients, largest relative error {worst:.2e}");
+        assert!(compared >= 20, "{profile}: only {compared} non-zero gradients compared");
+        // The default tolerances give the same gradient to well within the test's needs.
+        let coarse = twin.forward_gradients(x.view(), y.view())?;
+        let fine = tight.forward_gradients(x.view(), y.view())?;
+        for (a, b) in coarse.iter().zip(&fine) {
+            for (u, v) in a.iter().zip(b) {
+                assert!((u - v).abs() <= 1e-7 * (1.0 + v.abs()), "{profile}: {u} vs {v}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_twin_settles_where_the_ideal_chip_settles() -> TestResult {
+    let (x, _, _) = small_batch();
+    let p = HardwareProfile::load("ideal")?;
+    let mut net = EpNetwork::build(&p, &NetworkShape::parse("5,7,3")?, &small_config(4))?;
+    let twin = FloatTwin::from_network(&net)?;
+    let states = twin.fixed_point(x.view())?;
+    net.free_phase(x.view(), 2000)?;
+    for (l, s) in states.iter().enumerate().skip(1) {
+        let chip = net.chip().read_state(net.layer(l).ok_or("layer")?)?;
+        for (a, b) in s.iter().zip(chip.iter()) {
+            assert!((a - f64::from(*b)).abs() < 1e-4, "layer {l}: twin {a}, chip {b}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn symmetric_ep_at_small_beta_follows_the_true_gradient_on_the_ideal_profile() -> TestResult {
+    let (x, y, labels) = small_batch();
+    let p = HardwareProfile::load("ideal")?;
+    for seed in [4, 5] {
+        let cfg = small_config(seed);
+        let net = EpNetwork::build(&p, &NetworkShape::parse("5,7,3")?, &cfg)?;
+        let cosine = gradient_fidelity(&net, x.view(), y.view(), &labels, &cfg, 1.0, 0)?;
+        println!("ideal, symmetric, beta = 0.005, seed {seed}: gradient fidelity {cosine:.6}");
+        assert!(cosine > 0.95, "seed {seed}: {cosine}");
+    }
+    Ok(())
+}
+
+fn synthetic_batch(n: usize) -> Result<(Array2<f32>, Array2<f32>, Vec<u8>), ep_runtime::EpError> {
+    let data = load_dataset("synthetic")?;
+    let indices: Vec<usize> = (0..n).collect();
+    let mut x = Array2::zeros((n, data.train.input_size()));
+    let mut y = Array2::zeros((n, data.train.classes()));
+    data.train.try_fill_batch(&indices, &mut x.view_mut())?;
+    data.train.try_fill_targets(&indices, &mut y.view_mut())?;
+    let labels = indices.iter().map(|&i| data.train.labels()[i]).collect();
+    Ok((x, y, labels))
+}
+
+#[test]
+fn default_ep_points_downhill_on_digital_and_analog_chips() -> TestResult {
+    let (x, y, labels) = synthetic_batch(20)?;
+    let cfg = TrainConfig { seed: 7, ..TrainConfig::default() };
+    for profile in ["ideal", "loihi2", "analog-rram"] {
+        let p = HardwareProfile::load(profile)?;
+        let net = EpNetwork::build(&p, &NetworkShape::parse("16,32,4")?, &cfg)?;
+        let mut values = Vec::new();
+        for seed in 0..4 {
+            let cosine = gradient_fidelity(&net, x.view(), y.view(), &labels, &cfg, 1.0, seed)?;
+            assert!(cosine.is_finite() && (-1.0..=1.0).contains(&cosine), "{profile}: {cosine}");
+            values.push(cosine);
+        }
+        println!("{profile}, default config, batch 20: gradient fidelity {values:.4?}");
+        for &cosine in &values {
+            assert!(cosine > 0.0, "{profile}: EP update points uphill: {values:?}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn gradient_fidelity_is_deterministic() -> TestResult {
+    let (x, y, labels) = synthetic_batch(20)?;
+    let cfg = TrainConfig { seed: 11, ..TrainConfig::default() };
+    for profile in ["loihi2", "analog-rram"] {
+        let p = HardwareProfile::load(profile)?;
+        let net = EpNetwork::build(&p, &NetworkShape::parse("16,32,4")?, &cfg)?;
+        let a = gradient_fidelity(&net, x.view(), y.view(), &labels, &cfg, 1.0, 3)?;
+        let b = gradient_fidelity(&net, x.view(), y.view(), &labels, &cfg, 1.0, 3)?;
+        assert_eq!(a.to_bits(), b.to_bits(), "{profile}");
+        // The network itself is untouched, and a rebuilt one gives the same value.
+        let again = EpNetwork::build(&p, &NetworkShape::parse("16,32,4")?, &cfg)?;
+        let c = gradient_fidelity(&again, x.view(), y.view(), &labels, &cfg, 1.0, 3)?;
+        assert_eq!(a.to_bits(), c.to_bits(), "{profile}");
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_shapes_are_reported_not_panicked_on() -> TestResult {
+    let (x, y, _) = small_batch();
+    let p = HardwareProfile::load("ideal")?;
+    let net = EpNetwork::build(&p, &NetworkShape::parse("5,7,3")?, &small_config(4))?;
+    let twin = FloatTwin::from_network(&net)?;
+    assert!(twin.fixed_point(y.view()).is_err());
+    assert!(twin.cost(x.view(), x.view()).is_err());
+    assert!(twin.forward_gradients(x.view(), y.slice(ndarray::s![..2, ..])).is_err());
+    assert!(twin.with_forward_weight(2, 0, 0, 1.0).is_err());
+    assert!(twin.with_forward_weight(0, 5, 0, 1.0).is_err());
+    assert!(twin.with_feedback_weight(0, 0, 0, 1.0).is_err());
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Stability studies: metrics on hand-made curves, the grid and its shards, a tiny study end to end,
+//! resume after an interruption, and results independent of the number of workers.
+
+use std::path::Path;
+
+use chip_model::HardwareProfile;
+use ep_runtime::metrics::EpochMetrics;
+use ep_runtime::stability_metrics::{DIVERGED_INSTABILITY, stability_metrics};
+use ep_runtime::study_grid::{MismatchMode, Shard, StudySpec, parse_tau_list};
+use ep_runtime::study_runner::{RECORD_FILE, run_study};
+use ep_runtime::study_summary::{collect_study, results_csv, summary_csv, write_study_outputs};
+use ep_runtime::{TauSpec, TrainConfig};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn epoch(k: usize, test: f64) -> EpochMetrics {
+    EpochMetrics {
+        epoch: k,
+        train_accuracy: test,
+        test_accuracy: test,
+        train_cost: 0.1,
+        free_residual: 1e-4,
+        seconds: 1.0,
+        examples_per_second: 1.0,
+        eval_seconds: 0.1,
+        energy_per_example_uj: 1.0,
+        synaptic_ops_per_example: 1.0,
+        saturated_share: 0.5,
+        unsettled_share: 0.25,
+    }
+}
+
+#[test]
+fn stability_metrics_of_hand_made_curves() {
+    let curve: Vec<EpochMetrics> =
+        [0.50, 0.80, 0.90, 0.70, 0.95, 0.93].iter().enumerate().map(|(k, &a)| epoch(k + 1, a)).collect();
+    // Burn-in 2: differences among epochs 3..6: |70-90| + |95-70| + |93-95| = 20 + 25 + 2 = 47 over 3.
+    let m = stability_metrics(&curve, false, 2, &[0.5, 0.7, f64::NAN]);
+    assert!((m.oscillation - 47.0 / 3.0).abs() < 1e-9, "{}", m.oscillation);
+    // Running best 90 then 70: drawdown 20 points (the later 95 → 93 is only 2).
+    assert!((m.drawdown - 20.0).abs() < 1e-9);
+    assert!((m.final_accuracy - 0.93).abs() < 1e-12 && (m.best_accuracy - 0.95).abs() < 1e-12);
+    assert!((m.instability - (47.0 / 3.0 + 20.0)).abs() < 1e-9);
+    assert_eq!(m.gradient_fidelity, Some(0.6));
+    assert_eq!(m.unsettled_share, 0.25);
+    // A monotone curve does not oscillate; a diverged run gets the maximal instability.
+    let rising: Vec<EpochMetrics> = (1..=5).map(|k| epoch(k, 0.5 + 0.1 * k as f64 / 2.0)).collect();
+    let m = stability_metrics(&rising, false, 0, &[]);
+    assert!((m.oscillation - 5.0).abs() < 1e-9 && m.drawdown == 0.0 && m.gradient_fidelity.is_none());
+    assert_eq!(stability_metrics(&rising, true, 0, &[]).instability, DIVERGED_INSTABILITY);
+    assert_eq!(stability_metrics(&rising[..1], false, 0, &[]).oscillation, 0.0);
+}
+
+#[test]
+fn tau_lists_split_on_distribution_names() -> TestResult {
+    let taus = parse_tau_list("constant,lognormal:cv=0.25,mean=2,gamma:cv=0.5,uniform:min=0.5,max=1.5")?;
+    assert_eq!(taus.len(), 4);
+    assert_eq!(taus[1], TauSpec::LogNormal { mean: 2.0, cv: 0.25 });
+    assert_eq!(taus[3], TauSpec::Uniform { min: 0.5, max: 1.5 });
+    assert!(parse_tau_list("").is_err());
+    assert!(parse_tau_list("weird:cv=1").is_err());
+    Ok(())
+}
+
+fn tiny_spec(profile: &str) -> Result<StudySpec, Box<dyn std::error::Error>> {
+    let profile = HardwareProfile::load(profile)?;
+    Ok(StudySpec {
+        mismatch_mode: MismatchMode::default_for(&profile),
+        profile,
+        dataset: "synthetic".into(),
+        train_limit: Some(120),
+        layers: vec![16, 32, 4],
+        taus: parse_tau_list("constant,lognormal:cv=0.5")?,
+        mismatch: vec![0.0, 0.3],
+        seeds: vec![1, 2],
+        config: TrainConfig { epochs: 3, lr: vec![0.2], ..TrainConfig::default() },
+        fidelity_every: 2,
+        burn_in: 1,
+    })
+}
+
+#[test]
+fn shards_partition_the_grid() -> TestResult {
+    let spec = tiny_spec("loihi2")?;
+    let runs = spec.runs();
+    assert_eq!(runs.len(), 2 * 2 * 2);
+    for n in 1..=5 {
+        let mut ids: Vec<String> = (1..=n)
+            .flat_map(|i| Shard { index: i, count: n }.select(&runs).into_iter().map(|r| r.id))
+            .collect();
+        let len = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!((len, ids.len()), (runs.len(), runs.len()), "{n} shards");
+    }
+    assert!(Shard::parse("0/3").is_err() && Shard::parse("4/3").is_err() && Shard::parse("x").is_err());
+    assert_eq!(Shard::parse("2/3")?, Shard { index: 2, count: 3 });
+    Ok(())
+}
+
+fn run_all(spec: &StudySpec, dir: &Path, jobs: usize) -> Result<String, Box<dyn std::error::Error>> {
+    run_study(spec, dir, Shard::ALL, jobs, &|_, _| {})?;
+    let (results, missing) = collect_study(spec, dir, "test");
+    assert!(missing.is_empty(), "missing {missing:?}");
+    write_study_outputs(&results, dir)?;
+    Ok(results_csv(&results) + &summary_csv(&results))
+}
+
+#[test]
+fn a_tiny_study_runs_end_to_end_identically_for_any_worker_count_and_resumes() -> TestResult {
+    for profile in ["loihi2", "analog-rram"] {
+        let spec = tiny_spec(profile)?;
+        let one = tempfile::tempdir()?;
+        let two = tempfile::tempdir()?;
+        let a = run_all(&spec, one.path(), 1)?;
+        let b = run_all(&spec, two.path(), 2)?;
+        assert_eq!(a, b, "{profile}: results depend on --jobs");
+        for f in
+            ["results.csv", "summary.csv", "study.json", "report.html", "accuracy_curves.svg", "spec.json"]
+        {
+            assert!(one.path().join(f).exists(), "{profile}: {f} missing");
+        }
+        assert!(a.lines().count() == 1 + 8 + 1 + 4, "{profile}: {a}");
+        // Gradient fidelity was sampled and is a cosine.
+        let (results, _) = collect_study(&spec, one.path(), "test");
+        for r in &results.runs {
+            let f = r.stability.gradient_fidelity.ok_or("no fidelity sample")?;
+            assert!((-1.0..=1.0).contains(&f));
+        }
+        // Interrupt: one run lost its record, another never wrote one. Rerunning redoes exactly
+        // those and reproduces the same files.
+        std::fs::remove_file(one.path().join("runs/c1-s2").join(RECORD_FILE))?;
+        std::fs::remove_dir_all(one.path().join("runs/c3-s1"))?;
+        let progress = run_study(&spec, one.path(), Shard::ALL, 2, &|_, _| {})?;
+        assert_eq!((progress.ran, progress.skipped), (2, 6));
+        let (results, _) = collect_study(&spec, one.path(), "test");
+        assert_eq!(results_csv(&results) + &summary_csv(&results), a, "{profile}: resumed study differs");
+    }
+    Ok(())
+}
+
+#[test]
+fn shards_run_separately_merge_into_the_full_study() -> TestResult {
+    let spec = tiny_spec("loihi2")?;
+    let whole = tempfile::tempdir()?;
+    let full = run_all(&spec, whole.path(), 2)?;
+    let shared = tempfile::tempdir()?;
+    for i in 1..=3 {
+        run_study(&spec, shared.path(), Shard { index: i, count: 3 }, 1, &|_, _| {})?;
+        let (_, missing) = collect_study(&spec, shared.path(), "test");
+        assert_eq!(missing.is_empty(), i == 3, "after shard {i}");
+    }
+    let (results, missing) = collect_study(&spec, shared.path(), "test");
+    assert!(missing.is_empty());
+    assert_eq!(results_csv(&results) + &summary_csv(&results), full);
+    // A different study cannot be written into the same directory.
+    let mut other = spec.clone();
+    other.seeds = vec![7];
+    assert!(run_study(&other, shared.path(), Shard::ALL, 1, &|_, _| {}).is_err());
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! `epchip study` and `epchip study merge`.
+
+use std::process::ExitCode;
+
+use chip_model::HardwareProfile;
+use ep_runtime::study_grid::{MismatchMode, Shard, StudySpec, parse_tau_list};
+use ep_runtime::study_runner::{read_spec, run_study};
+use ep_runtime::study_summary::{collect_study, write_study_outputs};
+use ep_runtime::{BetaSign, LrSchedule, NetworkShape, TauSpec, TrainConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{StudyAction, StudyArgs, StudyRunArgs};
+
+/// Exit code of `study merge` when runs of the grid are missing (the outputs are still written).
+pub const EXIT_INCOMPLETE: u8 = 4;
+
+fn parse_levels(text: &str) -> anyhow::Result<Vec<f64>> {
+    text.split(',')
+        .map(|p| {
+            p.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0).ok_or_else(|| {
+                anyhow::anyhow!("invalid --mismatch value `{}`: use numbers ≥ 0, comma-separated", p.trim())
+            })
+        })
+        .collect()
+}
+
+fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
+    let profile = HardwareProfile::load(&args.profile)?;
+    let shape = NetworkShape::parse(&args.layers)?;
+    anyhow::ensure!((1..=10_000).contains(&args.seeds), "invalid --seeds {}: use 1..=10000", args.seeds);
+    let mismatch_mode = match &args.mismatch_mode {
+        Some(m) => MismatchMode::parse(m)?,
+        None => MismatchMode::default_for(&profile),
+    };
+    let config = TrainConfig {
+        t1: args.t1,
+        t2: args.t2,
+        beta: args.beta,
+        beta_sign: BetaSign::Random,
+        symmetric: false,
+        batch: args.batch,
+        lr: TrainConfig::parse_lr(&args.lr)?,
+        lr_schedule: LrSchedule::parse(&args.lr_schedule)?,
+        base_dt: args.dt,
+        tau: TauSpec::default(),
+        weight_headroom: args.weight_headroom,
+        epochs: args.epochs,
+        seed: 1,
+        threads: 1,
+        eval_batch: 500,
+    };
+    config.validate(&shape)?;
+    if let Some(n) = args.train_limit {
+        anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");
+    }
+    let spec = StudySpec {
+        profile,
+        dataset: args.dataset.clone(),
+        train_limit: args.train_limit,
+        layers: shape.sizes().to_vec(),
+        taus: parse_tau_list(&args.tau)?,
+        mismatch: parse_levels(&args.mismatch)?,
+        mismatch_mode,
+        seeds: (1..=args.seeds).collect(),
+        config,
+        fidelity_every: args.fidelity_every,
+        burn_in: args.burn_in,
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// The command line as typed, quoted where needed, for the report.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| if a.contains(char::is_whitespace) || a.is_empty() { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(StudyAction::Merge { dir }) = args.action {
+        let spec = read_spec(&dir)?;
+        let (results, missing) = collect_study(&spec, &dir, &command_line());
+        write_study_outputs(&results, &dir)?;
+        println!("merged {} runs of {} into {}", results.runs.len(), spec.runs().len(), dir.display());
+        if !missing.is_empty() {
+            eprintln!("epchip: {} runs have not finished: {}", missing.len(), missing.join(", "));
+            return Ok(ExitCode::from(EXIT_INCOMPLETE));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let a = &args.run;
+    let spec = spec_from(a)?;
+    let shard = match &a.shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::ALL,
+    };
+    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    anyhow::ensure!(jobs > 0, "invalid --jobs 0: use 1 or more");
+    let total = shard.select(&spec.runs()).len();
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("study [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
+    };
+    if !a.quiet {
+        eprintln!(
+            "epchip: study of {} conditions × {} seeds on `{}` ({} runs in this shard, {jobs} at a time) → {}",
+            spec.conditions().len(),
+            spec.seeds.len(),
+            spec.profile.name,
+            total,
+            a.out.display()
+        );
+    }
+    let progress = run_study(&spec, &a.out, shard, jobs, &|done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    if shard != Shard::ALL {
+        println!(
+            "shard {}/{}: ran {} runs, {} were already finished; run `epchip study merge {}` when every shard is done",
+            shard.index,
+            shard.count,
+            progress.ran,
+            progress.skipped,
+            a.out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (results, missing) = collect_study(&spec, &a.out, &command_line());
+    write_study_outputs(&results, &a.out)?;
+    println!(
+        "{:<40} {:>5} {:>16} {:>12} {:>10} {:>9}",
+        "condition", "runs", "final acc %", "oscillation", "drawdown", "diverged"
+    );
+    for c in &results.summaries {
+        println!(
+            "{:<40} {:>5} {:>8.2} ± {:<5.2} {:>12.2} {:>10.2} {:>8.0}%",
+            c.condition.label,
+            c.runs,
+            100.0 * c.final_accuracy.mean,
+            100.0 * c.final_accuracy.std,
+            c.oscillation.mean,
+            c.drawdown.mean,
+            100.0 * c.divergence_share
+        );
+    }
+    println!("wrote {}/results.csv, summary.csv, study.json and report.html", a.out.display());
+    if !missing.is_empty() {
+        eprintln!("epchip: {} runs have not finished", missing.len());
+        return Ok(ExitCode::from(EXIT_INCOMPLETE));
+    }
+    Ok(ExitCode::SUCCESS)
+}
