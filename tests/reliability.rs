@@ -131,3 +131,35 @@ fn bad_checkpoints_are_refused_with_the_file_named() {
         assert!(err.contains("checkpoint"), "{name}: {err}");
     }
 }
+
+#[test]
+fn a_study_runs_from_the_command_line_and_merge_reports_missing_runs() {
+    let dir = tempdir();
+    let out = epchip()
+        .args(["study", "--profile", "loihi2", "--dataset", "synthetic", "--layers", "16,32,4"])
+        .args(["--tau", "constant,lognormal:cv=0.5", "--mismatch", "0,0.2", "--seeds", "2", "--epochs", "2"])
+        .args(["--jobs", "2", "--quiet", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("start epchip");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["results.csv", "summary.csv", "study.json", "report.html", "heatmap_instability.svg"] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+    let results = read(&dir.path().join("results.csv"));
+    assert_eq!(results.lines().count(), 1 + 8, "{results}");
+    // Lose one run: merge still writes the outputs, names the gap and exits with 4.
+    std::fs::remove_dir_all(dir.path().join("runs/c2-s1")).expect("remove run");
+    let out = epchip().args(["study", "merge"]).arg(dir.path()).output().expect("start epchip");
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("c2-s1"));
+    assert_eq!(read(&dir.path().join("results.csv")).lines().count(), 1 + 7);
+    // Bad grid values are refused before anything runs.
+    let bad = epchip()
+        .args(["study", "--dataset", "synthetic", "--layers", "16,32,4", "--shard", "3/2", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("start epchip");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("shard"));
+}

@@ -39,6 +39,8 @@ pub const MAX_ITERATIONS: usize = 10_000;
 /// Damping of both iterations: `s ← s + DAMPING·(F(s) − s)`. Damping keeps the synchronous
 /// iteration from oscillating between even and odd layers; it does not move the fixed point.
 const DAMPING: f64 = 0.5;
+/// An adjoint change beyond this means the adjoint iteration diverges.
+const ADJOINT_BLOW_UP: f64 = 1e100;
 
 /// A floating-point (f64) twin of an EpNetwork's chip: the realised effective forward weights, the
 /// realised effective FEEDBACK weights (separate devices: on analog chips they differ from the
@@ -67,6 +69,23 @@ pub struct FloatTwin {
     max_iter: usize,
 }
 
+/// How the twin's two iterations ended (see [`FloatTwin::forward_gradients_with_report`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Convergence {
+    /// Iterations the free fixed point took.
+    pub fixed_point_iterations: usize,
+    /// Largest state change in the last fixed-point iteration.
+    pub fixed_point_residual: f64,
+    /// Iterations the adjoint took.
+    pub adjoint_iterations: usize,
+    /// Largest adjoint change in the last adjoint iteration.
+    pub adjoint_residual: f64,
+    /// Whether both iterations reached the twin's tolerances (by default
+    /// [`FIXED_POINT_TOLERANCE`] and [`ADJOINT_TOLERANCE`]) within the iteration limit. When they
+    /// did not (an oscillating or marginally stable network), the gradient is approximate.
+    pub converged: bool,
+}
+
 /// What [`FloatTwin::settle`] found.
 #[derive(Debug, Clone, PartialEq)]
 struct Settled {
@@ -75,6 +94,10 @@ struct Settled {
     /// Hard-sigmoid derivative of every neuron layer at the fixed point (index `l − 1`): 1 where
     /// the pre-clip value lies strictly inside (0, 1), 0 where it is clipped.
     masks: Vec<Array2<f64>>,
+    /// Iterations run.
+    iterations: usize,
+    /// Largest state change in the last iteration.
+    residual: f64,
 }
 
 fn to_f64(a: ArrayView2<f32>) -> Array2<f64> {
@@ -233,10 +256,28 @@ impl FloatTwin {
     /// iterations), where J is the Jacobian of the fixed-point map including the feedback path;
     /// then dC/dW_l[j,i] = λ_l[i] · m_l[i] · g_l[i] · s_{l-1}[j].
     ///
-    /// Fails if the adjoint iteration diverges (non-finite values: the fixed point is unstable).
+    /// Fails if the adjoint iteration diverges (the fixed point is unstable). When an iteration
+    /// stops at the iteration limit instead, the result is approximate:
+    /// [`FloatTwin::forward_gradients_with_report`] tells.
     pub fn forward_gradients(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Vec<Array2<f64>>> {
+        Ok(self.forward_gradients_with_report(x, y)?.0)
+    }
+
+    /// [`FloatTwin::forward_gradients`], with how the fixed-point and adjoint iterations ended.
+    pub fn forward_gradients_with_report(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView2<f32>,
+    ) -> Result<(Vec<Array2<f64>>, Convergence)> {
         self.check_targets(x, y)?;
-        let Settled { states, masks } = self.settle(x)?;
+        let Settled { states, masks, iterations, residual } = self.settle(x)?;
+        let mut report = Convergence {
+            fixed_point_iterations: iterations,
+            fixed_point_residual: residual,
+            adjoint_iterations: 0,
+            adjoint_residual: f64::INFINITY,
+            converged: false,
+        };
         let depth = self.forward.len();
         let batch = x.nrows();
         let out = states.last().ok_or_else(no_layers)?;
@@ -249,7 +290,7 @@ impl FloatTwin {
         };
         let mut lambda: Vec<Array2<f64>> =
             (1..=depth).map(|l| Array2::zeros((batch, self.sizes[l]))).collect();
-        for _ in 0..self.max_iter {
+        for iteration in 1..=self.max_iter {
             let delta: Vec<Array2<f64>> = (1..=depth).map(|l| through(&lambda[l - 1], l)).collect();
             let mut largest = 0.0f64;
             for l in 1..=depth {
@@ -259,11 +300,12 @@ impl FloatTwin {
                     // Forward path: s_l drives layer l + 1 through W_{l+1} (projection l).
                     target += &delta[l].dot(&self.forward[l].t());
                 }
-                if l >= 2 {
-                    // Feedback path: s_l drives layer l − 1 through Wfb_l (projection l − 1).
-                    if let Some(fb) = &self.feedback[l - 1] {
-                        target += &delta[l - 2].dot(&fb.t());
-                    }
+                // Feedback path: s_l drives layer l − 1 through Wfb_l (projection l − 1; the input
+                // layer is clamped, so projection 0 has no feedback).
+                if l >= 2
+                    && let Some(fb) = &self.feedback[l - 1]
+                {
+                    target += &delta[l - 2].dot(&fb.t());
                 }
                 let lam = &mut lambda[l - 1];
                 Zip::from(lam).and(&target).for_each(|a, &t| {
@@ -272,18 +314,25 @@ impl FloatTwin {
                     *a += DAMPING * change;
                 });
             }
-            if !largest.is_finite() {
+            // A stable fixed point keeps λ of the order of ‖∂C/∂s‖ / (1 − ρ(J)); growth far beyond
+            // that means the linearisation is unstable and the iteration will never settle.
+            if !largest.is_finite() || largest >= ADJOINT_BLOW_UP {
                 return Err(invalid(
                     "adjoint",
-                    "a diverging recurrent back-propagation",
+                    format!("a diverging recurrent back-propagation (change {largest:e})"),
                     "a stable free fixed point",
                 ));
             }
+            report.adjoint_iterations = iteration;
+            report.adjoint_residual = largest;
             if largest < self.adjoint_tol {
                 break;
             }
         }
-        Ok((1..=depth).map(|l| states[l - 1].t().dot(&through(&lambda[l - 1], l))).collect())
+        report.converged =
+            report.fixed_point_residual < self.fixed_point_tol && report.adjoint_residual < self.adjoint_tol;
+        let gradients = (1..=depth).map(|l| states[l - 1].t().dot(&through(&lambda[l - 1], l))).collect();
+        Ok((gradients, report))
     }
 
     fn check_input(&self, x: ArrayView2<f32>) -> Result<()> {
@@ -319,10 +368,9 @@ impl FloatTwin {
                 if l >= 2 {
                     u += &s[l - 1].dot(&self.forward[l - 1]);
                 }
-                if l < depth {
-                    if let Some(fb) = &self.feedback[l] {
-                        u += &s[l + 1].dot(fb);
-                    }
+                // Feedback from layer l + 1 (projection l; none into the output layer).
+                if let Some(Some(fb)) = self.feedback.get(l) {
+                    u += &s[l + 1].dot(fb);
                 }
                 u *= &self.gain[l - 1];
                 u += &self.offset[l - 1];
@@ -351,7 +399,8 @@ impl FloatTwin {
         for l in 1..=depth {
             states.push(Array2::zeros((batch, self.sizes[l])));
         }
-        for _ in 0..self.max_iter {
+        let (mut iterations, mut residual) = (0, f64::INFINITY);
+        for iteration in 1..=self.max_iter {
             let pre = self.pre_clip(&states, &input_part);
             let mut largest = 0.0f64;
             for (s, u) in states[1..].iter_mut().zip(&pre) {
@@ -368,6 +417,8 @@ impl FloatTwin {
                     "finite weights, biases, gains and offsets",
                 ));
             }
+            iterations = iteration;
+            residual = largest;
             if largest < self.fixed_point_tol {
                 break;
             }
@@ -377,7 +428,7 @@ impl FloatTwin {
             .into_iter()
             .map(|u| u.mapv(|u| if u > 0.0 && u < 1.0 { 1.0 } else { 0.0 }))
             .collect();
-        Ok(Settled { states, masks })
+        Ok(Settled { states, masks, iterations, residual })
     }
 }
 

@@ -466,7 +466,7 @@ fn legend_layout(entries: usize, width: u32) -> (usize, u32) {
     }
     let columns = if entries <= 3 || width < 700 { 1 } else { 2 };
     let rows = entries.div_ceil(columns);
-    (columns, 16 + 22 * u32::try_from(rows).unwrap_or(u32::MAX / 64))
+    (columns, u32::try_from(rows).unwrap_or(u32::MAX).saturating_mul(22).saturating_add(16).min(60_000))
 }
 
 /// Draws a legend (line sample, optional band sample, label) into `area`.
@@ -586,8 +586,7 @@ fn try_accuracy_curves_svg(results: &StudyResults) -> std::result::Result<String
             .y_desc("test accuracy (%)")
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .max_light_lines(1)
-            .light_line_style(GRID.mix(0.4))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .axis_desc_style((FONT, 16))
             .label_style((FONT, 14))
@@ -871,8 +870,7 @@ fn try_fidelity_vs_mismatch_svg(results: &StudyResults) -> std::result::Result<S
             .y_desc("cosine(EP update, true gradient)")
             .x_label_formatter(&fmt)
             .y_label_formatter(&fmt)
-            .max_light_lines(1)
-            .light_line_style(GRID.mix(0.4))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .axis_desc_style((FONT, 16))
             .label_style((FONT, 14))

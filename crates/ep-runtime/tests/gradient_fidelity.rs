@@ -8,7 +8,10 @@ use ndarray::{Array2, arr2};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn small_batch() -> (Array2<f32>, Array2<f32>, Vec<u8>) {
+/// Inputs, one-hot targets and labels of a mini-batch.
+type Batch = (Array2<f32>, Array2<f32>, Vec<u8>);
+
+fn small_batch() -> Batch {
     let x = arr2(&[
         [0.9f32, 0.1, 0.7, 0.4, 1.0],
         [0.2, 0.8, 0.3, 0.9, 0.5],
@@ -117,7 +120,9 @@ fn recurrent_backprop_matches_finite_differences_of_the_twin() -> TestResult {
         println!("{profile}: {compared} non-zero gradients, largest relative error {worst:.2e}");
         assert!(compared >= 20, "{profile}: only {compared} non-zero gradients compared");
         // The default tolerances give the same gradient to well within the test's needs.
-        let coarse = twin.forward_gradients(x.view(), y.view())?;
+        let (coarse, report) = twin.forward_gradients_with_report(x.view(), y.view())?;
+        assert!(report.converged, "{profile}: {report:?}");
+        assert!(report.fixed_point_residual < 1e-10 && report.adjoint_residual < 1e-12);
         let fine = tight.forward_gradients(x.view(), y.view())?;
         for (a, b) in coarse.iter().zip(&fine) {
             for (u, v) in a.iter().zip(b) {
@@ -159,7 +164,7 @@ fn symmetric_ep_at_small_beta_follows_the_true_gradient_on_the_ideal_profile() -
     Ok(())
 }
 
-fn synthetic_batch(n: usize) -> Result<(Array2<f32>, Array2<f32>, Vec<u8>), ep_runtime::EpError> {
+fn synthetic_batch(n: usize) -> Result<Batch, ep_runtime::EpError> {
     let data = load_dataset("synthetic")?;
     let indices: Vec<usize> = (0..n).collect();
     let mut x = Array2::zeros((n, data.train.input_size()));
@@ -177,6 +182,8 @@ fn default_ep_points_downhill_on_digital_and_analog_chips() -> TestResult {
     for profile in ["ideal", "loihi2", "analog-rram"] {
         let p = HardwareProfile::load(profile)?;
         let net = EpNetwork::build(&p, &NetworkShape::parse("16,32,4")?, &cfg)?;
+        let (_, report) = FloatTwin::from_network(&net)?.forward_gradients_with_report(x.view(), y.view())?;
+        assert!(report.converged, "{profile}: {report:?}");
         let mut values = Vec::new();
         for seed in 0..4 {
             let cosine = gradient_fidelity(&net, x.view(), y.view(), &labels, &cfg, 1.0, seed)?;

@@ -359,17 +359,3 @@ fn summaries_without_conditions_and_runs_without_summaries() {
     assert_svg(&heat, "heatmap");
     assert!(heat.contains("—"), "the missing fourth cell");
 }
-
-#[test]
-fn tmp_dump() {
-    if let Ok(dir) = std::env::var("EPCHIP_REPORT_DUMP") {
-        write_study_report(&grid_study(), Path::new(&dir)).expect("dump");
-        let big = study(
-            &["uniform:10..50", "lognormal:cv=0.5", "constant:20"],
-            &[0.0, 0.05, 0.1, 0.2],
-            &[1, 2, 3],
-            30,
-        );
-        write_study_report(&big, &Path::new(&dir).join("big")).expect("dump");
-    }
-}
