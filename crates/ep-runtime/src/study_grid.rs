@@ -71,12 +71,12 @@ impl MismatchMode {
         }
     }
 
-    /// Human-readable meaning, for reports.
+    /// Short meaning of a level, for axis labels and reports (docs/stability.md has the details).
     pub fn describe(self) -> &'static str {
         match self {
-            Self::Tau => "tau_spread set to the value",
-            Self::All => "every supported spread set to the value (neuron offsets to a tenth of it)",
-            Self::Scale => "every spread of the profile multiplied by the value",
+            Self::Tau => "tau_spread = level",
+            Self::All => "all spreads = level",
+            Self::Scale => "profile spreads × level",
         }
     }
 

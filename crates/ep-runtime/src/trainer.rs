@@ -157,7 +157,9 @@ impl Trainer {
                 // Sampled before the update, on the batch about to be learned; its own β-sign stream.
                 let seed = derive_seed(self.config.seed, SeedPurpose::BetaSign)
                     ^ (self.fidelity_samples.len() as u64);
-                let cosine = crate::gradient_fidelity::gradient_fidelity(
+                // A twin without a stable fixed point has no gradient: that sample is skipped
+                // rather than stopping the run.
+                if let Ok(cosine) = crate::gradient_fidelity::gradient_fidelity(
                     &self.net,
                     x.view(),
                     y.view(),
@@ -165,8 +167,9 @@ impl Trainer {
                     &self.config,
                     lr_factor,
                     seed,
-                )?;
-                self.fidelity_samples.push(cosine);
+                ) {
+                    self.fidelity_samples.push(cosine);
+                }
             }
             let outcome = self.net.train_batch(
                 x.view(),
