@@ -11,6 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{StudyAction, StudyArgs, StudyRunArgs};
 
+/// File in the study directory that keeps the command that started the study.
+pub const COMMAND_FILE: &str = "command.txt";
+
 /// Exit code of `study merge` when runs of the grid are missing (the outputs are still written).
 pub const EXIT_INCOMPLETE: u8 = 4;
 
@@ -81,7 +84,9 @@ fn command_line() -> String {
 pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
     if let Some(StudyAction::Merge { dir }) = args.action {
         let spec = read_spec(&dir)?;
-        let (results, missing) = collect_study(&spec, &dir, &command_line());
+        // The report shows the command that defined the study (kept by the first run), not `merge`.
+        let command = std::fs::read_to_string(dir.join(COMMAND_FILE)).unwrap_or_else(|_| command_line());
+        let (results, missing) = collect_study(&spec, &dir, command.trim());
         write_study_outputs(&results, &dir)?;
         println!("merged {} runs of {} into {}", results.runs.len(), spec.runs().len(), dir.display());
         if !missing.is_empty() {
@@ -119,6 +124,11 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
             total,
             a.out.display()
         );
+    }
+    std::fs::create_dir_all(&a.out)?;
+    if !a.out.join(COMMAND_FILE).exists() {
+        let command = command_line().replace(&format!("--shard {}", a.shard.as_deref().unwrap_or("")), "");
+        ep_runtime::run_output::write_atomic(&a.out.join(COMMAND_FILE), command.trim().as_bytes())?;
     }
     let progress = run_study(&spec, &a.out, shard, jobs, &|done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
