@@ -108,6 +108,12 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// End a phase early once no state changes by this much in one step (T1/T2 become upper bounds).
+    #[arg(long)]
+    pub settle_tol: Option<f32>,
+    /// Test accuracy whose first epoch (and the energy spent until then) the summary reports.
+    #[arg(long, default_value_t = 0.9)]
+    pub target_accuracy: f64,
     /// Write the run's full state to OUT/checkpoint.json every N epochs (0: only at the end).
     #[arg(long, default_value_t = 1)]
     pub checkpoint_every: usize,
@@ -227,6 +233,12 @@ pub struct StudyRunArgs {
     /// Use only the first N training examples.
     #[arg(long)]
     pub train_limit: Option<usize>,
+    /// End a phase early once no state changes by this much in one step (T1/T2 become upper bounds).
+    #[arg(long)]
+    pub settle_tol: Option<f32>,
+    /// Test accuracy whose first epoch (and the energy spent until then) the summary reports.
+    #[arg(long, default_value_t = 0.9)]
+    pub target_accuracy: f64,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,

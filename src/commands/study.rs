@@ -51,6 +51,8 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         seed: 1,
         threads: 1,
         eval_batch: 500,
+        settle_tol: args.settle_tol,
+        target_accuracy: args.target_accuracy,
     };
     config.validate(&shape)?;
     if let Some(n) = args.train_limit {

@@ -53,6 +53,8 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
         seed: args.seed,
         threads: args.threads,
         eval_batch: 500,
+        settle_tol: args.settle_tol,
+        target_accuracy: args.target_accuracy,
     };
     config.validate(&shape)?;
     let data = load_data(&args.dataset, args.train_limit)?;

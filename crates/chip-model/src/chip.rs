@@ -59,6 +59,7 @@ pub struct Chip {
     pub(crate) threads: usize,
     pub(crate) last_residual: f32,
     pub(crate) last_residuals: Vec<f32>,
+    pub(crate) last_max_change: f32,
     /// Next free neuron slot on each core (mismatch streams are addressed by slot).
     next_slot: Vec<usize>,
 }
@@ -87,6 +88,7 @@ impl Chip {
             threads: 1,
             last_residual: 0.0,
             last_residuals: Vec::new(),
+            last_max_change: 0.0,
             next_slot: vec![0; cores],
         })
     }
@@ -747,6 +749,11 @@ impl Chip {
     /// Root-mean-square change of the neuron states in the last step of the last run (real units).
     pub fn last_step_residual(&self) -> f32 {
         self.last_residual
+    }
+
+    /// Largest state change of any neuron (real units) in the last step of the last run.
+    pub fn last_max_change(&self) -> f32 {
+        self.last_max_change
     }
 
     /// Root-mean-square state change of each example (batch row) in the last step of the last run.

@@ -51,6 +51,35 @@ impl Chip {
         Ok(())
     }
 
+    /// Runs steps until the largest state change of any neuron in one step (real units) falls below
+    /// `tolerance`, or `max_steps` have run; returns the number of steps taken. Every step is measured,
+    /// so this is slower per step than [`Chip::run`].
+    pub fn run_until_settled(
+        &mut self,
+        max_steps: usize,
+        tolerance: f32,
+        nudge: Option<&Nudge>,
+    ) -> Result<usize> {
+        if !(tolerance.is_finite() && tolerance > 0.0) {
+            return Err(ChipError::InvalidConfig(format!("settling tolerance {tolerance} must be > 0")));
+        }
+        let nudge = match nudge {
+            Some(n) => Some(self.prepare_nudge(n)?),
+            None => None,
+        };
+        if self.static_dirty {
+            self.refresh_static();
+            self.static_dirty = false;
+        }
+        for t in 0..max_steps {
+            self.step(nudge.as_ref(), true);
+            if self.last_max_change < tolerance {
+                return Ok(t + 1);
+            }
+        }
+        Ok(max_steps)
+    }
+
     fn prepare_nudge(&self, n: &Nudge) -> Result<PreparedNudge> {
         let p = self.pop(n.population)?;
         if p.is_input {
@@ -173,6 +202,20 @@ impl Chip {
         }
     }
 
+    /// Distinct cores, other than `own`, that hold neurons receiving synapses from population `q`.
+    fn destination_cores(&self, q: usize, own: usize) -> usize {
+        let mut cores: Vec<usize> = self
+            .groups
+            .iter()
+            .filter(|g| g.pre.0 == q)
+            .flat_map(|g| self.populations[g.post.0].placement.iter().map(|b| b.core))
+            .filter(|&c| c != own)
+            .collect();
+        cores.sort_unstable();
+        cores.dedup();
+        cores.len()
+    }
+
     /// Σ_j mant·a for one group, shifted into state units (exact; fast or reference path).
     fn digital_group_sum(&self, d: &DigitalArithmetic, g: usize) -> Array2<i64> {
         let grp = &self.groups[g];
@@ -196,11 +239,20 @@ impl Chip {
             ExecutionPath::Fast => self.compute_drives_fast(),
             ExecutionPath::Reference => self.compute_drives_reference(),
         }
-        // Counters for the synaptic operations of this step (input spikes included).
+        // Counters for the synaptic operations of this step (input spikes included), and the
+        // messages that bring the host's input values to the cores that use them.
         for grp in &self.groups {
             let nonzero = self.populations[grp.pre.0].nonzero;
             for block in &self.populations[grp.post.0].placement {
                 self.cores[block.core].counters.synaptic_ops += nonzero * block.len as u64;
+            }
+        }
+        for q in 0..self.populations.len() {
+            if self.populations[q].is_input {
+                let deliveries = self.populations[q].nonzero * self.destination_cores(q, usize::MAX) as u64;
+                if let Some(c) = self.cores.first_mut() {
+                    c.counters.messages += deliveries;
+                }
             }
         }
         // Synchronous neuron update.
@@ -210,21 +262,27 @@ impl Chip {
         let dac = self.analog.as_ref().and_then(dac_levels);
         let batch = self.batch as u64;
         let mut row_sq = vec![0.0f64; if last { self.batch } else { 0 }];
+        let mut max_change = 0.0f32;
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
                 continue;
             }
             let nudge_here = nudge.filter(|n| n.pop == q);
+            let destinations: Vec<u64> = self.populations[q]
+                .placement
+                .iter()
+                .map(|b| self.destination_cores(q, b.core) as u64)
+                .collect();
             let pop = &mut self.populations[q];
             let rows = if last { Some(&mut row_sq[..]) } else { None };
             sq_change += match &digital {
-                None => float_update(pop, nudge_here, dac, rows),
-                Some(d) => digital_update(pop, d, nudge_here, rows),
+                None => float_update(pop, nudge_here, dac, rows, &mut max_change),
+                Some(d) => digital_update(pop, d, nudge_here, rows, &mut max_change),
             };
             count += pop.size * self.batch;
             pop.version += 1;
             let mut total = 0u64;
-            for block in &pop.placement {
+            for (block, &dest) in pop.placement.iter().zip(&destinations) {
                 let spikes: u64 = pop
                     .activity
                     .rows()
@@ -239,6 +297,7 @@ impl Chip {
                 let c = &mut self.cores[block.core].counters;
                 c.neuron_updates += batch * block.len as u64;
                 c.spikes += spikes;
+                c.messages += spikes * dest;
                 total += spikes;
             }
             pop.nonzero = total;
@@ -247,6 +306,7 @@ impl Chip {
             self.last_residual = if count > 0 { (sq_change / count as f64).sqrt() as f32 } else { 0.0 };
             let neurons = (count / self.batch.max(1)).max(1) as f64;
             self.last_residuals = row_sq.iter().map(|&s| (s / neurons).sqrt() as f32).collect();
+            self.last_max_change = max_change;
         }
     }
 
@@ -345,6 +405,7 @@ fn float_update(
     nudge: Option<&PreparedNudge>,
     dac: Option<(f32, f32)>,
     mut rows_sq: Option<&mut [f64]>,
+    max_change: &mut f32,
 ) -> f64 {
     let measure = rows_sq.is_some();
     let n = pop.size;
@@ -362,11 +423,13 @@ fn float_update(
         state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
     {
         let target = targets.map(|(t, beta)| (&t[b * n..(b + 1) * n], beta));
-        let row = f64::from(if measure {
+        let (row, row_max) = if measure {
             update_row::<true>(srow, arow, drow, &neuron, target)
         } else {
             update_row::<false>(srow, arow, drow, &neuron, target)
-        });
+        };
+        let row = f64::from(row);
+        *max_change = max_change.max(row_max);
         sq += row;
         if let Some(r) = rows_sq.as_deref_mut() {
             r[b] += row;
@@ -399,8 +462,9 @@ fn update_row<const MEASURE: bool>(
     drow: &[f32],
     p: &NeuronParams,
     target: Option<(&[f32], f32)>,
-) -> f32 {
+) -> (f32, f32) {
     let mut row_sq = 0.0f32;
+    let mut row_max = 0.0f32;
     let params = p.dt.iter().zip(p.bias).zip(p.gain.iter().zip(p.offset));
     match target {
         None => {
@@ -410,6 +474,7 @@ fn update_row<const MEASURE: bool>(
                 let new = (*s + dt * (g * (d + bias) + o - *s)).clamp(0.0, 1.0);
                 if MEASURE {
                     row_sq += (new - *s) * (new - *s);
+                    row_max = row_max.max((new - *s).abs());
                 }
                 *s = new;
                 *a = new;
@@ -423,13 +488,14 @@ fn update_row<const MEASURE: bool>(
                 let new = (*s + dt * (total - *s)).clamp(0.0, 1.0);
                 if MEASURE {
                     row_sq += (new - *s) * (new - *s);
+                    row_max = row_max.max((new - *s).abs());
                 }
                 *s = new;
                 *a = new;
             }
         }
     }
-    row_sq
+    (row_sq, row_max)
 }
 
 /// Analog DAC: (step, number of steps) for activities in [0, dac_range], or `None` when exact.
@@ -473,8 +539,10 @@ fn digital_update(
     d: &DigitalArithmetic,
     nudge: Option<&PreparedNudge>,
     mut rows_sq: Option<&mut [f64]>,
+    max_change: &mut f32,
 ) -> f64 {
     let unit = 1.0 / (1u64 << (2 * d.state_fraction_bits)) as f64;
+    let mut max_units = 0i64;
     let bias_exp = crate::chip::bias_exponent(d);
     let shift = d.state_fraction_bits - pop.out_bits;
     let max_a = max_payload(pop.out_bits);
@@ -500,6 +568,7 @@ fn digital_update(
             let nud = trow.map(|(t, beta_q)| (beta_q, t[i]));
             let new = digital_neuron_update(d, v, acc, bias, decay, nud);
             sq += i128::from((new - v) * (new - v));
+            max_units = max_units.max((new - v).abs());
             *s = new as i32;
             *a = (new >> shift).min(max_a) as f32;
         }
@@ -507,6 +576,7 @@ fn digital_update(
             r[b] += (sq - before) as f64 * unit;
         }
     }
+    *max_change = max_change.max(max_units as f32 / (1u64 << d.state_fraction_bits) as f32);
     sq as f64 * unit
 }
 

@@ -14,6 +14,13 @@ pub struct OpCounters {
     pub spikes: u64,
     /// Synaptic weight (or bias) updates made by the learning engine.
     pub synaptic_updates: u64,
+    /// Messages between cores (and from the host into the chip): one per spike and destination core
+    /// other than the sender's own.
+    #[serde(default)]
+    pub messages: u64,
+    /// Activity values latched into trace registers by the learning engine (one per neuron and example).
+    #[serde(default)]
+    pub trace_latches: u64,
 }
 
 impl AddAssign for OpCounters {
@@ -22,5 +29,7 @@ impl AddAssign for OpCounters {
         self.neuron_updates += o.neuron_updates;
         self.spikes += o.spikes;
         self.synaptic_updates += o.synaptic_updates;
+        self.messages += o.messages;
+        self.trace_latches += o.trace_latches;
     }
 }

@@ -57,6 +57,9 @@ impl Chip {
                 p.activity.clone()
             };
             p.traces[slot.index()] = Some(Trace { data, version: p.version });
+            for block in &p.placement {
+                self.cores[block.core].counters.trace_latches += (self.batch * block.len) as u64;
+            }
         }
     }
 

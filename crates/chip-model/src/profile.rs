@@ -229,6 +229,12 @@ pub struct EnergySpec {
     pub neuron_update_pj: f64,
     /// One spike (graded or binary) sent within the chip.
     pub spike_pj: f64,
+    /// One message from one core to another (on top of the spike itself); 0 if unknown.
+    #[serde(default)]
+    pub message_pj: f64,
+    /// Wall-clock duration of one time step on the chip, in microseconds; 0 if unknown.
+    #[serde(default)]
+    pub time_step_us: f64,
 }
 
 /// The largest number of cores a profile may declare.
@@ -463,6 +469,8 @@ impl HardwareProfile {
             ("energy.synaptic_update_pj", e.synaptic_update_pj),
             ("energy.neuron_update_pj", e.neuron_update_pj),
             ("energy.spike_pj", e.spike_pj),
+            ("energy.message_pj", e.message_pj),
+            ("energy.time_step_us", e.time_step_us),
         ] {
             v.range_f64(field, value, 0.0, 1e9)?;
         }

@@ -279,3 +279,74 @@ fn bad_requests_are_errors_not_panics() -> TestResult {
     assert!(chip.learn(g, &rule, 1.0).is_err(), "learning before latching traces must fail");
     Ok(())
 }
+
+#[test]
+fn counters_are_exact_on_a_hand_computed_network() -> TestResult {
+    // input(3, host) → A(3 neurons: 2 on core 0, 1 on core 1) ⇄ B(2 neurons on core 2).
+    let p = HardwareProfile::load("loihi2")?;
+    let mut chip = Chip::new(&p, 1)?;
+    let input = chip.add_population(PopulationSpec::input("in", 3))?;
+    let a_blocks = vec![CoreBlock { core: 0, start: 0, len: 2 }, CoreBlock { core: 1, start: 2, len: 1 }];
+    let a = chip.add_population(PopulationSpec::rate_neurons("a", vec![1.0; 3], vec![0.5; 3], a_blocks))?;
+    let b =
+        chip.add_population(PopulationSpec::rate_neurons("b", vec![1.0; 2], vec![0.5; 2], block(2, 2)))?;
+    let opts = ConnectOptions { weight_range: Some(0.5), mirror_of: None };
+    chip.connect(input, a, Array2::from_elem((3, 3), 0.1f32).view(), opts)?;
+    let ab = chip.connect(a, b, Array2::from_elem((3, 2), 0.1f32).view(), opts)?;
+    chip.connect(
+        b,
+        a,
+        Array2::from_elem((2, 3), 0.1f32).view(),
+        ConnectOptions { mirror_of: Some(ab), ..opts },
+    )?;
+    chip.apply_input(input, ndarray::arr2(&[[1.0f32, 0.5, 0.25]]).view())?;
+    // Step 1: only the 3 inputs are active; every neuron ends the step active (bias 0.5, dt = 1).
+    chip.run(1, None)?;
+    let c = chip.total_counters();
+    assert_eq!(c.synaptic_ops, 3 * 3);
+    assert_eq!(c.neuron_updates, 5);
+    assert_eq!(c.spikes, 5);
+    // Inputs reach cores 0 and 1 (3 × 2); A's core-0 neurons reach core 2 (2), its core-1 neuron
+    // reaches core 2 (1); B's two neurons reach cores 0 and 1 (2 × 2).
+    assert_eq!(c.messages, 6 + 2 + 1 + 4);
+    // Step 2: inputs again, plus A → B (3 × 2) and B → A (2 × 3).
+    chip.run(1, None)?;
+    let c = chip.total_counters();
+    assert_eq!(c.synaptic_ops, 9 + 9 + 6 + 6);
+    assert_eq!((c.neuron_updates, c.spikes, c.messages), (10, 10, 26));
+    chip.latch_traces(TraceSlot::new(0)?);
+    assert_eq!(chip.total_counters().trace_latches, 5);
+    // Per core: core 2 holds B, so it did B's 4 neuron updates and received 3 + 3 synaptic ops.
+    assert_eq!(chip.cores()[2].counters.neuron_updates, 4);
+    assert_eq!(chip.cores()[2].counters.synaptic_ops, 6);
+    let e = chip.energy();
+    let spec = &p.energy;
+    let expected = (30.0 * spec.synaptic_op_pj
+        + 10.0 * spec.neuron_update_pj
+        + 10.0 * spec.spike_pj
+        + 26.0 * spec.message_pj)
+        * 1e-12;
+    assert!((e.total_j() - expected).abs() < 1e-18, "{} vs {expected}", e.total_j());
+    Ok(())
+}
+
+#[test]
+fn settling_ends_a_phase_early_and_reports_its_steps() -> TestResult {
+    for profile in ["ideal", "loihi2"] {
+        let p = HardwareProfile::load(profile)?;
+        let mut chip = Chip::new(&p, 1)?;
+        let input = chip.add_population(PopulationSpec::input("in", 4))?;
+        let out =
+            chip.add_population(PopulationSpec::rate_neurons("o", vec![0.3; 3], vec![0.1; 3], block(0, 3)))?;
+        chip.connect(input, out, Array2::from_elem((4, 3), 0.1f32).view(), ConnectOptions::default())?;
+        chip.apply_input(input, Array2::from_elem((1, 4), 0.5f32).view())?;
+        let steps = chip.run_until_settled(1000, 1e-3, None)?;
+        assert!(steps > 1 && steps < 1000, "{profile}: {steps} steps");
+        assert!(chip.last_max_change() < 1e-3);
+        // The state is at the fixed point clip(bias + Σ w x) = 0.3 to within the tolerance's reach.
+        let s = chip.read_state(out)?;
+        assert!(s.iter().all(|&v| (v - 0.3).abs() < 5e-3), "{profile}: {s:?}");
+        assert!(chip.run_until_settled(10, 0.0, None).is_err());
+    }
+    Ok(())
+}

@@ -39,6 +39,10 @@ pub struct BatchOutcome {
     pub saturated: f64,
     /// Examples whose RMS state change in the last free step exceeded [`UNSETTLED_RESIDUAL`].
     pub unsettled: usize,
+    /// Steps the free phase took (T1, or fewer with a settling tolerance).
+    pub free_steps: usize,
+    /// Steps the nudged phase(s) took together.
+    pub nudged_steps: usize,
 }
 
 /// An example whose free phase still changes its states by more than this (RMS per step, state
@@ -166,11 +170,32 @@ impl EpNetwork {
 
     /// Resets the states, clamps `x` (batch × inputs, values in [0, 1]) and runs `steps` free steps.
     pub fn free_phase(&mut self, x: ArrayView2<f32>, steps: usize) -> Result<()> {
+        self.free_phase_settled(x, steps, None).map(|_| ())
+    }
+
+    /// Like [`EpNetwork::free_phase`], but with a settling tolerance the phase ends as soon as no
+    /// state changes by `tolerance` or more in one step (`steps` is then an upper bound). Returns the
+    /// steps taken.
+    pub fn free_phase_settled(
+        &mut self,
+        x: ArrayView2<f32>,
+        steps: usize,
+        tolerance: Option<f32>,
+    ) -> Result<usize> {
         self.chip.set_batch_size(x.nrows())?;
         self.chip.reset_state();
         self.chip.apply_input(self.input, x)?;
-        self.chip.run(steps, None)?;
-        Ok(())
+        self.run_phase(steps, tolerance, None)
+    }
+
+    fn run_phase(&mut self, steps: usize, tolerance: Option<f32>, nudge: Option<&Nudge>) -> Result<usize> {
+        match tolerance {
+            Some(tol) => Ok(self.chip.run_until_settled(steps, tol, nudge)?),
+            None => {
+                self.chip.run(steps, nudge)?;
+                Ok(steps)
+            }
+        }
     }
 
     /// The output states (batch × outputs) in real units.
@@ -180,7 +205,17 @@ impl EpNetwork {
 
     /// Predicted class of each example after a free phase of `steps` steps.
     pub fn predict(&mut self, x: ArrayView2<f32>, steps: usize) -> Result<Vec<usize>> {
-        self.free_phase(x, steps)?;
+        self.predict_settled(x, steps, None)
+    }
+
+    /// [`EpNetwork::predict`] with an optional settling tolerance for the free phase.
+    pub fn predict_settled(
+        &mut self,
+        x: ArrayView2<f32>,
+        steps: usize,
+        tolerance: Option<f32>,
+    ) -> Result<Vec<usize>> {
+        self.free_phase_settled(x, steps, tolerance)?;
         Ok(argmax_rows(&self.output_state()?))
     }
 
@@ -197,7 +232,7 @@ impl EpNetwork {
         sign_rng: &mut R,
     ) -> Result<BatchOutcome> {
         let b = x.nrows();
-        self.free_phase(x, config.t1)?;
+        let free_steps = self.free_phase_settled(x, config.t1, config.settle_tol)?;
         let free_residual = self.chip.last_step_residual();
         let unsettled = self.chip.last_step_residuals().iter().filter(|&&r| r > UNSETTLED_RESIDUAL).count();
         let out = self.output_state()?;
@@ -227,14 +262,16 @@ impl EpNetwork {
             }
         };
         let beta = sign * config.beta;
+        let nudged_steps;
         let (rule, denominator) = if config.symmetric {
             let snapshot = self.chip.save_state();
-            self.nudged_phase(y, beta, config.t2, plus)?;
+            let first = self.nudged_phase(y, beta, config.t2, config.settle_tol, plus)?;
             self.chip.restore_state(&snapshot)?;
-            self.nudged_phase(y, -beta, config.t2, minus)?;
+            let second = self.nudged_phase(y, -beta, config.t2, config.settle_tol, minus)?;
+            nudged_steps = first + second;
             (SumOfProducts::contrastive(plus, minus), 2.0 * beta)
         } else {
-            self.nudged_phase(y, beta, config.t2, plus)?;
+            nudged_steps = self.nudged_phase(y, beta, config.t2, config.settle_tol, plus)?;
             (SumOfProducts::contrastive(plus, free), beta)
         };
         for l in 0..self.forward.len() {
@@ -245,15 +282,22 @@ impl EpNetwork {
             }
             self.chip.learn_bias(self.layers[l], &rule, global)?;
         }
-        Ok(BatchOutcome { correct, free_residual, cost, saturated, unsettled })
+        Ok(BatchOutcome { correct, free_residual, cost, saturated, unsettled, free_steps, nudged_steps })
     }
 
     /// Runs `steps` steps nudging the output toward `y` with strength `beta`, then latches `slot`.
-    fn nudged_phase(&mut self, y: ArrayView2<f32>, beta: f32, steps: usize, slot: TraceSlot) -> Result<()> {
+    fn nudged_phase(
+        &mut self,
+        y: ArrayView2<f32>,
+        beta: f32,
+        steps: usize,
+        tolerance: Option<f32>,
+        slot: TraceSlot,
+    ) -> Result<usize> {
         let nudge = Nudge { population: self.output(), target: y, beta };
-        self.chip.run(steps, Some(&nudge))?;
+        let taken = self.run_phase(steps, tolerance, Some(&nudge))?;
         self.chip.latch_traces(slot);
-        Ok(())
+        Ok(taken)
     }
 
     /// Why the parameters are unusable, if they are: a non-finite weight or bias, or weights that

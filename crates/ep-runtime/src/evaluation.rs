@@ -6,11 +6,19 @@ use crate::dataset::Dataset;
 use crate::ep_network::EpNetwork;
 use crate::error::{EpError, Result};
 
-/// Accuracy of `net` on `data` after `steps` free steps, in batches of `batch` examples.
+/// Accuracy of `net` on `data` after `steps` free steps (fewer if a settling `tolerance` is given), in
+/// batches of `batch` examples.
 ///
 /// With `threads > 1` the batches are shared among copies of the network; each batch is computed the
 /// same way whatever the thread count, so the result does not depend on it.
-pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, threads: usize) -> Result<f64> {
+pub fn evaluate(
+    net: &EpNetwork,
+    data: &Dataset,
+    steps: usize,
+    tolerance: Option<f32>,
+    batch: usize,
+    threads: usize,
+) -> Result<f64> {
     if data.is_empty() {
         return Err(EpError::DatasetMismatch(format!("dataset `{}` is empty", data.name())));
     }
@@ -27,7 +35,7 @@ pub fn evaluate(net: &EpNetwork, data: &Dataset, steps: usize, batch: usize, thr
             net.chip_mut().reseed_noise(start as u64);
             let mut x = Array2::<f32>::zeros((idx.len(), data.input_size()));
             data.try_fill_batch(&idx, &mut x.view_mut())?;
-            let pred = net.predict(x.view(), steps)?;
+            let pred = net.predict_settled(x.view(), steps, tolerance)?;
             correct += pred.iter().zip(&idx).filter(|(p, i)| **p == usize::from(data.labels()[**i])).count();
         }
         Ok(correct)

@@ -30,12 +30,28 @@ pub struct EpochMetrics {
     /// Share of training examples whose free phase had not settled (RMS change in its last step
     /// above 10⁻³).
     pub unsettled_share: f64,
+    /// Mean steps of the free phases (T1 unless a settling tolerance ended them early).
+    #[serde(default)]
+    pub free_steps_mean: f64,
+    /// Longest free phase of the epoch, in steps.
+    #[serde(default)]
+    pub free_steps_max: usize,
+    /// Mean steps of the nudged phases of a mini-batch (both of them with the symmetric estimate).
+    #[serde(default)]
+    pub nudged_steps_mean: f64,
+    /// Estimated chip energy of the epoch's training, in joules.
+    #[serde(default)]
+    pub energy_j: f64,
+    /// Emulated chip time of the epoch's training: steps × examples × the profile's time per step.
+    #[serde(default)]
+    pub chip_seconds: f64,
 }
 
 impl EpochMetrics {
     /// Header of metrics.csv.
     pub const CSV_HEADER: &'static str = "epoch,train_accuracy,test_accuracy,train_cost,free_residual,\
-seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_example,saturated_share,unsettled_share";
+seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_example,saturated_share,unsettled_share,free_steps_mean,free_steps_max,nudged_steps_mean,\
+energy_j,chip_seconds";
 
     /// Names of the columns that measure time (they differ between identical runs).
     pub const TIMING_COLUMNS: &'static [&'static str] = &["seconds", "examples_per_second", "eval_seconds"];
@@ -43,7 +59,7 @@ seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_
     /// One CSV row (no newline).
     pub fn csv_row(&self) -> String {
         format!(
-            "{},{:.6},{:.6},{:.6},{:.6e},{:.3},{:.1},{:.3},{:.6},{:.1},{:.6},{:.6}",
+            "{},{:.6},{:.6},{:.6},{:.6e},{:.3},{:.1},{:.3},{:.6},{:.1},{:.6},{:.6},{:.3},{},{:.3},{:.6e},{:.6e}",
             self.epoch,
             self.train_accuracy,
             self.test_accuracy,
@@ -55,7 +71,12 @@ seconds,examples_per_second,eval_seconds,energy_per_example_uj,synaptic_ops_per_
             self.energy_per_example_uj,
             self.synaptic_ops_per_example,
             self.saturated_share,
-            self.unsettled_share
+            self.unsettled_share,
+            self.free_steps_mean,
+            self.free_steps_max,
+            self.nudged_steps_mean,
+            self.energy_j,
+            self.chip_seconds
         )
     }
 }
@@ -93,6 +114,20 @@ pub struct RunSummary {
     pub cores_used: usize,
     /// Mean estimated chip energy per training example, in microjoules.
     pub energy_per_example_uj: f64,
+    /// Estimated chip energy of all training epochs, in joules.
+    pub energy_j: f64,
+    /// Emulated chip time of all training epochs, in seconds (0 if the profile gives no time per step).
+    pub chip_seconds: f64,
+    /// Mean free-phase steps.
+    pub free_steps_mean: f64,
+    /// Mean nudged-phase steps per mini-batch.
+    pub nudged_steps_mean: f64,
+    /// The target test accuracy of `epochs_to_target`.
+    pub target_accuracy: f64,
+    /// First epoch whose test accuracy reached the target, if any.
+    pub epochs_to_target: Option<usize>,
+    /// Training energy spent until that epoch (included), in joules.
+    pub energy_to_target_j: Option<f64>,
     /// The full training configuration.
     pub config: crate::train_config::TrainConfig,
 }

@@ -18,6 +18,7 @@ pub fn stability_metrics(
     diverged: bool,
     burn_in: usize,
     fidelity_samples: &[f64],
+    target_accuracy: f64,
 ) -> StabilityMetrics {
     let acc: Vec<f64> = history.iter().map(|m| 100.0 * m.test_accuracy).collect();
     let after: Vec<f64> = acc.iter().skip(burn_in).copied().collect();
@@ -45,5 +46,13 @@ pub fn stability_metrics(
         gradient_fidelity: (!fidelity.is_empty())
             .then(|| fidelity.iter().sum::<f64>() / fidelity.len() as f64),
         instability: if diverged { DIVERGED_INSTABILITY } else { oscillation + drawdown },
+        energy_per_example_j: mean(history.iter().map(|m| m.energy_per_example_uj * 1e-6)),
+        free_steps: mean(history.iter().map(|m| m.free_steps_mean)),
+        epochs_to_target: history.iter().find(|m| m.test_accuracy >= target_accuracy).map(|m| m.epoch),
     }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 { 0.0 } else { sum / n as f64 }
 }

@@ -38,6 +38,15 @@ pub struct StabilityMetrics {
     pub gradient_fidelity: Option<f64>,
     /// Instability index: oscillation + drawdown (points); 100 for a diverged run.
     pub instability: f64,
+    /// Estimated chip energy per training example over the run, in joules.
+    #[serde(default)]
+    pub energy_per_example_j: f64,
+    /// Mean free-phase steps over the run.
+    #[serde(default)]
+    pub free_steps: f64,
+    /// First epoch whose test accuracy reached the study's target, if any.
+    #[serde(default)]
+    pub epochs_to_target: Option<usize>,
 }
 
 /// One finished run of a study.
@@ -114,6 +123,25 @@ pub struct ConditionSummary {
     pub instability: MeanStd,
     /// Test accuracy per epoch: mean and standard deviation over seeds (index 0 = epoch 1).
     pub accuracy_curve: Vec<MeanStd>,
+    /// Energy per training example (J).
+    #[serde(default = "nan_mean_std")]
+    pub energy_per_example: MeanStd,
+    /// Mean free-phase steps.
+    #[serde(default = "nan_mean_std")]
+    pub free_steps: MeanStd,
+    /// Epochs to reach the target accuracy, over the runs that reached it.
+    #[serde(default = "nan_mean_std")]
+    pub epochs_to_target: MeanStd,
+    /// Share of runs that reached the target accuracy.
+    #[serde(default)]
+    pub target_reached_share: f64,
+    /// Cumulative training energy (J) after each epoch: mean and standard deviation over seeds.
+    #[serde(default)]
+    pub energy_curve: Vec<MeanStd>,
+}
+
+fn nan_mean_std() -> MeanStd {
+    MeanStd::of(&[])
 }
 
 /// Everything a study produced, as written to study.json.

@@ -166,6 +166,7 @@ pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &Datase
             trainer.divergence().is_some(),
             spec.burn_in,
             &samples,
+            spec.config.target_accuracy,
         ),
         gradient_fidelity_samples: samples,
     };

@@ -72,12 +72,38 @@ fn summarise(
         gradient_fidelity: MeanStd::of(&fidelity),
         instability: of(&|r| r.stability.instability),
         accuracy_curve,
+        energy_per_example: of(&|r| r.stability.energy_per_example_j),
+        free_steps: of(&|r| r.stability.free_steps),
+        epochs_to_target: MeanStd::of(
+            &runs.iter().filter_map(|r| r.stability.epochs_to_target.map(|e| e as f64)).collect::<Vec<_>>(),
+        ),
+        target_reached_share: if runs.is_empty() {
+            f64::NAN
+        } else {
+            runs.iter().filter(|r| r.stability.epochs_to_target.is_some()).count() as f64 / runs.len() as f64
+        },
+        energy_curve: (0..epochs)
+            .map(|e| {
+                MeanStd::of(
+                    &runs
+                        .iter()
+                        .filter(|r| r.history.len() > e)
+                        .map(|r| r.history[..=e].iter().map(|m| m.energy_j).sum::<f64>())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect(),
     }
 }
 
 /// A CSV cell: numbers as they are, NaN as empty, text quoted.
 fn num(x: f64) -> String {
     if x.is_finite() { format!("{x:.6}") } else { String::new() }
+}
+
+/// A CSV cell in scientific notation (energies), NaN as empty.
+fn sci(x: f64) -> String {
+    if x.is_finite() { format!("{x:.6e}") } else { String::new() }
 }
 
 fn quoted(text: &str) -> String {
@@ -88,13 +114,14 @@ fn quoted(text: &str) -> String {
 pub fn results_csv(results: &StudyResults) -> String {
     let mut s = String::from(
         "id,condition,tau,mismatch,seed,epochs,final_accuracy,best_accuracy,oscillation,drawdown,diverged,\
-divergence_reason,residual,unsettled_share,gradient_fidelity,instability\n",
+divergence_reason,residual,unsettled_share,gradient_fidelity,instability,energy_per_example_j,free_steps,\
+epochs_to_target\n",
     );
     for r in &results.runs {
         let c = results.conditions.get(r.condition);
         let st = &r.stability;
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.id,
             r.condition,
             quoted(c.map_or("", |c| c.tau.as_str())),
@@ -111,6 +138,9 @@ divergence_reason,residual,unsettled_share,gradient_fidelity,instability\n",
             num(st.unsettled_share),
             st.gradient_fidelity.map_or(String::new(), num),
             num(st.instability),
+            sci(st.energy_per_example_j),
+            num(st.free_steps),
+            st.epochs_to_target.map_or(String::new(), |e| e.to_string()),
         ));
     }
     s
@@ -121,11 +151,12 @@ pub fn summary_csv(results: &StudyResults) -> String {
     let mut s = String::from(
         "condition,tau,mismatch,runs,final_mean,final_std,best_mean,best_std,oscillation_mean,oscillation_std,\
 drawdown_mean,drawdown_std,divergence_share,residual_mean,unsettled_mean,fidelity_mean,fidelity_std,\
-instability_mean,instability_std\n",
+instability_mean,instability_std,energy_per_example_mean,energy_per_example_std,free_steps_mean,\
+epochs_to_target_mean,target_reached_share\n",
     );
     for c in &results.summaries {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             c.condition.index,
             quoted(&c.condition.tau),
             c.condition.mismatch,
@@ -145,6 +176,11 @@ instability_mean,instability_std\n",
             num(c.gradient_fidelity.std),
             num(c.instability.mean),
             num(c.instability.std),
+            sci(c.energy_per_example.mean),
+            sci(c.energy_per_example.std),
+            num(c.free_steps.mean),
+            num(c.epochs_to_target.mean),
+            num(c.target_reached_share),
         ));
     }
     s

@@ -105,6 +105,17 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Examples per batch during evaluation.
     pub eval_batch: usize,
+    /// End each phase early once no state changes by this much in one step (T1/T2 stay upper
+    /// bounds); `None` runs every phase for exactly T1/T2 steps.
+    #[serde(default)]
+    pub settle_tol: Option<f32>,
+    /// Test accuracy whose first epoch, and the energy spent until then, the summary reports.
+    #[serde(default = "default_target")]
+    pub target_accuracy: f64,
+}
+
+fn default_target() -> f64 {
+    0.9
 }
 
 impl Default for TrainConfig {
@@ -125,6 +136,8 @@ impl Default for TrainConfig {
             seed: 1,
             threads: 1,
             eval_batch: 500,
+            settle_tol: None,
+            target_accuracy: 0.9,
         }
     }
 }
@@ -178,6 +191,14 @@ impl TrainConfig {
         }
         if self.epochs > 100_000 {
             return Err(invalid("epochs", self.epochs, "an integer in 0..=100000"));
+        }
+        if let Some(tol) = self.settle_tol
+            && !(tol.is_finite() && tol > 0.0 && tol <= 1.0)
+        {
+            return Err(invalid("settle_tol", tol, "a state change in (0, 1]"));
+        }
+        if !(self.target_accuracy > 0.0 && self.target_accuracy <= 1.0) {
+            return Err(invalid("target_accuracy", self.target_accuracy, "an accuracy in (0, 1]"));
         }
         if self.threads == 0 || self.threads > 1024 {
             return Err(invalid("threads", self.threads, "an integer in 1..=1024"));

@@ -139,6 +139,9 @@ impl Trainer {
         let mut residual = 0.0f64;
         let mut saturated = 0.0f64;
         let mut unsettled = 0usize;
+        let mut free_steps = Vec::new();
+        let mut nudged_steps = 0usize;
+        let mut chip_steps = 0u64;
         let mut batches = 0usize;
         let mut x = Array2::<f32>::zeros((0, inputs));
         let mut y = Array2::<f32>::zeros((0, outputs));
@@ -184,6 +187,10 @@ impl Trainer {
             residual += f64::from(outcome.free_residual);
             saturated += outcome.saturated;
             unsettled += outcome.unsettled;
+            free_steps.push(outcome.free_steps);
+            nudged_steps += outcome.nudged_steps;
+            // On the chip, the examples of a mini-batch run one after another.
+            chip_steps += ((outcome.free_steps + outcome.nudged_steps) * chunk.len()) as u64;
             batches += 1;
             progress((batches * self.config.batch).min(train.len()), train.len());
         }
@@ -216,6 +223,11 @@ impl Trainer {
             synaptic_ops_per_example: counters.synaptic_ops as f64 / n,
             saturated_share,
             unsettled_share: unsettled as f64 / n,
+            free_steps_mean: free_steps.iter().sum::<usize>() as f64 / batches.max(1) as f64,
+            free_steps_max: free_steps.iter().copied().max().unwrap_or(0),
+            nudged_steps_mean: nudged_steps as f64 / batches.max(1) as f64,
+            energy_j: energy,
+            chip_seconds: chip_steps as f64 * self.net.chip().profile().energy.time_step_us * 1e-6,
         };
         let chance = 1.0 / data.test.classes().max(1) as f64 + CHANCE_MARGIN;
         if self.divergence.is_none()
@@ -273,7 +285,14 @@ impl Trainer {
 
     /// Test accuracy of the current network (free phase only).
     pub fn evaluate(&self, data: &Dataset) -> Result<f64> {
-        evaluate(&self.net, data, self.config.t1, self.config.eval_batch, self.config.threads)
+        evaluate(
+            &self.net,
+            data,
+            self.config.t1,
+            self.config.settle_tol,
+            self.config.eval_batch,
+            self.config.threads,
+        )
     }
 
     /// The run summary so far.
@@ -285,6 +304,12 @@ impl Trainer {
             .map(|m| (m.epoch, m.test_accuracy))
             .fold((0, 0.0), |acc, x| if x.1 > acc.1 { x } else { acc });
         let k = self.history.len().max(1) as f64;
+        // First epoch whose test accuracy reaches the target, and the training energy spent until then.
+        let mut spent = 0.0;
+        let target = self.history.iter().find_map(|m| {
+            spent += m.energy_j;
+            (m.test_accuracy >= self.config.target_accuracy).then_some((m.epoch, spent))
+        });
         RunSummary {
             test_accuracy: last.map_or(0.0, |m| m.test_accuracy),
             best_test_accuracy: best,
@@ -301,6 +326,13 @@ impl Trainer {
             dataset: dataset.to_string(),
             cores_used: self.net.placement().cores_used(),
             energy_per_example_uj: self.history.iter().map(|m| m.energy_per_example_uj).sum::<f64>() / k,
+            energy_j: self.history.iter().map(|m| m.energy_j).sum(),
+            chip_seconds: self.history.iter().map(|m| m.chip_seconds).sum(),
+            free_steps_mean: self.history.iter().map(|m| m.free_steps_mean).sum::<f64>() / k,
+            nudged_steps_mean: self.history.iter().map(|m| m.nudged_steps_mean).sum::<f64>() / k,
+            target_accuracy: self.config.target_accuracy,
+            epochs_to_target: target.map(|(e, _)| e),
+            energy_to_target_j: target.map(|(_, j)| j),
             config: self.config.clone(),
         }
     }

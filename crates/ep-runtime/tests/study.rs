@@ -27,6 +27,11 @@ fn epoch(k: usize, test: f64) -> EpochMetrics {
         synaptic_ops_per_example: 1.0,
         saturated_share: 0.5,
         unsettled_share: 0.25,
+        free_steps_mean: 30.0,
+        free_steps_max: 30,
+        nudged_steps_mean: 10.0,
+        energy_j: 0.5,
+        chip_seconds: 1.0,
     }
 }
 
@@ -35,7 +40,8 @@ fn stability_metrics_of_hand_made_curves() {
     let curve: Vec<EpochMetrics> =
         [0.50, 0.80, 0.90, 0.70, 0.95, 0.93].iter().enumerate().map(|(k, &a)| epoch(k + 1, a)).collect();
     // Burn-in 2: differences among epochs 3..6: |70-90| + |95-70| + |93-95| = 20 + 25 + 2 = 47 over 3.
-    let m = stability_metrics(&curve, false, 2, &[0.5, 0.7, f64::NAN]);
+    let m = stability_metrics(&curve, false, 2, &[0.5, 0.7, f64::NAN], 0.9);
+    assert_eq!(m.epochs_to_target, Some(3));
     assert!((m.oscillation - 47.0 / 3.0).abs() < 1e-9, "{}", m.oscillation);
     // Running best 90 then 70: drawdown 20 points (the later 95 → 93 is only 2).
     assert!((m.drawdown - 20.0).abs() < 1e-9);
@@ -45,10 +51,11 @@ fn stability_metrics_of_hand_made_curves() {
     assert_eq!(m.unsettled_share, 0.25);
     // A monotone curve does not oscillate; a diverged run gets the maximal instability.
     let rising: Vec<EpochMetrics> = (1..=5).map(|k| epoch(k, 0.5 + 0.1 * k as f64 / 2.0)).collect();
-    let m = stability_metrics(&rising, false, 0, &[]);
+    let m = stability_metrics(&rising, false, 0, &[], 0.99);
+    assert_eq!(m.epochs_to_target, None);
     assert!((m.oscillation - 5.0).abs() < 1e-9 && m.drawdown == 0.0 && m.gradient_fidelity.is_none());
-    assert_eq!(stability_metrics(&rising, true, 0, &[]).instability, DIVERGED_INSTABILITY);
-    assert_eq!(stability_metrics(&rising[..1], false, 0, &[]).oscillation, 0.0);
+    assert_eq!(stability_metrics(&rising, true, 0, &[], 0.9).instability, DIVERGED_INSTABILITY);
+    assert_eq!(stability_metrics(&rising[..1], false, 0, &[], 0.9).oscillation, 0.0);
 }
 
 #[test]

@@ -35,6 +35,11 @@ fn epoch(epoch: usize, test_accuracy: f64) -> EpochMetrics {
         synaptic_ops_per_example: 1.0e5,
         saturated_share: 0.01,
         unsettled_share: 0.02,
+        free_steps_mean: 30.0,
+        free_steps_max: 30,
+        nudged_steps_mean: 10.0,
+        energy_j: 0.02 * epoch as f64,
+        chip_seconds: 0.1,
     }
 }
 
@@ -62,6 +67,9 @@ fn stability(history: &[EpochMetrics], diverged: bool, fidelity: &[f64]) -> Stab
         unsettled_share: 0.02,
         gradient_fidelity,
         instability: if diverged { 100.0 } else { oscillation + drawdown },
+        energy_per_example_j: 2.5e-6,
+        free_steps: 30.0,
+        epochs_to_target: acc.iter().position(|&a| a >= 0.9).map(|e| e + 1),
     }
 }
 
@@ -94,8 +102,34 @@ fn summarize(condition: &Condition, runs: &[&RunRecord]) -> ConditionSummary {
         unsettled_share: of(&|s| s.unsettled_share),
         gradient_fidelity: MeanStd::of(&fidelity),
         instability: of(&|s| s.instability),
+        energy_curve: accuracy_curve_energy(runs, epochs),
         accuracy_curve,
+        energy_per_example: of(&|s| s.energy_per_example_j),
+        free_steps: of(&|s| s.free_steps),
+        epochs_to_target: MeanStd::of(
+            &runs.iter().filter_map(|r| r.stability.epochs_to_target.map(|e| e as f64)).collect::<Vec<_>>(),
+        ),
+        target_reached_share: if runs.is_empty() {
+            f64::NAN
+        } else {
+            runs.iter().filter(|r| r.stability.epochs_to_target.is_some()).count() as f64 / runs.len() as f64
+        },
     }
+}
+
+/// Cumulative energy per epoch, mean over runs.
+fn accuracy_curve_energy(runs: &[&RunRecord], epochs: usize) -> Vec<MeanStd> {
+    (0..epochs)
+        .map(|e| {
+            MeanStd::of(
+                &runs
+                    .iter()
+                    .filter(|r| r.history.len() > e)
+                    .map(|r| r.history[..=e].iter().map(|m| m.energy_j).sum::<f64>())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect()
 }
 
 /// Builds a study over `taus` × `mismatches` × `seeds` with plausible histories.

@@ -192,3 +192,28 @@ fn resuming_from_a_checkpoint_gives_the_uninterrupted_run_on_every_profile() -> 
     }
     Ok(())
 }
+
+#[test]
+fn energy_time_to_target_and_settling_are_reported() -> TestResult {
+    let data = synthetic()?;
+    let cfg = TrainConfig { target_accuracy: 0.8, ..config("constant", 3)? };
+    let t = train("loihi2", cfg.clone(), &data)?;
+    let s = t.summary("synthetic");
+    let first = t.history().iter().find(|m| m.test_accuracy >= 0.8).ok_or("target never reached")?;
+    assert_eq!(s.epochs_to_target, Some(first.epoch));
+    let spent: f64 = t.history()[..first.epoch].iter().map(|m| m.energy_j).sum();
+    assert!((s.energy_to_target_j.ok_or("no energy")? - spent).abs() < 1e-15);
+    assert!((s.energy_j - t.history().iter().map(|m| m.energy_j).sum::<f64>()).abs() < 1e-15);
+    // Without a tolerance every phase runs T1/T2 steps; chip time = steps × examples × step time.
+    let m = &t.history()[0];
+    assert_eq!((m.free_steps_mean, m.free_steps_max, m.nudged_steps_mean), (30.0, 30, 10.0));
+    let step = HardwareProfile::load("loihi2")?.energy.time_step_us * 1e-6;
+    assert!((m.chip_seconds - 40.0 * data.train.len() as f64 * step).abs() < 1e-9);
+    // With a tolerance the phases end early, and fewer steps cost less energy.
+    let settled = train("loihi2", TrainConfig { settle_tol: Some(1e-2), ..cfg }, &data)?;
+    let n = &settled.history()[0];
+    assert!(n.free_steps_mean < 30.0 && n.free_steps_max <= 30, "{}", n.free_steps_mean);
+    assert!(n.energy_j < m.energy_j);
+    assert!(settled.summary("s").test_accuracy >= 0.8);
+    Ok(())
+}
