@@ -33,6 +33,8 @@ pub const HEATMAP_INSTABILITY_FILE: &str = "heatmap_instability.svg";
 pub const GRADIENT_FIDELITY_FILE: &str = "gradient_fidelity.svg";
 /// File name of the HTML report written by [`write_study_report`].
 pub const REPORT_FILE: &str = "report.html";
+/// File name of the accuracy-vs-energy plot.
+pub const ACCURACY_VS_ENERGY_FILE: &str = "accuracy_vs_energy.svg";
 
 /// Placeholder for a missing or non-finite value.
 const MISSING: &str = "—";
@@ -131,12 +133,14 @@ pub fn write_study_report(results: &StudyResults, dir: &Path) -> Result<Vec<Path
         .map_err(|e| render_error(HEATMAP_INSTABILITY_FILE, e))?;
     let fidelity =
         try_fidelity_vs_mismatch_svg(results).map_err(|e| render_error(GRADIENT_FIDELITY_FILE, e))?;
-    let plots = Plots { accuracy, heat_acc, heat_inst, fidelity };
+    let energy = try_accuracy_vs_energy_svg(results).map_err(|e| render_error(ACCURACY_VS_ENERGY_FILE, e))?;
+    let plots = Plots { accuracy, heat_acc, heat_inst, fidelity, energy };
     let html = report_html_with(results, &plots);
 
     std::fs::create_dir_all(dir).map_err(|source| EpError::Output { path: dir.to_path_buf(), source })?;
-    let files: [(&str, &str); 5] = [
+    let files: [(&str, &str); 6] = [
         (ACCURACY_CURVES_FILE, &plots.accuracy),
+        (ACCURACY_VS_ENERGY_FILE, &plots.energy),
         (HEATMAP_FINAL_ACCURACY_FILE, &plots.heat_acc),
         (HEATMAP_INSTABILITY_FILE, &plots.heat_inst),
         (GRADIENT_FIDELITY_FILE, &plots.fidelity),
@@ -183,7 +187,7 @@ pub fn fidelity_vs_mismatch_svg(results: &StudyResults) -> String {
 }
 
 /// One self-contained HTML page: title, command, how to read the metrics, the per-condition table,
-/// the four plots inline, and the per-run table.
+/// the five plots inline, and the per-run table.
 ///
 /// The page uses inline CSS only, references no external resources and needs no JavaScript. Every
 /// string that comes from the data is HTML-escaped; missing or NaN values are shown as "—".
@@ -193,6 +197,7 @@ pub fn report_html(results: &StudyResults) -> String {
         heat_acc: heatmap_svg(results, HeatmapMetric::FinalAccuracy),
         heat_inst: heatmap_svg(results, HeatmapMetric::Instability),
         fidelity: fidelity_vs_mismatch_svg(results),
+        energy: accuracy_vs_energy_svg(results),
     };
     report_html_with(results, &plots)
 }
@@ -207,6 +212,7 @@ struct Plots {
     heat_acc: String,
     heat_inst: String,
     fidelity: String,
+    energy: String,
 }
 
 /// One condition with its summary (if the study has one for it) and its palette position.
@@ -617,6 +623,84 @@ fn try_accuracy_curves_svg(results: &StudyResults) -> std::result::Result<String
         let entries: Vec<LegendEntry> =
             curves.iter().map(|c| LegendEntry { label: c.label.clone(), look: c.look }).collect();
         draw_legend(&lower, &entries, columns, true)
+    })
+}
+
+/// Test accuracy against cumulative training energy (mean over seeds at each epoch), one line per
+/// condition: which τ distribution reaches a given accuracy for the least energy on the chip.
+pub fn accuracy_vs_energy_svg(results: &StudyResults) -> String {
+    try_accuracy_vs_energy_svg(results)
+        .unwrap_or_else(|e| message_svg("Test accuracy vs training energy", &format!("plot failed: {e}")))
+}
+
+/// Fallible body of [`accuracy_vs_energy_svg`].
+fn try_accuracy_vs_energy_svg(results: &StudyResults) -> std::result::Result<String, String> {
+    const TITLE: &str = "Test accuracy vs cumulative training energy (mean over seeds)";
+    let rows = condition_rows(results);
+    let curves: Vec<Curve> = rows
+        .iter()
+        .map(|row| Curve {
+            label: row.condition.label.clone(),
+            look: row.look,
+            points: row
+                .summary
+                .map(|s| {
+                    s.accuracy_curve
+                        .iter()
+                        .zip(&s.energy_curve)
+                        .filter(|(a, e)| a.mean.is_finite() && e.mean.is_finite() && e.mean > 0.0)
+                        .map(|(a, e)| (e.mean, a.mean * 100.0, 0.0))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut y_data = None;
+    let mut x_data = None;
+    for (x, y, _) in curves.iter().flat_map(|c| c.points.iter()) {
+        extend(&mut y_data, *y);
+        extend(&mut x_data, *x);
+    }
+    if y_data.is_none() {
+        return Ok(message_svg(TITLE, "no energy data"));
+    }
+    let (y_lo, y_hi) = padded_range(y_data, 2.0, (0.0, 100.0), (0.0, 100.0));
+    let x_span = x_data.map_or(1.0, |(_, hi)| hi.abs() * 0.2).max(1e-12);
+    let (x_lo, x_hi) = padded_range(x_data, x_span, (0.0, f64::MAX), (0.0, 1.0));
+    let width = 960;
+    let chart_h = 500;
+    let (columns, legend_h) = legend_layout(curves.len(), width);
+    render_svg((width, chart_h + legend_h), |root| {
+        let (upper, lower) = root.split_vertically(chart_h);
+        let mut chart = ChartBuilder::on(&upper)
+            .caption(TITLE, (FONT, 22))
+            .margin(14)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)?;
+        let fmt = |v: &f64| fmt_num(*v);
+        chart
+            .configure_mesh()
+            .x_desc("cumulative training energy on the chip (J)")
+            .y_desc("test accuracy (%)")
+            .x_label_formatter(&fmt)
+            .y_label_formatter(&fmt)
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .axis_desc_style((FONT, 16))
+            .label_style((FONT, 14))
+            .draw()?;
+        for curve in &curves {
+            if curve.points.is_empty() {
+                continue;
+            }
+            draw_line(&mut chart, curve.points.iter().map(|(x, y, _)| (*x, *y)).collect(), curve.look)?;
+            let fill = curve.look.color.filled();
+            chart.draw_series(curve.points.iter().map(|(x, y, _)| Circle::new((*x, *y), 3, fill)))?;
+        }
+        let entries: Vec<LegendEntry> =
+            curves.iter().map(|c| LegendEntry { label: c.label.clone(), look: c.look }).collect();
+        draw_legend(&lower, &entries, columns, false)
     })
 }
 
@@ -1150,6 +1234,12 @@ fn report_html_with(results: &StudyResults, plots: &Plots) -> String {
         &mut out,
         &plots.accuracy,
         "Test accuracy per epoch for each condition: line = mean over seeds, shaded band = ±1 standard deviation.",
+    );
+    push_figure(
+        &mut out,
+        &plots.energy,
+        "Test accuracy against cumulative training energy on the chip (operation counts × the profile's \
+         energy per operation), mean over seeds, one point per epoch.",
     );
     push_figure(
         &mut out,

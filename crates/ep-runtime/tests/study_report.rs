@@ -11,8 +11,9 @@ use ep_runtime::study_results::{
     Condition, ConditionSummary, MeanStd, RunRecord, StabilityMetrics, StudyResults,
 };
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "accuracy_curves.svg",
+    "accuracy_vs_energy.svg",
     "heatmap_final_accuracy.svg",
     "heatmap_instability.svg",
     "gradient_fidelity.svg",
@@ -289,7 +290,7 @@ fn full_grid_writes_all_files_with_expected_content() {
     assert!(!html.contains("http"), "report references a URL");
     assert!(!html.contains("<script"));
     assert!(!html.contains("<link"));
-    assert_eq!(html.matches("<svg").count(), 4, "four inline plots");
+    assert_eq!(html.matches("<svg").count(), 5, "five inline plots");
     assert!(html.contains("—"), "NaN fidelity shown as a dash");
     assert!(html.contains("loihi-like") && html.contains("synthetic") && html.contains("16-12-4"));
     // Sections in the required order.
