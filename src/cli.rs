@@ -32,7 +32,7 @@ pub enum Command {
 pub enum ProfileCommand {
     /// Validate a profile (built-in name or .ron file) and print a summary. Exit code 1 if invalid.
     Check {
-        /// Built-in name (ideal, loihi2) or path to a .ron file.
+        /// Built-in name (ideal, loihi2, loihi1, analog-rram, mixed-signal) or path to a .ron file.
         profile: String,
     },
     /// List the built-in profiles.
@@ -47,10 +47,10 @@ pub enum ProfileCommand {
 /// `epchip train ...`
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Hardware profile: built-in name (ideal, loihi2) or path to a .ron file.
+    /// Hardware profile: built-in name (ideal, loihi2, loihi1, analog-rram, mixed-signal) or path to a .ron file.
     #[arg(long, default_value = "loihi2")]
     pub profile: String,
-    /// Dataset: mnist10k (embedded), synthetic[:seed=N], or idx:DIR (MNIST-format files).
+    /// Dataset: mnist10k (embedded), mnist10k:pool=N, synthetic[:seed=N], or idx:DIR (MNIST-format files).
     #[arg(long, default_value = "mnist10k")]
     pub dataset: String,
     /// Layer sizes, input first: e.g. 784,500,10.
@@ -63,39 +63,12 @@ pub struct TrainArgs {
     /// Training epochs.
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// Free-phase steps T1.
-    #[arg(long, default_value_t = 30)]
-    pub t1: usize,
-    /// Nudged-phase steps T2.
-    #[arg(long, default_value_t = 10)]
-    pub t2: usize,
-    /// Nudge strength β.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub beta: f32,
     /// Always nudge with +β instead of a random sign per mini-batch.
     #[arg(long)]
     pub positive_beta: bool,
     /// Symmetric estimate: a third phase at −β.
     #[arg(long)]
     pub symmetric: bool,
-    /// Examples per mini-batch (1 = online on-chip learning).
-    #[arg(long, default_value_t = 20)]
-    pub batch: usize,
-    /// Learning rate: one value, or one per projection (comma-separated).
-    #[arg(long, default_value = "0.2,0.1", allow_hyphen_values = true)]
-    pub lr: String,
-    /// Learning-rate schedule over the epochs: constant, or cosine[:floor=F] (anneal to F × lr).
-    #[arg(long, default_value = "cosine")]
-    pub lr_schedule: String,
-    /// Base time step Δt (neuron i gets Δt/τ_i).
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub dt: f32,
-    /// Digital cores: weight range = headroom × largest initial weight of the projection.
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
-    pub weight_headroom: f32,
-    /// Limit the training set to its first N examples (quick runs).
-    #[arg(long)]
-    pub train_limit: Option<usize>,
     /// Worker threads (results do not depend on it).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -108,12 +81,6 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// End a phase early once no state changes by this much in one step (T1/T2 become upper bounds).
-    #[arg(long)]
-    pub settle_tol: Option<f32>,
-    /// Test accuracy whose first epoch (and the energy spent until then) the summary reports.
-    #[arg(long, default_value_t = 0.9)]
-    pub target_accuracy: f64,
     /// Write the run's full state to OUT/checkpoint.json every N epochs (0: only at the end).
     #[arg(long, default_value_t = 1)]
     pub checkpoint_every: usize,
@@ -121,6 +88,9 @@ pub struct TrainArgs {
     /// taken from the checkpoint; only --threads and --quiet apply).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Settings shared with `epchip study`.
+    #[command(flatten)]
+    pub training: TrainingFlags,
 }
 
 /// `epchip bench ...`
@@ -206,6 +176,17 @@ pub struct StudyRunArgs {
     /// Epochs ignored when measuring oscillation.
     #[arg(long, default_value_t = 2)]
     pub burn_in: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Training settings of every run.
+    #[command(flatten)]
+    pub training: TrainingFlags,
+}
+
+/// EP training settings shared by `epchip train` and every run of `epchip study`.
+#[derive(Debug, Args)]
+pub struct TrainingFlags {
     /// Free-phase steps T1.
     #[arg(long, default_value_t = 30)]
     pub t1: usize,
@@ -215,22 +196,22 @@ pub struct StudyRunArgs {
     /// Nudge strength β.
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub beta: f32,
-    /// Examples per mini-batch.
+    /// Examples per mini-batch (1 = online on-chip learning).
     #[arg(long, default_value_t = 20)]
     pub batch: usize,
-    /// Learning rate: one value, or one per projection.
+    /// Learning rate: one value, or one per projection (comma-separated).
     #[arg(long, default_value = "0.2,0.1", allow_hyphen_values = true)]
     pub lr: String,
-    /// Learning-rate schedule: constant or cosine[:floor=F].
+    /// Learning-rate schedule over the epochs: constant, or cosine[:floor=F] (anneal to F × lr).
     #[arg(long, default_value = "cosine")]
     pub lr_schedule: String,
-    /// Base time step Δt.
+    /// Base time step Δt (neuron i gets Δt/τ_i).
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub dt: f32,
-    /// Weight range = headroom × largest initial weight (digital and analog cores).
+    /// Digital and analog cores: weight range = headroom × largest initial weight of the projection.
     #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     pub weight_headroom: f32,
-    /// Use only the first N training examples.
+    /// Limit the training set to its first N examples (quick runs).
     #[arg(long)]
     pub train_limit: Option<usize>,
     /// End a phase early once no state changes by this much in one step (T1/T2 become upper bounds).
@@ -239,7 +220,4 @@ pub struct StudyRunArgs {
     /// Test accuracy whose first epoch (and the energy spent until then) the summary reports.
     #[arg(long, default_value_t = 0.9)]
     pub target_accuracy: f64,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
 }

@@ -18,3 +18,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(cmd) => profile::run(cmd),
     }
 }
+
+impl crate::cli::TrainingFlags {
+    /// The training configuration these flags describe, for a run with the given τ distribution,
+    /// epochs, seed, threads and nudging scheme.
+    pub fn config(
+        &self,
+        tau: ep_runtime::TauSpec,
+        epochs: usize,
+        seed: u64,
+        threads: usize,
+        beta_sign: ep_runtime::BetaSign,
+        symmetric: bool,
+    ) -> anyhow::Result<ep_runtime::TrainConfig> {
+        Ok(ep_runtime::TrainConfig {
+            t1: self.t1,
+            t2: self.t2,
+            beta: self.beta,
+            beta_sign,
+            symmetric,
+            batch: self.batch,
+            lr: ep_runtime::TrainConfig::parse_lr(&self.lr)?,
+            lr_schedule: ep_runtime::LrSchedule::parse(&self.lr_schedule)?,
+            base_dt: self.dt,
+            tau,
+            weight_headroom: self.weight_headroom,
+            epochs,
+            seed,
+            threads,
+            eval_batch: 500,
+            settle_tol: self.settle_tol,
+            target_accuracy: self.target_accuracy,
+        })
+    }
+}

@@ -6,7 +6,7 @@ use chip_model::HardwareProfile;
 use ep_runtime::study_grid::{MismatchMode, Shard, StudySpec, parse_tau_list};
 use ep_runtime::study_runner::{read_spec, run_study};
 use ep_runtime::study_summary::{collect_study, write_study_outputs};
-use ep_runtime::{BetaSign, LrSchedule, NetworkShape, TauSpec, TrainConfig};
+use ep_runtime::{BetaSign, NetworkShape, TauSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{StudyAction, StudyArgs, StudyRunArgs};
@@ -35,33 +35,15 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         Some(m) => MismatchMode::parse(m)?,
         None => MismatchMode::default_for(&profile),
     };
-    let config = TrainConfig {
-        t1: args.t1,
-        t2: args.t2,
-        beta: args.beta,
-        beta_sign: BetaSign::Random,
-        symmetric: false,
-        batch: args.batch,
-        lr: TrainConfig::parse_lr(&args.lr)?,
-        lr_schedule: LrSchedule::parse(&args.lr_schedule)?,
-        base_dt: args.dt,
-        tau: TauSpec::default(),
-        weight_headroom: args.weight_headroom,
-        epochs: args.epochs,
-        seed: 1,
-        threads: 1,
-        eval_batch: 500,
-        settle_tol: args.settle_tol,
-        target_accuracy: args.target_accuracy,
-    };
+    let config = args.training.config(TauSpec::default(), args.epochs, 1, 1, BetaSign::Random, false)?;
     config.validate(&shape)?;
-    if let Some(n) = args.train_limit {
+    if let Some(n) = args.training.train_limit {
         anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");
     }
     let spec = StudySpec {
         profile,
         dataset: args.dataset.clone(),
-        train_limit: args.train_limit,
+        train_limit: args.training.train_limit,
         layers: shape.sizes().to_vec(),
         taus: parse_tau_list(&args.tau)?,
         mismatch: parse_levels(&args.mismatch)?,

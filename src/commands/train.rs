@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chip_model::HardwareProfile;
 use ep_runtime::{
-    BetaSign, CHECKPOINT_FILE, DatasetSplit, LrSchedule, NetworkShape, RunData, RunDirectory, TauSpec,
-    TrainConfig, Trainer, TrainingCheckpoint, load_dataset,
+    BetaSign, CHECKPOINT_FILE, DatasetSplit, NetworkShape, RunData, RunDirectory, TauSpec, Trainer,
+    TrainingCheckpoint, load_dataset,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -37,30 +37,19 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
     let profile = HardwareProfile::load(&args.profile)?;
     let shape = NetworkShape::parse(&args.layers)?;
     let tau: TauSpec = args.tau.parse()?;
-    let config = TrainConfig {
-        t1: args.t1,
-        t2: args.t2,
-        beta: args.beta,
-        beta_sign: if args.positive_beta { BetaSign::Positive } else { BetaSign::Random },
-        symmetric: args.symmetric,
-        batch: args.batch,
-        lr: TrainConfig::parse_lr(&args.lr)?,
-        lr_schedule: LrSchedule::parse(&args.lr_schedule)?,
-        base_dt: args.dt,
+    let config = args.training.config(
         tau,
-        weight_headroom: args.weight_headroom,
-        epochs: args.epochs,
-        seed: args.seed,
-        threads: args.threads,
-        eval_batch: 500,
-        settle_tol: args.settle_tol,
-        target_accuracy: args.target_accuracy,
-    };
+        args.epochs,
+        args.seed,
+        args.threads,
+        if args.positive_beta { BetaSign::Positive } else { BetaSign::Random },
+        args.symmetric,
+    )?;
     config.validate(&shape)?;
-    let data = load_data(&args.dataset, args.train_limit)?;
+    let data = load_data(&args.dataset, args.training.train_limit)?;
     let trainer = Trainer::new(&profile, &shape, config)?;
     trainer.check_data(&data)?;
-    let run_data = RunData::describe(&args.dataset, args.train_limit, &data);
+    let run_data = RunData::describe(&args.dataset, args.training.train_limit, &data);
     let out = RunDirectory::create(&args.out)?;
     Ok(Run { profile, data, run_data, trainer, out })
 }

@@ -37,14 +37,7 @@ struct PreparedNudge {
 impl Chip {
     /// Runs `steps` synchronous time steps, optionally nudging one population toward targets.
     pub fn run(&mut self, steps: usize, nudge: Option<&Nudge>) -> Result<()> {
-        let nudge = match nudge {
-            Some(n) => Some(self.prepare_nudge(n)?),
-            None => None,
-        };
-        if self.static_dirty {
-            self.refresh_static();
-            self.static_dirty = false;
-        }
+        let nudge = self.begin_run(nudge)?;
         for t in 0..steps {
             self.step(nudge.as_ref(), t + 1 == steps);
         }
@@ -63,6 +56,18 @@ impl Chip {
         if !(tolerance.is_finite() && tolerance > 0.0) {
             return Err(ChipError::InvalidConfig(format!("settling tolerance {tolerance} must be > 0")));
         }
+        let nudge = self.begin_run(nudge)?;
+        for t in 0..max_steps {
+            self.step(nudge.as_ref(), true);
+            if self.last_max_change < tolerance {
+                return Ok(t + 1);
+            }
+        }
+        Ok(max_steps)
+    }
+
+    /// Checks and converts the nudge, and brings the inputs' constant drive up to date.
+    fn begin_run(&mut self, nudge: Option<&Nudge>) -> Result<Option<PreparedNudge>> {
         let nudge = match nudge {
             Some(n) => Some(self.prepare_nudge(n)?),
             None => None,
@@ -71,13 +76,7 @@ impl Chip {
             self.refresh_static();
             self.static_dirty = false;
         }
-        for t in 0..max_steps {
-            self.step(nudge.as_ref(), true);
-            if self.last_max_change < tolerance {
-                return Ok(t + 1);
-            }
-        }
-        Ok(max_steps)
+        Ok(nudge)
     }
 
     fn prepare_nudge(&self, n: &Nudge) -> Result<PreparedNudge> {
