@@ -176,6 +176,9 @@ pub struct StudyRunArgs {
     /// Epochs ignored when measuring oscillation.
     #[arg(long, default_value_t = 2)]
     pub burn_in: usize,
+    /// Reference of the paired comparisons: tau=SPEC, one of the --tau values (default: the first).
+    #[arg(long)]
+    pub baseline: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,

@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 use chip_model::HardwareProfile;
-use ep_runtime::study_grid::{MismatchMode, Shard, StudySpec, parse_tau_list};
+use ep_runtime::study_grid::{MismatchMode, Shard, StudySpec, parse_baseline, parse_tau_list};
+use ep_runtime::study_results::StudyResults;
 use ep_runtime::study_runner::{read_spec, run_study};
+use ep_runtime::study_statistics::Verdict;
 use ep_runtime::study_summary::{collect_study, write_study_outputs};
 use ep_runtime::{BetaSign, NetworkShape, TauSpec};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,18 +42,24 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
     if let Some(n) = args.training.train_limit {
         anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");
     }
+    let taus = parse_tau_list(&args.tau)?;
+    let baseline = match &args.baseline {
+        Some(b) => parse_baseline(b, &taus)?,
+        None => 0,
+    };
     let spec = StudySpec {
         profile,
         dataset: args.dataset.clone(),
         train_limit: args.training.train_limit,
         layers: shape.sizes().to_vec(),
-        taus: parse_tau_list(&args.tau)?,
+        taus: taus.clone(),
         mismatch: parse_levels(&args.mismatch)?,
         mismatch_mode,
         seeds: (1..=args.seeds).collect(),
         config,
         fidelity_every: args.fidelity_every,
         burn_in: args.burn_in,
+        baseline,
     };
     spec.validate()?;
     Ok(spec)
@@ -73,6 +81,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
         let (results, missing) = collect_study(&spec, &dir, command.trim());
         write_study_outputs(&results, &dir)?;
         println!("merged {} runs of {} into {}", results.runs.len(), spec.runs().len(), dir.display());
+        print_comparisons(&results);
         if !missing.is_empty() {
             eprintln!("epchip: {} runs have not finished: {}", missing.len(), missing.join(", "));
             return Ok(ExitCode::from(EXIT_INCOMPLETE));
@@ -145,10 +154,44 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
             100.0 * c.divergence_share
         );
     }
-    println!("wrote {}/results.csv, summary.csv, study.json and report.html", a.out.display());
+    print_comparisons(&results);
+    println!(
+        "wrote {}/results.csv, summary.csv, comparisons.csv, study.json and report.html",
+        a.out.display()
+    );
     if !missing.is_empty() {
         eprintln!("epchip: {} runs have not finished", missing.len());
         return Ok(ExitCode::from(EXIT_INCOMPLETE));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each paired comparison with the baseline, and how many seeds an undecided one would need.
+fn print_comparisons(results: &StudyResults) {
+    if results.comparisons.is_empty() {
+        return;
+    }
+    println!(
+        "paired comparisons with tau = {} at the same mismatch level (per-seed differences):",
+        results.baseline
+    );
+    for c in &results.comparisons {
+        let label = results.conditions.get(c.condition).map_or("?", |x| x.label.as_str());
+        let mut line = format!(
+            "  {label:<36} {:<17} {:<19} Δ = {:+.4} [{:+.4}, {:+.4}], p = {:.3}, n = {}",
+            c.metric,
+            c.verdict.words(),
+            c.mean_difference,
+            c.ci_low,
+            c.ci_high,
+            c.p_value,
+            c.n
+        );
+        if c.verdict == Verdict::NotDistinguishable
+            && let Some(k) = c.seeds_for_power.filter(|&k| k > c.n)
+        {
+            line.push_str(&format!("; ~{k} seeds for 80 % power"));
+        }
+        println!("{line}");
+    }
 }

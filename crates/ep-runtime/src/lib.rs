@@ -24,6 +24,7 @@ pub mod study_grid;
 pub mod study_report;
 pub mod study_results;
 pub mod study_runner;
+pub mod study_statistics;
 pub mod study_summary;
 pub mod synthetic;
 pub mod time_constants;

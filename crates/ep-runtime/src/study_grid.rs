@@ -36,6 +36,18 @@ pub fn parse_tau_list(text: &str) -> Result<Vec<TauSpec>> {
     specs.iter().map(|s| s.parse::<TauSpec>()).collect()
 }
 
+/// Parses `--baseline tau=SPEC` against the study's τ list; returns the position of SPEC.
+pub fn parse_baseline(text: &str, taus: &[TauSpec]) -> Result<usize> {
+    let bad = |why: &str| EpError::InvalidParameter {
+        field: "baseline".into(),
+        value: text.into(),
+        allowed: format!("tau=SPEC with SPEC one of the study's --tau values ({why})"),
+    };
+    let spec = text.trim().strip_prefix("tau=").ok_or_else(|| bad("missing `tau=`"))?;
+    let tau: TauSpec = spec.parse().map_err(|_| bad("not a τ distribution"))?;
+    taus.iter().position(|t| *t == tau).ok_or_else(|| bad("not in --tau"))
+}
+
 /// What a `--mismatch` value does to the profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MismatchMode {
@@ -145,6 +157,9 @@ pub struct StudySpec {
     pub fidelity_every: usize,
     /// Epochs ignored when measuring oscillation.
     pub burn_in: usize,
+    /// Position in `taus` of the baseline of paired comparisons (the first τ by default).
+    #[serde(default)]
+    pub baseline: usize,
 }
 
 impl StudySpec {
@@ -164,6 +179,9 @@ impl StudySpec {
         }
         if self.seeds.is_empty() {
             return Err(bad("seeds", "0".into(), "at least one seed"));
+        }
+        if self.baseline >= self.taus.len() {
+            return Err(bad("baseline", self.baseline.to_string(), "one of the study's τ distributions"));
         }
         for &level in &self.mismatch {
             self.mismatch_mode.apply(&self.profile, level).map_err(|e| {

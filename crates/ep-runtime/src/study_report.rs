@@ -305,7 +305,13 @@ impl Look {
 
 /// `m` with mean and std multiplied by `factor`.
 fn scaled(m: MeanStd, factor: f64) -> MeanStd {
-    MeanStd { mean: m.mean * factor, std: m.std * factor, n: m.n }
+    MeanStd {
+        mean: m.mean * factor,
+        std: m.std * factor,
+        n: m.n,
+        ci_low: m.ci_low * factor,
+        ci_high: m.ci_high * factor,
+    }
 }
 
 /// The standard deviation if finite, else 0 (a band of zero width).
@@ -1184,6 +1190,91 @@ fn push_run_table(out: &mut String, results: &StudyResults) {
 }
 
 /// Appends one inline figure with a caption.
+/// The report's first section: for every mismatch level, whether each τ distribution is better,
+/// worse or not distinguishable from the baseline τ on each compared metric, with the paired numbers
+/// behind the statement, then the full comparison table.
+fn push_findings(out: &mut String, results: &StudyResults) {
+    out.push_str("<h2 id=\"findings\">Findings</h2>\n");
+    if results.comparisons.is_empty() {
+        out.push_str(
+            "<p>No paired comparisons: the study has a single τ distribution, or no two conditions share \
+             finished seeds.</p>\n",
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<p>Each τ distribution is compared with the baseline <b>tau = {}</b> at the same mismatch level, \
+         seed by seed (same chip instance and initial weights). Δ is the mean per-seed difference \
+         (condition − baseline) with its bootstrap 95&nbsp;% interval; p is the two-sided sign-flip \
+         permutation test. “Better” or “worse” needs p &lt; 0.05.</p>",
+        escape(&results.baseline)
+    );
+    let mut levels: Vec<f64> = results
+        .comparisons
+        .iter()
+        .filter_map(|c| results.conditions.get(c.condition).map(|x| x.mismatch))
+        .collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    out.push_str("<ul>\n");
+    for level in levels {
+        let mut conditions: Vec<usize> = results
+            .comparisons
+            .iter()
+            .filter(|c| results.conditions.get(c.condition).is_some_and(|x| x.mismatch == level))
+            .map(|c| c.condition)
+            .collect();
+        conditions.dedup();
+        for condition in conditions {
+            let tau = results.conditions.get(condition).map_or(MISSING, |x| x.tau.as_str());
+            let parts: Vec<String> = results
+                .comparisons
+                .iter()
+                .filter(|c| c.condition == condition)
+                .map(|c| {
+                    format!(
+                        "<b>{}</b> on {} (Δ = {}, 95&nbsp;% CI [{}, {}], p = {}, n = {})",
+                        c.verdict.words(),
+                        escape(&c.metric.replace('_', " ")),
+                        fmt_num(c.mean_difference),
+                        fmt_num(c.ci_low),
+                        fmt_num(c.ci_high),
+                        fmt_num(c.p_value),
+                        c.n
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "<li>Mismatch {}: tau = {} is {}.</li>",
+                fmt_num(level),
+                escape(tau),
+                parts.join("; ")
+            );
+        }
+    }
+    out.push_str("</ul>\n");
+    let underpowered: Vec<String> = results
+        .comparisons
+        .iter()
+        .filter(|c| c.verdict == crate::study_statistics::Verdict::NotDistinguishable)
+        .filter_map(|c| {
+            let k = c.seeds_for_power.filter(|&k| k > c.n)?;
+            let label = results.conditions.get(c.condition).map_or(MISSING, |x| x.label.as_str());
+            Some(format!("{} ({}): about {k} seeds", escape(label), escape(&c.metric.replace('_', " "))))
+        })
+        .collect();
+    if !underpowered.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>Seeds a paired test would need to detect the observed difference with 80&nbsp;% power \
+             (α = 0.05): {}.</p>",
+            underpowered.join("; ")
+        );
+    }
+}
+
 fn push_figure(out: &mut String, svg: &str, caption: &str) {
     let _ =
         write!(out, "<figure>\n{}<figcaption>{}</figcaption>\n</figure>\n", inline_svg(svg), escape(caption));
@@ -1221,6 +1312,8 @@ fn report_html_with(results: &StudyResults, plots: &Plots) -> String {
         results.runs.len(),
         escape(mode),
     );
+
+    push_findings(&mut out, results);
 
     out.push_str("<h2 id=\"command\">Command</h2>\n");
     let _ = writeln!(out, "<pre>{}</pre>", escape(&results.command));

@@ -68,7 +68,7 @@ pub struct RunRecord {
     pub stability: StabilityMetrics,
 }
 
-/// Mean and standard deviation over the seeds of one condition.
+/// Mean, standard deviation and bootstrap 95 % interval of the mean over the seeds of one condition.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MeanStd {
     /// Mean.
@@ -77,6 +77,16 @@ pub struct MeanStd {
     pub std: f64,
     /// Number of values.
     pub n: usize,
+    /// Lower end of the bootstrap 95 % interval of the mean (NaN below two values or when not computed).
+    #[serde(default = "nan")]
+    pub ci_low: f64,
+    /// Upper end of the interval.
+    #[serde(default = "nan")]
+    pub ci_high: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl MeanStd {
@@ -84,7 +94,7 @@ impl MeanStd {
     pub fn of(values: &[f64]) -> Self {
         let n = values.len();
         if n == 0 {
-            return Self { mean: f64::NAN, std: f64::NAN, n };
+            return Self { mean: f64::NAN, std: f64::NAN, n, ci_low: f64::NAN, ci_high: f64::NAN };
         }
         let mean = values.iter().sum::<f64>() / n as f64;
         let std = if n > 1 {
@@ -92,7 +102,13 @@ impl MeanStd {
         } else {
             0.0
         };
-        Self { mean, std, n }
+        Self { mean, std, n, ci_low: f64::NAN, ci_high: f64::NAN }
+    }
+
+    /// [`MeanStd::of`] with a seeded bootstrap 95 % interval of the mean.
+    pub fn with_ci(values: &[f64], seed: u64) -> Self {
+        let (ci_low, ci_high) = crate::study_statistics::bootstrap_mean_ci(values, seed);
+        Self { ci_low, ci_high, ..Self::of(values) }
     }
 }
 
@@ -165,4 +181,10 @@ pub struct StudyResults {
     pub summaries: Vec<ConditionSummary>,
     /// All finished runs, in grid order.
     pub runs: Vec<RunRecord>,
+    /// The baseline τ distribution of the paired comparisons.
+    #[serde(default)]
+    pub baseline: String,
+    /// Every condition compared with the baseline τ at the same mismatch level, per metric.
+    #[serde(default)]
+    pub comparisons: Vec<crate::study_statistics::Comparison>,
 }

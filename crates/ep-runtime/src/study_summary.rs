@@ -7,6 +7,8 @@ use crate::run_output::write_atomic;
 use crate::study_grid::StudySpec;
 use crate::study_results::{ConditionSummary, MeanStd, RunRecord, StudyResults};
 use crate::study_runner::read_record;
+use crate::study_statistics::{Better, Comparison, compare};
+use chip_model::rounding_noise::mix;
 
 /// Collects every finished run of the study in `out` and aggregates it. Returns the results and the
 /// ids of runs of the grid that have not finished (yet).
@@ -27,6 +29,7 @@ pub fn collect_study(spec: &StudySpec, out: &Path, command: &str) -> (StudyResul
             summarise(c.clone(), &mine, spec.config.epochs)
         })
         .collect();
+    let comparisons = compare_with_baseline(spec, &runs);
     let results = StudyResults {
         command: command.to_string(),
         profile: spec.profile.name.clone(),
@@ -37,8 +40,90 @@ pub fn collect_study(spec: &StudySpec, out: &Path, command: &str) -> (StudyResul
         conditions,
         summaries,
         runs,
+        baseline: spec.taus.get(spec.baseline).map(ToString::to_string).unwrap_or_default(),
+        comparisons,
     };
     (results, missing)
+}
+
+/// The metrics compared between conditions, with the direction that is an improvement.
+pub const COMPARED_METRICS: &[(&str, Better)] = &[
+    ("final_accuracy", Better::Higher),
+    ("oscillation", Better::Lower),
+    ("drawdown", Better::Lower),
+    ("diverged", Better::Lower),
+    ("gradient_fidelity", Better::Higher),
+    ("instability", Better::Lower),
+];
+
+/// A run's value of a compared metric (diverged as 0/1; NaN when not measured).
+pub fn metric_value(r: &RunRecord, metric: &str) -> f64 {
+    let s = &r.stability;
+    match metric {
+        "final_accuracy" => s.final_accuracy,
+        "oscillation" => s.oscillation,
+        "drawdown" => s.drawdown,
+        "diverged" => f64::from(u8::from(s.diverged)),
+        "gradient_fidelity" => s.gradient_fidelity.unwrap_or(f64::NAN),
+        "instability" => s.instability,
+        _ => f64::NAN,
+    }
+}
+
+/// Paired comparisons of every condition whose τ is not the baseline τ with the baseline condition at
+/// the same mismatch level, on every compared metric that was measured.
+pub fn compare_with_baseline(spec: &StudySpec, runs: &[RunRecord]) -> Vec<Comparison> {
+    let levels = spec.mismatch.len();
+    let mut out = Vec::new();
+    for t in (0..spec.taus.len()).filter(|&t| t != spec.baseline) {
+        for m in 0..levels {
+            let (condition, baseline) = (t * levels + m, spec.baseline * levels + m);
+            for &(metric, better) in COMPARED_METRICS {
+                let values = |c: usize| -> Vec<(u64, f64)> {
+                    runs.iter()
+                        .filter(|r| r.condition == c)
+                        .map(|r| (r.seed, metric_value(r, metric)))
+                        .filter(|(_, v)| v.is_finite())
+                        .collect()
+                };
+                let (a, b) = (values(condition), values(baseline));
+                if a.is_empty() || b.is_empty() {
+                    continue;
+                }
+                out.push(compare(condition, baseline, metric, better, &a, &b));
+            }
+        }
+    }
+    out
+}
+
+/// comparisons.csv: one row per condition, baseline and metric.
+pub fn comparisons_csv(results: &StudyResults) -> String {
+    let mut s = String::from(
+        "condition,tau,mismatch,baseline_condition,baseline_tau,metric,n,mean_difference,ci_low,ci_high,p_value,\
+verdict,seeds_for_80pct_power\n",
+    );
+    for c in &results.comparisons {
+        let cond = results.conditions.get(c.condition);
+        let base = results.conditions.get(c.baseline);
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            c.condition,
+            quoted(cond.map_or("", |x| x.tau.as_str())),
+            cond.map_or(String::new(), |x| x.mismatch.to_string()),
+            c.baseline,
+            quoted(base.map_or("", |x| x.tau.as_str())),
+            c.metric,
+            c.n,
+            num(c.mean_difference),
+            num(c.ci_low),
+            num(c.ci_high),
+            num(c.p_value),
+            c.verdict.words(),
+            c.seeds_for_power.map_or(String::new(), |k| k.to_string()),
+        ));
+    }
+    s
 }
 
 fn summarise(
@@ -46,7 +131,12 @@ fn summarise(
     runs: &[&RunRecord],
     epochs: usize,
 ) -> ConditionSummary {
+    let index = condition.index as u64;
+    let seed = |k: u64| mix(index ^ mix(k));
     let of = |f: &dyn Fn(&RunRecord) -> f64| MeanStd::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>());
+    let ci = |k: u64, f: &dyn Fn(&RunRecord) -> f64| {
+        MeanStd::with_ci(&runs.iter().map(|r| f(r)).collect::<Vec<_>>(), seed(k))
+    };
     let fidelity: Vec<f64> = runs.iter().filter_map(|r| r.stability.gradient_fidelity).collect();
     let accuracy_curve = (0..epochs)
         .map(|e| {
@@ -58,10 +148,10 @@ fn summarise(
     ConditionSummary {
         condition,
         runs: runs.len(),
-        final_accuracy: of(&|r| r.stability.final_accuracy),
-        best_accuracy: of(&|r| r.stability.best_accuracy),
-        oscillation: of(&|r| r.stability.oscillation),
-        drawdown: of(&|r| r.stability.drawdown),
+        final_accuracy: ci(1, &|r| r.stability.final_accuracy),
+        best_accuracy: ci(2, &|r| r.stability.best_accuracy),
+        oscillation: ci(3, &|r| r.stability.oscillation),
+        drawdown: ci(4, &|r| r.stability.drawdown),
         divergence_share: if runs.is_empty() {
             f64::NAN
         } else {
@@ -69,8 +159,8 @@ fn summarise(
         },
         residual: of(&|r| r.stability.residual),
         unsettled_share: of(&|r| r.stability.unsettled_share),
-        gradient_fidelity: MeanStd::of(&fidelity),
-        instability: of(&|r| r.stability.instability),
+        gradient_fidelity: MeanStd::with_ci(&fidelity, seed(5)),
+        instability: ci(6, &|r| r.stability.instability),
         accuracy_curve,
         energy_per_example: of(&|r| r.stability.energy_per_example_j),
         free_steps: of(&|r| r.stability.free_steps),
@@ -149,33 +239,44 @@ epochs_to_target\n",
 /// summary.csv: one row per condition, mean and standard deviation over seeds.
 pub fn summary_csv(results: &StudyResults) -> String {
     let mut s = String::from(
-        "condition,tau,mismatch,runs,final_mean,final_std,best_mean,best_std,oscillation_mean,oscillation_std,\
-drawdown_mean,drawdown_std,divergence_share,residual_mean,unsettled_mean,fidelity_mean,fidelity_std,\
-instability_mean,instability_std,energy_per_example_mean,energy_per_example_std,free_steps_mean,\
+        "condition,tau,mismatch,runs,final_mean,final_std,final_ci_low,final_ci_high,best_mean,best_std,\
+oscillation_mean,oscillation_std,oscillation_ci_low,oscillation_ci_high,drawdown_mean,drawdown_std,drawdown_ci_low,\
+drawdown_ci_high,divergence_share,residual_mean,unsettled_mean,fidelity_mean,fidelity_std,fidelity_ci_low,\
+fidelity_ci_high,instability_mean,instability_std,instability_ci_low,instability_ci_high,energy_per_example_mean,energy_per_example_std,free_steps_mean,\
 epochs_to_target_mean,target_reached_share\n",
     );
     for c in &results.summaries {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             c.condition.index,
             quoted(&c.condition.tau),
             c.condition.mismatch,
             c.runs,
             num(c.final_accuracy.mean),
             num(c.final_accuracy.std),
+            num(c.final_accuracy.ci_low),
+            num(c.final_accuracy.ci_high),
             num(c.best_accuracy.mean),
             num(c.best_accuracy.std),
             num(c.oscillation.mean),
             num(c.oscillation.std),
+            num(c.oscillation.ci_low),
+            num(c.oscillation.ci_high),
             num(c.drawdown.mean),
             num(c.drawdown.std),
+            num(c.drawdown.ci_low),
+            num(c.drawdown.ci_high),
             num(c.divergence_share),
             num(c.residual.mean),
             num(c.unsettled_share.mean),
             num(c.gradient_fidelity.mean),
             num(c.gradient_fidelity.std),
+            num(c.gradient_fidelity.ci_low),
+            num(c.gradient_fidelity.ci_high),
             num(c.instability.mean),
             num(c.instability.std),
+            num(c.instability.ci_low),
+            num(c.instability.ci_high),
             sci(c.energy_per_example.mean),
             sci(c.energy_per_example.std),
             num(c.free_steps.mean),
@@ -190,6 +291,7 @@ epochs_to_target_mean,target_reached_share\n",
 pub fn write_study_outputs(results: &StudyResults, out: &Path) -> Result<()> {
     write_atomic(&out.join("results.csv"), results_csv(results).as_bytes())?;
     write_atomic(&out.join("summary.csv"), summary_csv(results).as_bytes())?;
+    write_atomic(&out.join("comparisons.csv"), comparisons_csv(results).as_bytes())?;
     let path = out.join("study.json");
     let json = serde_json::to_vec_pretty(results)
         .map_err(|e| EpError::Output { path: path.clone(), source: std::io::Error::other(e) })?;

@@ -197,6 +197,15 @@ fn study(taus: &[&str], mismatches: &[f64], seeds: &[u64], epochs: usize) -> Stu
         conditions,
         summaries,
         runs,
+        baseline: taus[0].to_string(),
+        comparisons: vec![ep_runtime::study_statistics::compare(
+            1,
+            0,
+            "final_accuracy",
+            ep_runtime::study_statistics::Better::Higher,
+            &[(1, 0.93), (2, 0.94), (3, 0.95)],
+            &[(1, 0.90), (2, 0.91), (3, 0.90)],
+        )],
     }
 }
 
@@ -317,7 +326,8 @@ fn nan_values_are_skipped_not_fatal() {
             point.mean = f64::NAN;
         }
     }
-    results.summaries[2].final_accuracy = MeanStd { mean: f64::NAN, std: f64::NAN, n: 3 };
+    results.summaries[2].final_accuracy =
+        MeanStd { mean: f64::NAN, std: f64::NAN, n: 3, ci_low: f64::NAN, ci_high: f64::NAN };
     results.summaries[3].instability.std = f64::NAN;
     results.runs[0].stability.final_accuracy = f64::NAN;
     results.conditions[1].mismatch = f64::NAN;
@@ -348,6 +358,8 @@ fn empty_study_writes_placeholders() {
         conditions: Vec::new(),
         summaries: Vec::new(),
         runs: Vec::new(),
+        baseline: String::new(),
+        comparisons: Vec::new(),
     };
     let dir = write_all(&results);
     let out = dir.path().join("report");
