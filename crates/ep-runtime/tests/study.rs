@@ -83,6 +83,7 @@ fn tiny_spec(profile: &str) -> Result<StudySpec, Box<dyn std::error::Error>> {
         config: TrainConfig { epochs: 3, lr: vec![0.2], ..TrainConfig::default() },
         fidelity_every: 2,
         burn_in: 1,
+        baseline: 0,
     })
 }
 
@@ -128,8 +129,12 @@ fn a_tiny_study_runs_end_to_end_identically_for_any_worker_count_and_resumes() -
             assert!(one.path().join(f).exists(), "{profile}: {f} missing");
         }
         assert!(a.lines().count() == 1 + 8 + 1 + 4, "{profile}: {a}");
+        assert!(one.path().join("comparisons.csv").exists());
         // Gradient fidelity was sampled and is a cosine.
         let (results, _) = collect_study(&spec, one.path(), "test");
+        // lognormal vs constant at both mismatch levels, on every metric that was measured.
+        assert_eq!(results.comparisons.len(), 2 * 6, "{profile}");
+        assert!(results.comparisons.iter().all(|c| c.n == 2 && c.baseline + 2 == c.condition));
         for r in &results.runs {
             let f = r.stability.gradient_fidelity.ok_or("no fidelity sample")?;
             assert!((-1.0..=1.0).contains(&f));
