@@ -126,10 +126,14 @@ pub struct StudyArgs {
 #[derive(Debug, Subcommand)]
 pub enum StudyAction {
     /// Aggregate every finished run in a study directory (e.g. after all shards of a job array ran)
-    /// into results.csv, summary.csv, study.json and report.html. Exit code 4 if runs are missing.
+    /// into results.csv, summary.csv, comparisons.csv, study.json and report.html. If runs of the grid
+    /// are missing it lists them and writes nothing (exit code 4), unless --partial is given.
     Merge {
         /// The study directory.
         dir: PathBuf,
+        /// Merge the runs that exist even if others are missing.
+        #[arg(long)]
+        partial: bool,
     },
 }
 

@@ -148,11 +148,14 @@ fn a_study_runs_from_the_command_line_and_merge_reports_missing_runs() {
     }
     let results = read(&dir.path().join("results.csv"));
     assert_eq!(results.lines().count(), 1 + 8, "{results}");
-    // Lose one run: merge still writes the outputs, names the gap and exits with 4.
+    // Lose one run: merge refuses, names the gap and writes nothing; --partial merges what exists.
     std::fs::remove_dir_all(dir.path().join("runs/c2-s1")).expect("remove run");
     let out = epchip().args(["study", "merge"]).arg(dir.path()).output().expect("start epchip");
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("c2-s1"));
+    assert_eq!(read(&dir.path().join("results.csv")).lines().count(), 1 + 8, "merge wrote despite the gap");
+    let out = epchip().args(["study", "merge", "--partial"]).arg(dir.path()).output().expect("start epchip");
+    assert!(out.status.success());
     assert_eq!(read(&dir.path().join("results.csv")).lines().count(), 1 + 7);
     // Bad grid values are refused before anything runs.
     let bad = epchip()

@@ -16,7 +16,8 @@ use crate::cli::{StudyAction, StudyArgs, StudyRunArgs};
 /// File in the study directory that keeps the command that started the study.
 pub const COMMAND_FILE: &str = "command.txt";
 
-/// Exit code of `study merge` when runs of the grid are missing (the outputs are still written).
+/// Exit code of `study merge` when runs of the grid are missing (nothing is written without
+/// `--partial`), and of `study` when its own runs did not all finish.
 pub const EXIT_INCOMPLETE: u8 = 4;
 
 fn parse_levels(text: &str) -> anyhow::Result<Vec<f64>> {
@@ -74,17 +75,27 @@ fn command_line() -> String {
 }
 
 pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
-    if let Some(StudyAction::Merge { dir }) = args.action {
+    if let Some(StudyAction::Merge { dir, partial }) = args.action {
         let spec = read_spec(&dir)?;
         // The report shows the command that defined the study (kept by the first run), not `merge`.
         let command = std::fs::read_to_string(dir.join(COMMAND_FILE)).unwrap_or_else(|_| command_line());
         let (results, missing) = collect_study(&spec, &dir, command.trim());
+        if !missing.is_empty() && !partial {
+            eprintln!(
+                "epchip: {} of {} runs have not finished: {}\nresubmit their shards (finished runs are \
+                 skipped), or merge what exists with `epchip study merge --partial {}`",
+                missing.len(),
+                spec.runs().len(),
+                missing.join(", "),
+                dir.display()
+            );
+            return Ok(ExitCode::from(EXIT_INCOMPLETE));
+        }
         write_study_outputs(&results, &dir)?;
         println!("merged {} runs of {} into {}", results.runs.len(), spec.runs().len(), dir.display());
         print_comparisons(&results);
         if !missing.is_empty() {
-            eprintln!("epchip: {} runs have not finished: {}", missing.len(), missing.join(", "));
-            return Ok(ExitCode::from(EXIT_INCOMPLETE));
+            eprintln!("epchip: partial merge: {} runs missing: {}", missing.len(), missing.join(", "));
         }
         return Ok(ExitCode::SUCCESS);
     }
