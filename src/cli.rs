@@ -20,6 +20,9 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Run a stability study: a grid of τ distributions × mismatch levels × seeds, in parallel.
     Study(Box<StudyArgs>),
+    /// Replay a spec through the bit-accurate CUBA LIF compartment (Lava's fixed-point semantics) and
+    /// print the trace as JSON (u, v, spikes per step).
+    LifTrace(LifTraceArgs),
     /// Time the standard training workloads (784-500-10 on mnist10k) and print a table.
     Bench(BenchArgs),
     /// Inspect and validate hardware profiles.
@@ -227,4 +230,16 @@ pub struct TrainingFlags {
     /// Test accuracy whose first epoch (and the energy spent until then) the summary reports.
     #[arg(long, default_value_t = 0.9)]
     pub target_accuracy: f64,
+}
+
+/// `epchip lif-trace --spec spec.json --steps N`
+#[derive(Debug, Args)]
+pub struct LifTraceArgs {
+    /// The network: weights (out × in), weight_exp, weight_bits, du, dv (one value or one per
+    /// neuron), vth, bias_mant, bias_exp (per neuron), input_spikes (steps × in).
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// Steps to run (input spikes repeat cyclically).
+    #[arg(long)]
+    pub steps: usize,
 }

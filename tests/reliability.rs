@@ -166,3 +166,37 @@ fn a_study_runs_from_the_command_line_and_merge_reports_missing_runs() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("shard"));
 }
+
+#[test]
+fn lif_trace_replays_a_spec_and_refuses_bad_ones() {
+    let dir = tempdir();
+    let spec = dir.path().join("spec.json");
+    std::fs::write(
+        &spec,
+        r#"{"weights": [[100, -50], [5, 60]], "weight_exp": 0, "weight_bits": 8, "du": 4095, "dv": 0,
+            "vth": 5, "bias_mant": [0, 0], "bias_exp": [0, 0], "input_spikes": [[1, 0], [0, 0]]}"#,
+    )
+    .expect("write spec");
+    let out = epchip().args(["lif-trace", "--steps", "3", "--spec"]).arg(&spec).output().expect("start");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let trace: Value = serde_json::from_slice(&out.stdout).expect("trace is JSON");
+    // The input spike of step 0 arrives at step 1: u = 100 << 6 = 6400 for neuron 0, 5 << 6 for neuron 1
+    // (mixed sign mode truncates 5 to 4: 256). v = u; neuron 0 exceeds 5 << 6 = 320 and spikes.
+    assert_eq!(trace["u"][0], serde_json::json!([0, 0]));
+    assert_eq!(trace["u"][1], serde_json::json!([6400, 256]));
+    assert_eq!(trace["spikes"][1], serde_json::json!([1, 0]));
+    assert_eq!(trace["v"][1], serde_json::json!([0, 256]));
+    for (bad, needle) in [
+        (
+            r#"{"weights": [[1]], "weight_exp": 0, "weight_bits": 8, "du": 5000, "dv": 1, "vth": 1, "bias_mant": [0], "bias_exp": [0], "input_spikes": [[1]]}"#,
+            "decay 5000",
+        ),
+        (r#"{"weights": [[1]], "surprise": 1}"#, "surprise"),
+    ] {
+        std::fs::write(&spec, bad).expect("write spec");
+        let out = epchip().args(["lif-trace", "--steps", "3", "--spec"]).arg(&spec).output().expect("start");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle) && !err.contains("panicked"), "{err}");
+    }
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod bench;
+mod lif_trace;
 mod profile;
 mod study;
 mod train;
@@ -14,6 +15,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
+        Command::LifTrace(args) => lif_trace::run(args),
         Command::Study(args) => study::run(*args),
         Command::Profile(cmd) => profile::run(cmd),
     }

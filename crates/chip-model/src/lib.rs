@@ -12,6 +12,7 @@ pub mod chip_checkpoint;
 pub mod chip_step;
 pub mod core_resources;
 pub mod counters;
+pub mod cuba_lif;
 pub mod energy;
 pub mod error;
 pub mod fixed_point;
