@@ -176,7 +176,7 @@ impl CubaLif {
         let p = &self.params;
         let threshold = p.vth << ALIGN_SHIFT;
         let mut spikes = vec![false; self.u.len()];
-        for i in 0..self.u.len() {
+        for (i, spike) in spikes.iter_mut().enumerate() {
             // Current: decay with the offset of 1, add the aligned input, wrap into 24 bits the way
             // Lava does (strictly above 2^23 wraps down; at or below −2^23 wraps up).
             let mut u = loihi_decay(self.u[i], i64::from(p.du[i]) + 1)
@@ -195,7 +195,7 @@ impl CubaLif {
             let v = (loihi_decay(self.v[i], i64::from(p.dv[i])) + u + bias)
                 .clamp(-STATE_LIMIT + 1, STATE_LIMIT - 1);
             if v > threshold {
-                spikes[i] = true;
+                *spike = true;
                 self.v[i] = 0;
             } else {
                 self.v[i] = v;
