@@ -148,7 +148,32 @@ impl Chip {
             version: 0,
             nonzero: 0,
             bias_updates: 0,
+            lif_template: None,
+            lif: Vec::new(),
         };
+        if let PopulationKind::SpikingLif { params, placement } = spec.kind {
+            if self.digital.is_none() {
+                return Err(ChipError::InvalidConfig(format!(
+                    "population `{}`: CUBA LIF neurons need a digital profile (`{}` is not)",
+                    spec.name, self.profile.name
+                )));
+            }
+            self.check_placement(&spec.name, n, &placement)?;
+            let template = crate::cuba_lif::CubaLif::new(params)?;
+            pop.is_input = false;
+            pop.out_bits = 1;
+            pop.dt = vec![1.0; n];
+            pop.decay = vec![1; n];
+            pop.lif = vec![template.clone(); b];
+            pop.lif_template = Some(template);
+            for block in &placement {
+                self.next_slot[block.core] += block.len;
+                self.cores[block.core].neurons += block.len as u64;
+            }
+            pop.placement = placement;
+            self.populations.push(pop);
+            return Ok(id);
+        }
         if let PopulationKind::Neurons { dt, bias, placement, .. } = spec.kind {
             if bias.len() != n {
                 return Err(ChipError::InvalidConfig(format!(
@@ -299,6 +324,11 @@ impl Chip {
                 self.populations[post.0].name
             )));
         }
+        if self.populations[post.0].lif_template.is_some() || self.populations[pre.0].lif_template.is_some() {
+            return Err(ChipError::InvalidConfig(
+                "CUBA LIF populations send and receive spikes through `connect_lif`".into(),
+            ));
+        }
         if weights.dim() != (np, nq) {
             return Err(ChipError::InvalidConfig(format!(
                 "weights from `{}` to `{}` have shape {:?}, expected ({np}, {nq})",
@@ -338,6 +368,7 @@ impl Chip {
             stuck: Vec::new(),
             mirror_of: options.mirror_of,
             updates: 0,
+            dense: None,
         };
         let gid = self.groups.len() as u64;
         match &self.digital {
@@ -370,6 +401,68 @@ impl Chip {
     }
 
     /// Analog cores: each device's pulse sizes (device-to-device spread, asymmetry) and faults.
+    /// Connects `pre` (an input or a CUBA LIF population) to the CUBA LIF population `post` with
+    /// synapses in Loihi's dense format (integer weights out × in, exponent, precision).
+    pub fn connect_lif(
+        &mut self,
+        pre: PopulationId,
+        post: PopulationId,
+        dense: crate::cuba_lif::LoihiDense,
+    ) -> Result<GroupId> {
+        let (np, nq) = (self.pop(pre)?.size, self.pop(post)?.size);
+        let (pre_pop, post_pop) = (&self.populations[pre.0], &self.populations[post.0]);
+        if post_pop.lif_template.is_none() {
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}` is not a CUBA LIF population",
+                post_pop.name
+            )));
+        }
+        if !pre_pop.is_input && pre_pop.lif_template.is_none() {
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}` sends no spikes; connect rate neurons with `connect`",
+                pre_pop.name
+            )));
+        }
+        if (dense.outputs(), dense.inputs()) != (nq, np) {
+            return Err(ChipError::InvalidConfig(format!(
+                "dense weights are {}×{}, expected {nq}×{np} (out × in)",
+                dense.outputs(),
+                dense.inputs()
+            )));
+        }
+        self.allocate_synapses(pre, post)?;
+        let id = GroupId(self.groups.len());
+        self.groups.push(SynapseGroup {
+            pre,
+            post,
+            weights: Array2::zeros((np, nq)),
+            gain: None,
+            effective: None,
+            exponent: 0,
+            lsb: 0.0,
+            range: 1.0,
+            step_up: None,
+            step_down: None,
+            stuck: Vec::new(),
+            mirror_of: None,
+            updates: 0,
+            dense: Some(dense),
+        });
+        Ok(id)
+    }
+
+    /// CUBA LIF populations: current `u` and voltage `v` of each neuron for each example.
+    pub fn read_lif_state(&self, pop: PopulationId) -> Result<(Vec<Vec<i64>>, Vec<Vec<i64>>)> {
+        let p = self.pop(pop)?;
+        if p.lif_template.is_none() {
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}` is not a CUBA LIF population",
+                p.name
+            )));
+        }
+        Ok((p.lif.iter().map(|l| l.u.clone()).collect(), p.lif.iter().map(|l| l.v.clone()).collect()))
+    }
+
     fn sample_devices(&self, a: &AnalogArithmetic, group: &mut SynapseGroup, gid: u64) -> Result<()> {
         let (np, post) = (group.weights.nrows(), group.post);
         let normals = |k: u64| {
@@ -632,6 +725,9 @@ impl Chip {
             p.product = Array2::zeros((batch, n));
             p.traces = Default::default();
             p.version += 1;
+            if let Some(t) = &p.lif_template {
+                p.lif = vec![t.clone(); batch];
+            }
         }
         self.static_dirty = true;
         Ok(())
@@ -645,6 +741,9 @@ impl Chip {
     /// Sets every neuron state (and activity) to zero.
     pub fn reset_state(&mut self) {
         for p in self.populations.iter_mut().filter(|p| !p.is_input) {
+            if let Some(t) = &p.lif_template {
+                p.lif = vec![t.clone(); p.lif.len()];
+            }
             p.state_f.fill(0.0);
             p.state_i.fill(0);
             p.activity.fill(0.0);

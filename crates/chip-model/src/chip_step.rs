@@ -113,7 +113,7 @@ impl Chip {
     fn refresh_static(&mut self) {
         let threads = self.threads;
         for q in 0..self.populations.len() {
-            if self.populations[q].is_input {
+            if self.populations[q].is_input || self.populations[q].lif_template.is_some() {
                 continue;
             }
             let (b, n) = (self.batch, self.populations[q].size);
@@ -201,6 +201,24 @@ impl Chip {
         }
     }
 
+    /// CUBA LIF populations: the synaptic input of every example, from the previous step's spikes
+    /// (Loihi's dense synapses: weighted sum, then the weight exponent), into `drive_i`.
+    fn lif_inputs(&mut self, q: usize) {
+        let (b, n) = (self.batch, self.populations[q].size);
+        let mut input = Array2::<i64>::zeros((b, n));
+        for grp in self.groups.iter().filter(|g| g.post.0 == q) {
+            let Some(dense) = &grp.dense else { continue };
+            let pre = &self.populations[grp.pre.0];
+            for (mut row, act) in input.rows_mut().into_iter().zip(pre.activity.rows()) {
+                let spikes: Vec<bool> = act.iter().map(|&a| a > 0.0).collect();
+                for (x, a) in row.iter_mut().zip(dense.accumulate(&spikes)) {
+                    *x += a;
+                }
+            }
+        }
+        self.populations[q].drive_i = input;
+    }
+
     /// Distinct cores, other than `own`, that hold neurons receiving synapses from population `q`.
     fn destination_cores(&self, q: usize, own: usize) -> usize {
         let mut cores: Vec<usize> = self
@@ -274,9 +292,13 @@ impl Chip {
                 .collect();
             let pop = &mut self.populations[q];
             let rows = if last { Some(&mut row_sq[..]) } else { None };
-            sq_change += match &digital {
-                None => float_update(pop, nudge_here, dac, rows, &mut max_change),
-                Some(d) => digital_update(pop, d, nudge_here, rows, &mut max_change),
+            sq_change += if pop.lif_template.is_some() {
+                lif_update(pop)
+            } else {
+                match &digital {
+                    None => float_update(pop, nudge_here, dac, rows, &mut max_change),
+                    Some(d) => digital_update(pop, d, nudge_here, rows, &mut max_change),
+                }
             };
             count += pop.size * self.batch;
             pop.version += 1;
@@ -314,6 +336,10 @@ impl Chip {
         let analog_outputs = self.analog_outputs();
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
+                continue;
+            }
+            if self.populations[q].lif_template.is_some() {
+                self.lif_inputs(q);
                 continue;
             }
             let mut drive_f = std::mem::take(&mut self.populations[q].drive_f);
@@ -366,6 +392,10 @@ impl Chip {
             if self.populations[q].is_input {
                 continue;
             }
+            if self.populations[q].lif_template.is_some() {
+                self.lif_inputs(q);
+                continue;
+            }
             let mut drive_f = self.populations[q].static_f.clone();
             let mut drive_i = self.populations[q].static_i.clone();
             for g in 0..self.groups.len() {
@@ -396,6 +426,20 @@ impl Chip {
 
 /// Sums of integers up to this magnitude are exact in f32.
 const F32_EXACT: f64 = (1u64 << 24) as f64;
+
+/// CUBA LIF update of every example: one compartment step with the input in `drive_i`; the activity
+/// is the spike (1 or 0) and `state_i` mirrors the voltage.
+fn lif_update(pop: &mut crate::population::Population) -> f64 {
+    for (b, lif) in pop.lif.iter_mut().enumerate() {
+        let input: Vec<i64> = pop.drive_i.row(b).to_vec();
+        let spikes = lif.step(&input);
+        for (i, s) in spikes.iter().enumerate() {
+            pop.activity[[b, i]] = f32::from(u8::from(*s));
+            pop.state_i[[b, i]] = lif.v[i] as i32;
+        }
+    }
+    0.0
+}
 
 /// Float rate-neuron update of a whole population from its drive; returns the summed squared
 /// state change.

@@ -23,6 +23,9 @@ pub enum NeuronProgram {
     /// `s ← clip(s + dt·(drive − s), 0, 1)` whose output is its state (the hard sigmoid).
     /// Its fixed point `clip(drive, 0, 1)` does not depend on `dt`.
     Rate,
+    /// Loihi's current-based leaky integrate-and-fire compartment, bit for bit as Lava's fixed-point
+    /// model (see `cuba_lif.rs`); its output is a binary spike.
+    CubaLif,
 }
 
 /// What a population is.
@@ -39,6 +42,13 @@ pub enum PopulationKind {
         /// Initial bias of each neuron, in real units.
         bias: Vec<f32>,
         /// Where the neurons live: contiguous blocks covering `0..size` in order.
+        placement: Vec<CoreBlock>,
+    },
+    /// CUBA LIF neurons (digital cores only); they receive synapses through `Chip::connect_lif`.
+    SpikingLif {
+        /// Decays, threshold and biases.
+        params: crate::cuba_lif::CubaLifParams,
+        /// Where the neurons live.
         placement: Vec<CoreBlock>,
     },
 }
@@ -58,6 +68,19 @@ impl PopulationSpec {
     /// An input population of `size` channels.
     pub fn input(name: impl Into<String>, size: usize) -> Self {
         Self { name: name.into(), size, kind: PopulationKind::Input }
+    }
+
+    /// A population of CUBA LIF neurons.
+    pub fn cuba_lif(
+        name: impl Into<String>,
+        params: crate::cuba_lif::CubaLifParams,
+        placement: Vec<CoreBlock>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            size: params.du.len(),
+            kind: PopulationKind::SpikingLif { params, placement },
+        }
     }
 
     /// A population of rate neurons with designed time steps `dt`, initial `bias` and a placement.
@@ -131,4 +154,8 @@ pub(crate) struct Population {
     pub nonzero: u64,
     /// Bias updates applied so far (rounding-noise counter).
     pub bias_updates: u64,
+    /// CUBA LIF populations: the compartment at rest, and one running copy per example of the batch.
+    pub lif_template: Option<crate::cuba_lif::CubaLif>,
+    /// CUBA LIF state per example.
+    pub lif: Vec<crate::cuba_lif::CubaLif>,
 }

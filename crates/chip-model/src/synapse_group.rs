@@ -49,6 +49,8 @@ pub(crate) struct SynapseGroup {
     pub step_down: Option<Array2<f32>>,
     /// Analog: stuck devices as (pre, post, value); they keep this weight whatever is written.
     pub stuck: Vec<(usize, usize, f32)>,
+    /// Synapses into a CUBA LIF population: Loihi's dense format (see `Chip::connect_lif`).
+    pub dense: Option<crate::cuba_lif::LoihiDense>,
     /// Forward group whose transpose this is.
     pub mirror_of: Option<GroupId>,
     /// Learning updates applied so far (rounding-noise counter).
