@@ -20,6 +20,9 @@ use crate::synapse_group::{ConnectOptions, GroupId, SynapseGroup};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
+/// One integer state value per neuron for each example of the batch.
+pub type LifStates = Vec<Vec<i64>>;
+
 /// Which implementation computes steps and learning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExecutionPath {
@@ -452,7 +455,7 @@ impl Chip {
     }
 
     /// CUBA LIF populations: current `u` and voltage `v` of each neuron for each example.
-    pub fn read_lif_state(&self, pop: PopulationId) -> Result<(Vec<Vec<i64>>, Vec<Vec<i64>>)> {
+    pub fn read_lif_state(&self, pop: PopulationId) -> Result<(LifStates, LifStates)> {
         let p = self.pop(pop)?;
         if p.lif_template.is_none() {
             return Err(ChipError::InvalidConfig(format!(
