@@ -5,9 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# A pyenv shim named python3.10 may exist and still refuse to run (another global version), so
+# every candidate is asked to run and report its version.
 PY=""
-for candidate in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do
-    if command -v "$candidate" >/dev/null 2>&1; then PY=$(command -v "$candidate"); break; fi
+PYENV_ROOT_DIR=${PYENV_ROOT:-$HOME/.pyenv}
+for candidate in "$PYENV_ROOT_DIR"/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10 python3.10; do
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+        PY=$candidate
+        break
+    fi
 done
 if [ -z "$PY" ]; then
     echo "lava-interop: Python 3.10 not found (Lava requires Python < 3.11); install it (e.g. pyenv install 3.10)" >&2
