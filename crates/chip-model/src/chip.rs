@@ -468,28 +468,8 @@ impl Chip {
 
     fn sample_devices(&self, a: &AnalogArithmetic, group: &mut SynapseGroup, gid: u64) -> Result<()> {
         let (np, post) = (group.weights.nrows(), group.post);
-        let normals = |k: u64| {
-            self.sample_group_array(post, np, |core, n| {
-                self.mismatch.draws(
-                    MismatchQuantity::Device,
-                    core,
-                    (gid << 8) | k,
-                    n,
-                    rand_distr::StandardNormal,
-                )
-            })
-        };
-        let uniforms = |k: u64| {
-            self.sample_group_array(post, np, |core, n| {
-                self.mismatch.draws(
-                    MismatchQuantity::Device,
-                    core,
-                    (gid << 8) | k,
-                    n,
-                    rand_distr::StandardUniform,
-                )
-            })
-        };
+        let normals = |k: u64| self.device_draws(post, np, (gid << 8) | k, rand_distr::StandardNormal);
+        let uniforms = |k: u64| self.device_draws(post, np, (gid << 8) | k, rand_distr::StandardUniform);
         let u = &a.update;
         if u.dw_min > 0.0 {
             let nominal = (u.dw_min * f64::from(group.range)) as f32;
@@ -513,6 +493,19 @@ impl Chip {
             }
         }
         Ok(())
+    }
+
+    /// A pre × post array of per-device draws of `dist` from the `Device` streams of the post cores.
+    fn device_draws<D: rand_distr::Distribution<f64> + Copy>(
+        &self,
+        post: PopulationId,
+        np: usize,
+        substream: u64,
+        dist: D,
+    ) -> Array2<f32> {
+        self.sample_group_array(post, np, |core, n| {
+            self.mismatch.draws(MismatchQuantity::Device, core, substream, n, dist)
+        })
     }
 
     /// A pre × post array drawn on the post population's cores: `draw(core, n)` gives the `n` values

@@ -377,44 +377,27 @@ impl Chip {
         let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
         let exact = rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
             && coeff * max_t * max_t * self.batch as f64 <= (1u64 << 24) as f64;
-        let factors = self.sop_factors(rule, pre, post);
         if exact {
-            // Integer-valued operands whose sums stay below 2^24: f32 products are exact.
-            let mut delta = Array2::<f32>::zeros((n_pre, n_post));
-            for (slot, m) in &factors {
-                match (pre, slot) {
-                    (Some(p), Some(k)) => {
-                        let a = &self.trace(p, *k).data;
-                        column_gemm(self.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
-                    }
-                    _ => {
-                        let sums = m.sum_axis(Axis(0));
-                        for mut row in delta.axis_iter_mut(Axis(0)) {
-                            row += &sums;
-                        }
-                    }
-                }
-            }
-            Delta::Exact(delta)
-        } else {
-            let mut delta = Array2::<f64>::zeros((n_pre, n_post));
-            for (slot, m) in &factors {
-                let m64 = m.mapv(f64::from);
-                match (pre, slot) {
-                    (Some(p), Some(k)) => {
-                        let a64 = self.trace(p, *k).data.mapv(f64::from);
-                        general_mat_mul(1.0, &a64.t(), &m64, 1.0, &mut delta);
-                    }
-                    _ => {
-                        let sums = m64.sum_axis(Axis(0));
-                        for mut row in delta.axis_iter_mut(Axis(0)) {
-                            row += &sums;
-                        }
-                    }
-                }
-            }
-            Delta::Wide(delta)
+            // Integer-valued operands whose sums stay below 2^24: the f32 products are exact.
+            return Delta::Exact(self.sop_sum_float(rule, pre, post));
         }
+        let mut delta = Array2::<f64>::zeros((n_pre, n_post));
+        for (slot, m) in &self.sop_factors(rule, pre, post) {
+            let m64 = m.mapv(f64::from);
+            match (pre, slot) {
+                (Some(p), Some(k)) => {
+                    let a64 = self.trace(p, *k).data.mapv(f64::from);
+                    general_mat_mul(1.0, &a64.t(), &m64, 1.0, &mut delta);
+                }
+                _ => {
+                    let sums = m64.sum_axis(Axis(0));
+                    for mut row in delta.axis_iter_mut(Axis(0)) {
+                        row += &sums;
+                    }
+                }
+            }
+        }
+        Delta::Wide(delta)
     }
 
     /// Σ over the batch of `rule.delta(synapse)` for every synapse, one at a time (real units).
