@@ -20,6 +20,8 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Run a stability study: a grid of τ distributions × mismatch levels × seeds, in parallel.
     Study(Box<StudyArgs>),
+    /// Show how a network is placed on a chip's cores (or why it does not fit).
+    Map(MapArgs),
     /// Replay a spec through the bit-accurate CUBA LIF compartment (Lava's fixed-point semantics) and
     /// print the trace as JSON (u, v, spikes per step).
     LifTrace(LifTraceArgs),
@@ -242,4 +244,18 @@ pub struct LifTraceArgs {
     /// Steps to run (input spikes repeat cyclically).
     #[arg(long)]
     pub steps: usize,
+}
+
+/// `epchip map --profile P --layers L [--json FILE]`
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Hardware profile: built-in name or path to a .ron file.
+    #[arg(long, default_value = "loihi2")]
+    pub profile: String,
+    /// Layer sizes, input first.
+    #[arg(long, default_value = "784,500,10")]
+    pub layers: String,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }

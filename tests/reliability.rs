@@ -200,3 +200,32 @@ fn lif_trace_replays_a_spec_and_refuses_bad_ones() {
         assert!(err.contains(needle) && !err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn map_shows_the_placement_or_the_limit_that_does_not_fit() {
+    let dir = tempdir();
+    let json = dir.path().join("map.json");
+    let out = epchip()
+        .args(["map", "--profile", "loihi2", "--layers", "784,500,10", "--json"])
+        .arg(&json)
+        .output()
+        .expect("start epchip");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(&read(&json)).expect("map.json is JSON");
+    assert_eq!(report["cores_used"], 5);
+    let rows = report["cores"].as_array().expect("rows");
+    // Four hidden blocks of 125 neurons (784 + 10 input axons each) and one output core.
+    assert_eq!(rows.len(), 5);
+    let hidden: u64 =
+        rows.iter().filter(|r| r["population"] == "h1").map(|r| r["neurons"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(hidden, 500);
+    assert!(rows.iter().all(|r| r["synapse_bits"].as_u64() <= r["synapse_capacity_bits"].as_u64()));
+    assert_eq!(report["max_messages_per_step"], 4 * 125 + 10 * 4);
+    let out = epchip()
+        .args(["map", "--profile", "mixed-signal", "--layers", "784,500,10"])
+        .output()
+        .expect("start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("h1") && err.contains("794") && err.contains("64"), "{err}");
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod lif_trace;
+mod map;
 mod profile;
 mod study;
 mod train;
@@ -16,6 +17,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::LifTrace(args) => lif_trace::run(args),
+        Command::Map(args) => map::run(args),
         Command::Study(args) => study::run(*args),
         Command::Profile(cmd) => profile::run(cmd),
     }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod evaluation;
 pub mod gradient_fidelity;
 pub mod idx;
+pub mod mapping_report;
 pub mod metrics;
 pub mod network;
 pub mod placement;

@@ -1,0 +1,47 @@
+//! `epchip map`: where a network's layers go on a chip's cores.
+
+use std::process::ExitCode;
+
+use chip_model::HardwareProfile;
+use ep_runtime::NetworkShape;
+use ep_runtime::mapping_report::map_network;
+use ep_runtime::run_output::write_atomic;
+
+use crate::cli::MapArgs;
+
+fn opt<T: std::fmt::Display>(x: Option<T>) -> String {
+    x.map_or_else(|| "unlimited".to_string(), |v| v.to_string())
+}
+
+pub fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
+    let profile = HardwareProfile::load(&args.profile)?;
+    let shape = NetworkShape::parse(&args.layers)?;
+    let report = map_network(&profile, &shape)?;
+    println!("{} on `{}`: {} of {} cores", shape, report.profile, report.cores_used, report.cores_available);
+    println!(
+        "{:>5} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
+        "core", "population", "neurons", "count", "fan-in", "synapse bits (capacity)", "utilisation"
+    );
+    for row in &report.cores {
+        println!(
+            "{:>5} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
+            row.core,
+            row.population,
+            format!("{}..{}", row.first_neuron, row.first_neuron + row.neurons),
+            row.neurons,
+            row.fan_in,
+            format!("{} ({})", row.synapse_bits, opt(row.synapse_capacity_bits)),
+            row.utilisation.map_or_else(|| "-".to_string(), |u| format!("{:.1} %", 100.0 * u)),
+        );
+    }
+    println!(
+        "inter-core messages per step and example, all neurons active: {}",
+        report.max_messages_per_step
+    );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_vec_pretty(&report)?;
+        write_atomic(path, &text)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
