@@ -158,7 +158,7 @@ pub struct StudyRunArgs {
     #[arg(long, default_value = "constant,lognormal:cv=0.5")]
     pub tau: String,
     /// Device-mismatch levels, comma-separated (see --mismatch-mode).
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", allow_hyphen_values = true)]
     pub mismatch: String,
     /// What a mismatch level sets: tau (tau_spread), all (every spread the core supports) or scale
     /// (multiplies the profile's spreads). Default: tau on digital profiles, all otherwise.

@@ -99,7 +99,7 @@ impl TrainingCheckpoint {
     /// Reads a checkpoint, naming the file in every error.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes =
-            std::fs::read(path).map_err(|source| EpError::DatasetIo { path: path.to_path_buf(), source })?;
+            std::fs::read(path).map_err(|source| EpError::FileRead { path: path.to_path_buf(), source })?;
         serde_json::from_slice(&bytes).map_err(|e| EpError::InvalidParameter {
             field: "checkpoint".into(),
             value: path.display().to_string(),

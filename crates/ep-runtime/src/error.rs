@@ -29,6 +29,15 @@ pub enum EpError {
         source: std::io::Error,
     },
 
+    /// A file (checkpoint, study spec) could not be read.
+    #[error("cannot read {}", path.display())]
+    FileRead {
+        /// The file that failed.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+
     /// A dataset file was read but its content is not valid.
     #[error("corrupt dataset file {}: {reason}", path.display())]
     DatasetFormat {

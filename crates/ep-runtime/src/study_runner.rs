@@ -70,7 +70,7 @@ pub fn write_or_check_spec(spec: &StudySpec, out: &Path) -> Result<()> {
 /// Reads the spec of the study in `out`.
 pub fn read_spec(out: &Path) -> Result<StudySpec> {
     let path = out.join(SPEC_FILE);
-    let text = std::fs::read(&path).map_err(|source| EpError::DatasetIo { path: path.clone(), source })?;
+    let text = std::fs::read(&path).map_err(|source| EpError::FileRead { path: path.clone(), source })?;
     serde_json::from_slice(&text)
         .map_err(|e| EpError::DatasetMismatch(format!("{} is not a study spec: {e}", path.display())))
 }
