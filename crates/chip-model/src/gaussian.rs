@@ -79,22 +79,19 @@ pub fn fill_standard_normal<R: Rng + ?Sized>(out: &mut [f32], rng: &mut R) {
 /// One standard normal number from 16 random bits (12-bit bin, 4-bit position).
 #[inline(always)]
 fn normal_from_bits16<R: Rng + ?Sized>(bits: u16, q: &[f32; BINS + 1], rng: &mut R) -> f32 {
-    let k = usize::from(bits >> 4);
-    let frac = (f32::from(bits & 0xF) + 0.5) * (1.0 / 16.0);
-    if k == 0 {
-        -tail(tail_edge(), rng) as f32
-    } else if k == BINS - 1 {
-        tail(tail_edge(), rng) as f32
-    } else {
-        q[k] + (q[k + 1] - q[k]) * frac
-    }
+    normal_in_bin(usize::from(bits >> 4), (f32::from(bits & 0xF) + 0.5) * (1.0 / 16.0), q, rng)
 }
 
 /// One standard normal number from 32 random bits (`rng` is used only in the tails).
 #[inline(always)]
 pub fn normal_from_bits<R: Rng + ?Sized>(bits: u32, q: &[f32; BINS + 1], rng: &mut R) -> f32 {
-    let k = (bits >> 20) as usize;
-    let frac = (bits & 0xF_FFFF) as f32 * (1.0 / (1u32 << 20) as f32);
+    normal_in_bin((bits >> 20) as usize, (bits & 0xF_FFFF) as f32 * (1.0 / (1u32 << 20) as f32), q, rng)
+}
+
+/// The value at position `frac` (0..1) inside equal-probability bin `k`; the two outer bins are
+/// sampled exactly from the Gaussian tail.
+#[inline(always)]
+fn normal_in_bin<R: Rng + ?Sized>(k: usize, frac: f32, q: &[f32; BINS + 1], rng: &mut R) -> f32 {
     if k == 0 {
         -tail(tail_edge(), rng) as f32
     } else if k == BINS - 1 {
