@@ -52,15 +52,12 @@ pub enum ProfileCommand {
 /// `epchip train ...`
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Hardware profile: built-in name (ideal, loihi2, loihi1, analog-rram, mixed-signal) or path to a .ron file.
-    #[arg(long, default_value = "loihi2")]
-    pub profile: String,
+    /// The chip and the network on it.
+    #[command(flatten)]
+    pub target: TargetFlags,
     /// Dataset: mnist10k (embedded), mnist10k:pool=N, synthetic[:seed=N], or idx:DIR (MNIST-format files).
     #[arg(long, default_value = "mnist10k")]
     pub dataset: String,
-    /// Layer sizes, input first: e.g. 784,500,10.
-    #[arg(long, default_value = "784,500,10")]
-    pub layers: String,
     /// Per-neuron time constants: constant, lognormal:cv=X, gamma:cv=X, uniform:min=A,max=B
     /// (mean 1 in units of the base step unless mean=M is given).
     #[arg(long, default_value = "constant")]
@@ -145,15 +142,12 @@ pub enum StudyAction {
 /// The grid and training settings of a study.
 #[derive(Debug, Args)]
 pub struct StudyRunArgs {
-    /// Hardware profile: built-in name or path to a .ron file.
-    #[arg(long, default_value = "loihi2")]
-    pub profile: String,
+    /// The chip and the network on it.
+    #[command(flatten)]
+    pub target: TargetFlags,
     /// Dataset (as for `train`).
     #[arg(long, default_value = "mnist10k")]
     pub dataset: String,
-    /// Layer sizes, input first.
-    #[arg(long, default_value = "784,500,10")]
-    pub layers: String,
     /// Time-constant distributions, comma-separated (e.g. constant,lognormal:cv=0.5,gamma:cv=0.5).
     #[arg(long, default_value = "constant,lognormal:cv=0.5")]
     pub tau: String,
@@ -194,6 +188,17 @@ pub struct StudyRunArgs {
     /// Training settings of every run.
     #[command(flatten)]
     pub training: TrainingFlags,
+}
+
+/// The hardware profile and the layer sizes of the network mapped onto it (`train`, `study`, `map`).
+#[derive(Debug, Args)]
+pub struct TargetFlags {
+    /// Hardware profile: built-in name (ideal, loihi2, loihi1, analog-rram, mixed-signal) or path to a .ron file.
+    #[arg(long, default_value = "loihi2")]
+    pub profile: String,
+    /// Layer sizes, input first: e.g. 784,500,10.
+    #[arg(long, default_value = "784,500,10")]
+    pub layers: String,
 }
 
 /// EP training settings shared by `epchip train` and every run of `epchip study`.
@@ -249,12 +254,9 @@ pub struct LifTraceArgs {
 /// `epchip map --profile P --layers L [--json FILE]`
 #[derive(Debug, Args)]
 pub struct MapArgs {
-    /// Hardware profile: built-in name or path to a .ron file.
-    #[arg(long, default_value = "loihi2")]
-    pub profile: String,
-    /// Layer sizes, input first.
-    #[arg(long, default_value = "784,500,10")]
-    pub layers: String,
+    /// The chip and the network on it.
+    #[command(flatten)]
+    pub target: TargetFlags,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

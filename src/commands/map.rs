@@ -14,8 +14,8 @@ fn opt<T: std::fmt::Display>(x: Option<T>) -> String {
 }
 
 pub fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
-    let profile = HardwareProfile::load(&args.profile)?;
-    let shape = NetworkShape::parse(&args.layers)?;
+    let profile = HardwareProfile::load(&args.target.profile)?;
+    let shape = NetworkShape::parse(&args.target.layers)?;
     let report = map_network(&profile, &shape)?;
     println!("{} on `{}`: {} of {} cores", shape, report.profile, report.cores_used, report.cores_available);
     println!(

@@ -31,8 +31,8 @@ fn parse_levels(text: &str) -> anyhow::Result<Vec<f64>> {
 }
 
 fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
-    let profile = HardwareProfile::load(&args.profile)?;
-    let shape = NetworkShape::parse(&args.layers)?;
+    let profile = HardwareProfile::load(&args.target.profile)?;
+    let shape = NetworkShape::parse(&args.target.layers)?;
     anyhow::ensure!((1..=10_000).contains(&args.seeds), "invalid --seeds {}: use 1..=10000", args.seeds);
     let mismatch_mode = match &args.mismatch_mode {
         Some(m) => MismatchMode::parse(m)?,

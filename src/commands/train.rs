@@ -34,8 +34,8 @@ fn load_data(spec: &str, train_limit: Option<usize>) -> anyhow::Result<DatasetSp
 }
 
 fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
-    let profile = HardwareProfile::load(&args.profile)?;
-    let shape = NetworkShape::parse(&args.layers)?;
+    let profile = HardwareProfile::load(&args.target.profile)?;
+    let shape = NetworkShape::parse(&args.target.layers)?;
     let tau: TauSpec = args.tau.parse()?;
     let config = args.training.config(
         tau,

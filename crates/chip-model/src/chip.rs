@@ -357,22 +357,8 @@ impl Chip {
 
         let range =
             options.weight_range.unwrap_or_else(|| weights.iter().fold(0.0f32, |m, w| m.max(w.abs())));
-        let mut group = SynapseGroup {
-            pre,
-            post,
-            weights: Array2::zeros((np, nq)),
-            gain: None,
-            effective: None,
-            exponent: 0,
-            lsb: 0.0,
-            range: range.max(f32::MIN_POSITIVE),
-            step_up: None,
-            step_down: None,
-            stuck: Vec::new(),
-            mirror_of: options.mirror_of,
-            updates: 0,
-            dense: None,
-        };
+        let mut group = SynapseGroup::new(pre, post, (np, nq), range.max(f32::MIN_POSITIVE));
+        group.mirror_of = options.mirror_of;
         let gid = self.groups.len() as u64;
         match &self.digital {
             None => {
@@ -403,7 +389,6 @@ impl Chip {
         Ok(id)
     }
 
-    /// Analog cores: each device's pulse sizes (device-to-device spread, asymmetry) and faults.
     /// Connects `pre` (an input or a CUBA LIF population) to the CUBA LIF population `post` with
     /// synapses in Loihi's dense format (integer weights out × in, exponent, precision).
     pub fn connect_lif(
@@ -435,22 +420,9 @@ impl Chip {
         }
         self.allocate_synapses(pre, post)?;
         let id = GroupId(self.groups.len());
-        self.groups.push(SynapseGroup {
-            pre,
-            post,
-            weights: Array2::zeros((np, nq)),
-            gain: None,
-            effective: None,
-            exponent: 0,
-            lsb: 0.0,
-            range: 1.0,
-            step_up: None,
-            step_down: None,
-            stuck: Vec::new(),
-            mirror_of: None,
-            updates: 0,
-            dense: Some(dense),
-        });
+        let mut group = SynapseGroup::new(pre, post, (np, nq), 1.0);
+        group.dense = Some(dense);
+        self.groups.push(group);
         Ok(id)
     }
 
@@ -466,6 +438,7 @@ impl Chip {
         Ok((p.lif.iter().map(|l| l.u.clone()).collect(), p.lif.iter().map(|l| l.v.clone()).collect()))
     }
 
+    /// Analog cores: each device's pulse sizes (device-to-device spread, asymmetry) and faults.
     fn sample_devices(&self, a: &AnalogArithmetic, group: &mut SynapseGroup, gid: u64) -> Result<()> {
         let (np, post) = (group.weights.nrows(), group.post);
         let normals = |k: u64| self.device_draws(post, np, (gid << 8) | k, rand_distr::StandardNormal);

@@ -56,3 +56,26 @@ pub(crate) struct SynapseGroup {
     /// Learning updates applied so far (rounding-noise counter).
     pub updates: u64,
 }
+
+impl SynapseGroup {
+    /// A `np × nq` group from `pre` to `post` with zero weights, no mismatch, no device state and
+    /// conductance range `range`; `Chip::connect` and `Chip::connect_lif` fill in the rest.
+    pub fn new(pre: PopulationId, post: PopulationId, (np, nq): (usize, usize), range: f32) -> Self {
+        SynapseGroup {
+            pre,
+            post,
+            weights: Array2::zeros((np, nq)),
+            gain: None,
+            effective: None,
+            exponent: 0,
+            lsb: 0.0,
+            range,
+            step_up: None,
+            step_down: None,
+            stuck: Vec::new(),
+            dense: None,
+            mirror_of: None,
+            updates: 0,
+        }
+    }
+}
