@@ -513,11 +513,34 @@ fn draw_legend(area: &Area<'_>, entries: &[LegendEntry], columns: usize, band: b
     Ok(())
 }
 
-/// One accuracy curve: its condition label, look and finite points (epoch, mean %, std %).
+/// One accuracy curve: its condition label, look and finite points (x, mean %, std % or 0).
 struct Curve {
     label: String,
     look: Look,
     points: Vec<(f64, f64, f64)>,
+}
+
+impl Curve {
+    /// The curve's entry in the legend.
+    fn legend_entry(&self) -> LegendEntry {
+        LegendEntry { label: self.label.clone(), look: self.look }
+    }
+}
+
+/// One curve per condition (grid order, condition colours) with the points `points` takes from its
+/// summary; a condition without a summary gets no points.
+fn condition_curves(
+    results: &StudyResults,
+    points: impl Fn(&ConditionSummary) -> Vec<(f64, f64, f64)>,
+) -> Vec<Curve> {
+    condition_rows(results)
+        .iter()
+        .map(|row| Curve {
+            label: row.condition.label.clone(),
+            look: row.look,
+            points: row.summary.map(&points).unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Splits points into runs of consecutive epochs (a skipped epoch breaks the run).
@@ -539,25 +562,14 @@ fn contiguous(points: &[(f64, f64, f64)]) -> Vec<&[(f64, f64, f64)]> {
 /// Fallible body of [`accuracy_curves_svg`].
 fn try_accuracy_curves_svg(results: &StudyResults) -> std::result::Result<String, String> {
     const TITLE: &str = "Test accuracy per epoch (mean ± 1 std over seeds)";
-    let rows = condition_rows(results);
-    let curves: Vec<Curve> = rows
-        .iter()
-        .map(|row| Curve {
-            label: row.condition.label.clone(),
-            look: row.look,
-            points: row
-                .summary
-                .map(|s| {
-                    s.accuracy_curve
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, m)| m.mean.is_finite())
-                        .map(|(i, m)| ((i + 1) as f64, m.mean * 100.0, finite_std(m) * 100.0))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect();
+    let curves = condition_curves(results, |s| {
+        s.accuracy_curve
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.mean.is_finite())
+            .map(|(i, m)| ((i + 1) as f64, m.mean * 100.0, finite_std(m) * 100.0))
+            .collect()
+    });
 
     let mut y_data = None;
     let mut max_epoch = 0.0_f64;
@@ -626,8 +638,7 @@ fn try_accuracy_curves_svg(results: &StudyResults) -> std::result::Result<String
                 }
             }
         }
-        let entries: Vec<LegendEntry> =
-            curves.iter().map(|c| LegendEntry { label: c.label.clone(), look: c.look }).collect();
+        let entries: Vec<LegendEntry> = curves.iter().map(Curve::legend_entry).collect();
         draw_legend(&lower, &entries, columns, true)
     })
 }
@@ -642,25 +653,14 @@ pub fn accuracy_vs_energy_svg(results: &StudyResults) -> String {
 /// Fallible body of [`accuracy_vs_energy_svg`].
 fn try_accuracy_vs_energy_svg(results: &StudyResults) -> std::result::Result<String, String> {
     const TITLE: &str = "Test accuracy vs cumulative training energy (mean over seeds)";
-    let rows = condition_rows(results);
-    let curves: Vec<Curve> = rows
-        .iter()
-        .map(|row| Curve {
-            label: row.condition.label.clone(),
-            look: row.look,
-            points: row
-                .summary
-                .map(|s| {
-                    s.accuracy_curve
-                        .iter()
-                        .zip(&s.energy_curve)
-                        .filter(|(a, e)| a.mean.is_finite() && e.mean.is_finite() && e.mean > 0.0)
-                        .map(|(a, e)| (e.mean, a.mean * 100.0, 0.0))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect();
+    let curves = condition_curves(results, |s| {
+        s.accuracy_curve
+            .iter()
+            .zip(&s.energy_curve)
+            .filter(|(a, e)| a.mean.is_finite() && e.mean.is_finite() && e.mean > 0.0)
+            .map(|(a, e)| (e.mean, a.mean * 100.0, 0.0))
+            .collect()
+    });
     let mut y_data = None;
     let mut x_data = None;
     for (x, y, _) in curves.iter().flat_map(|c| c.points.iter()) {
@@ -704,8 +704,7 @@ fn try_accuracy_vs_energy_svg(results: &StudyResults) -> std::result::Result<Str
             let fill = curve.look.color.filled();
             chart.draw_series(curve.points.iter().map(|(x, y, _)| Circle::new((*x, *y), 3, fill)))?;
         }
-        let entries: Vec<LegendEntry> =
-            curves.iter().map(|c| LegendEntry { label: c.label.clone(), look: c.look }).collect();
+        let entries: Vec<LegendEntry> = curves.iter().map(Curve::legend_entry).collect();
         draw_legend(&lower, &entries, columns, false)
     })
 }
