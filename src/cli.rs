@@ -199,6 +199,10 @@ pub struct TargetFlags {
     /// Layer sizes, input first: e.g. 784,500,10.
     #[arg(long, default_value = "784,500,10")]
     pub layers: String,
+    /// Placement of population blocks on cores: `greedy` (one block per core, in layer order) or
+    /// `traffic-aware` (share cores between communicating blocks to cut inter-core messages).
+    #[arg(long, default_value = "greedy")]
+    pub placement: String,
 }
 
 /// EP training settings shared by `epchip train` and every run of `epchip study`.

@@ -16,16 +16,26 @@ fn opt<T: std::fmt::Display>(x: Option<T>) -> String {
 pub fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
     let profile = HardwareProfile::load(&args.target.profile)?;
     let shape = NetworkShape::parse(&args.target.layers)?;
-    let report = map_network(&profile, &shape)?;
-    println!("{} on `{}`: {} of {} cores", shape, report.profile, report.cores_used, report.cores_available);
+    let report = map_network(&profile, &shape, args.target.placement.parse()?)?;
     println!(
-        "{:>5} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
-        "core", "population", "neurons", "count", "fan-in", "synapse bits (capacity)", "utilisation"
+        "{} on `{}` ({} placement): {} cores on {} chip(s); the board has {} chip(s) × {} cores",
+        shape,
+        report.profile,
+        report.strategy,
+        report.cores_used,
+        report.chips_used,
+        report.chips_available,
+        report.cores_per_chip
+    );
+    println!(
+        "{:>5} {:>4} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
+        "core", "chip", "population", "neurons", "count", "fan-in", "synapse bits (capacity)", "utilisation"
     );
     for row in &report.cores {
         println!(
-            "{:>5} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
+            "{:>5} {:>4} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
             row.core,
+            row.chip,
             row.population,
             format!("{}..{}", row.first_neuron, row.first_neuron + row.neurons),
             row.neurons,
@@ -35,8 +45,9 @@ pub fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "inter-core messages per step and example, all neurons active: {}",
-        report.max_messages_per_step
+        "messages per step and example, all neurons active: {} between cores, {} from the host, \
+         {} of them between chips",
+        report.max_messages_per_step, report.max_host_messages_per_step, report.max_chip_messages_per_step
     );
     if let Some(path) = &args.json {
         let text = serde_json::to_vec_pretty(&report)?;

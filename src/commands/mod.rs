@@ -53,6 +53,8 @@ impl crate::cli::TrainingFlags {
             eval_batch: 500,
             settle_tol: self.settle_tol,
             target_accuracy: self.target_accuracy,
+            // --placement belongs to the target flags; the caller sets it.
+            placement: ep_runtime::PlacementStrategy::default(),
         })
     }
 }

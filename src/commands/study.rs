@@ -38,7 +38,8 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         Some(m) => MismatchMode::parse(m)?,
         None => MismatchMode::default_for(&profile),
     };
-    let config = args.training.config(TauSpec::default(), args.epochs, 1, 1, BetaSign::Random, false)?;
+    let mut config = args.training.config(TauSpec::default(), args.epochs, 1, 1, BetaSign::Random, false)?;
+    config.placement = args.target.placement.parse()?;
     config.validate(&shape)?;
     if let Some(n) = args.training.train_limit {
         anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");

@@ -37,7 +37,7 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
     let profile = HardwareProfile::load(&args.target.profile)?;
     let shape = NetworkShape::parse(&args.target.layers)?;
     let tau: TauSpec = args.tau.parse()?;
-    let config = args.training.config(
+    let mut config = args.training.config(
         tau,
         args.epochs,
         args.seed,
@@ -45,6 +45,7 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
         if args.positive_beta { BetaSign::Positive } else { BetaSign::Random },
         args.symmetric,
     )?;
+    config.placement = args.target.placement.parse()?;
     config.validate(&shape)?;
     let data = load_data(&args.dataset, args.training.train_limit)?;
     let trainer = Trainer::new(&profile, &shape, config)?;

@@ -71,7 +71,7 @@ impl Chip {
     /// A chip instance of `profile` whose device mismatch is drawn from `seed`.
     pub fn new(profile: &HardwareProfile, seed: u64) -> Result<Self> {
         profile.validate()?;
-        let cores = profile.chip.cores as usize;
+        let cores = profile.chip.total_cores();
         let digital = profile.digital().cloned();
         let analog = profile.analog().cloned();
         Ok(Self {
@@ -286,7 +286,7 @@ impl Chip {
             }
             if block.core >= self.cores.len() {
                 return Err(ChipError::InvalidConfig(format!(
-                    "population `{name}`: core {} does not exist; the chip has {} cores",
+                    "population `{name}`: core {} does not exist; the board has {} cores",
                     block.core,
                     self.cores.len()
                 )));

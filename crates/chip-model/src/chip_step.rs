@@ -25,6 +25,14 @@ pub struct Nudge<'a> {
     pub beta: f32,
 }
 
+/// The cores other than the sender's that hold targets of a population, and how many of them are on
+/// another chip.
+#[derive(Clone, Copy)]
+struct Destinations {
+    cores: u64,
+    other_chip: u64,
+}
+
 /// A nudge converted into the chip's numbers.
 struct PreparedNudge {
     pop: usize,
@@ -220,7 +228,7 @@ impl Chip {
     }
 
     /// Distinct cores, other than `own`, that hold neurons receiving synapses from population `q`.
-    fn destination_cores(&self, q: usize, own: usize) -> usize {
+    fn destination_cores(&self, q: usize, own: usize) -> Destinations {
         let mut cores: Vec<usize> = self
             .groups
             .iter()
@@ -230,7 +238,11 @@ impl Chip {
             .collect();
         cores.sort_unstable();
         cores.dedup();
-        cores.len()
+        let spec = &self.profile.chip;
+        // The host (own = usize::MAX) sits next to chip 0.
+        let own_chip = if own == usize::MAX { 0 } else { spec.chip_of(own) };
+        let other_chip = cores.iter().filter(|&&c| spec.chip_of(c) != own_chip).count();
+        Destinations { cores: cores.len() as u64, other_chip: other_chip as u64 }
     }
 
     /// Σ_j mant·a for one group, shifted into state units (exact; fast or reference path).
@@ -266,9 +278,11 @@ impl Chip {
         }
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
-                let deliveries = self.populations[q].nonzero * self.destination_cores(q, usize::MAX) as u64;
+                let dest = self.destination_cores(q, usize::MAX);
+                let nonzero = self.populations[q].nonzero;
                 if let Some(c) = self.cores.first_mut() {
-                    c.counters.messages += deliveries;
+                    c.counters.messages += nonzero * dest.cores;
+                    c.counters.chip_messages += nonzero * dest.other_chip;
                 }
             }
         }
@@ -286,11 +300,8 @@ impl Chip {
                 continue;
             }
             let nudge_here = nudge.filter(|n| n.pop == q);
-            let destinations: Vec<u64> = self.populations[q]
-                .placement
-                .iter()
-                .map(|b| self.destination_cores(q, b.core) as u64)
-                .collect();
+            let destinations: Vec<Destinations> =
+                self.populations[q].placement.iter().map(|b| self.destination_cores(q, b.core)).collect();
             let pop = &mut self.populations[q];
             let rows = if last { Some(&mut row_sq[..]) } else { None };
             sq_change += if pop.lif_template.is_some() {
@@ -320,7 +331,8 @@ impl Chip {
                 let c = &mut self.cores[block.core].counters;
                 c.neuron_updates += batch * block.len as u64;
                 c.spikes += spikes;
-                c.messages += spikes * dest;
+                c.messages += spikes * dest.cores;
+                c.chip_messages += spikes * dest.other_chip;
                 total += spikes;
             }
             pop.nonzero = total;

@@ -18,6 +18,9 @@ pub struct OpCounters {
     /// other than the sender's own.
     #[serde(default)]
     pub messages: u64,
+    /// Of `messages`, those whose destination core is on another chip of the board.
+    #[serde(default)]
+    pub chip_messages: u64,
     /// Activity values latched into trace registers by the learning engine (one per neuron and example).
     #[serde(default)]
     pub trace_latches: u64,
@@ -30,6 +33,7 @@ impl AddAssign for OpCounters {
         self.spikes += o.spikes;
         self.synaptic_updates += o.synaptic_updates;
         self.messages += o.messages;
+        self.chip_messages += o.chip_messages;
         self.trace_latches += o.trace_latches;
     }
 }

@@ -30,7 +30,9 @@ impl EnergyReport {
             neuron_updates_j: counts.neuron_updates as f64 * spec.neuron_update_pj * PJ,
             spikes_j: counts.spikes as f64 * spec.spike_pj * PJ,
             synaptic_updates_j: counts.synaptic_updates as f64 * spec.synaptic_update_pj * PJ,
-            messages_j: counts.messages as f64 * spec.message_pj * PJ,
+            messages_j: (counts.messages as f64 * spec.message_pj
+                + counts.chip_messages as f64 * spec.chip_message_pj)
+                * PJ,
         }
     }
 
@@ -56,6 +58,7 @@ mod tests {
             neuron_update_pj: 5.0,
             spike_pj: 7.0,
             message_pj: 11.0,
+            chip_message_pj: 13.0,
             time_step_us: 1.0,
         };
         let c = OpCounters {
@@ -64,10 +67,11 @@ mod tests {
             spikes: 100,
             synaptic_updates: 1000,
             messages: 10_000,
+            chip_messages: 100_000,
             trace_latches: 5,
         };
         let e = EnergyReport::estimate(&c, &spec);
-        let expected = (2.0 + 50.0 + 700.0 + 3000.0 + 110_000.0) * 1e-12;
+        let expected = (2.0 + 50.0 + 700.0 + 3000.0 + 110_000.0 + 1_300_000.0) * 1e-12;
         assert!((e.total_j() - expected).abs() < 1e-20);
     }
 }

@@ -38,6 +38,26 @@ pub struct HardwareProfile {
 pub struct ChipSpec {
     /// Number of neuromorphic cores on the chip.
     pub cores: u32,
+    /// Chips on one board (or system) that a network may span; cores are numbered chip by chip
+    /// (`core = chip * cores + local core`). Defaults to 1.
+    #[serde(default = "one_chip")]
+    pub chips_per_board: u32,
+}
+
+fn one_chip() -> u32 {
+    1
+}
+
+impl ChipSpec {
+    /// Cores on the whole board: `cores × chips_per_board`.
+    pub fn total_cores(&self) -> usize {
+        self.cores as usize * self.chips_per_board.max(1) as usize
+    }
+
+    /// The chip that holds core `core` (cores are numbered chip by chip).
+    pub fn chip_of(&self, core: usize) -> usize {
+        core / (self.cores.max(1) as usize)
+    }
 }
 
 /// Per-core resource limits; `None` is unlimited.
@@ -232,6 +252,10 @@ pub struct EnergySpec {
     /// One message from one core to another (on top of the spike itself); 0 if unknown.
     #[serde(default)]
     pub message_pj: f64,
+    /// Extra energy of a message that leaves its chip for another chip on the board (on top of
+    /// `message_pj`), in pJ; 0 when the profile has one chip.
+    #[serde(default)]
+    pub chip_message_pj: f64,
     /// Wall-clock duration of one time step on the chip, in microseconds; 0 if unknown.
     #[serde(default)]
     pub time_step_us: f64,
@@ -239,6 +263,9 @@ pub struct EnergySpec {
 
 /// The largest number of cores a profile may declare.
 pub const MAX_CORES: u32 = 1 << 20;
+
+/// The largest number of chips a profile may put on one board.
+pub const MAX_CHIPS: u32 = 1 << 12;
 
 impl HardwareProfile {
     /// Parses a profile from RON text and validates it. `origin` names the file in errors.
@@ -366,6 +393,8 @@ impl HardwareProfile {
             return Err(v.err("name", "\"\"", "a non-empty name"));
         }
         v.range_u64("chip.cores", self.chip.cores.into(), 1, MAX_CORES.into())?;
+        v.range_u64("chip.chips_per_board", self.chip.chips_per_board.into(), 1, MAX_CHIPS.into())?;
+        v.range_u64("chip.cores x chips_per_board", self.chip.total_cores() as u64, 1, MAX_CORES.into())?;
         let l = &self.core_limits;
         for (field, value) in [
             ("core_limits.max_neurons", l.max_neurons),
@@ -470,6 +499,7 @@ impl HardwareProfile {
             ("energy.neuron_update_pj", e.neuron_update_pj),
             ("energy.spike_pj", e.spike_pj),
             ("energy.message_pj", e.message_pj),
+            ("energy.chip_message_pj", e.chip_message_pj),
             ("energy.time_step_us", e.time_step_us),
         ] {
             v.range_f64(field, value, 0.0, 1e9)?;

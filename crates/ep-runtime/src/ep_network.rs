@@ -15,7 +15,7 @@ use rand_distr::{Distribution, Uniform};
 
 use crate::error::{EpError, Result};
 use crate::network::NetworkShape;
-use crate::placement::{Placement, layer_name, place_layers};
+use crate::placement::{Placement, layer_name, place_network};
 use crate::seeds::{SeedPurpose, derive_seed};
 use crate::train_config::{BetaSign, TrainConfig};
 
@@ -68,7 +68,7 @@ impl EpNetwork {
     /// forward synapses and their feedback copies.
     pub fn build(profile: &HardwareProfile, shape: &NetworkShape, config: &TrainConfig) -> Result<Self> {
         config.validate(shape)?;
-        let placement = place_layers(profile, shape)?;
+        let placement = place_network(profile, shape, config.placement)?;
         let mut chip = Chip::new(profile, derive_seed(config.seed, SeedPurpose::Chip))?;
         chip.set_threads(config.threads);
         let sizes = shape.sizes();

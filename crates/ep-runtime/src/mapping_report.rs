@@ -10,76 +10,89 @@ use serde::Serialize;
 use crate::ep_network::EpNetwork;
 use crate::error::Result;
 use crate::network::NetworkShape;
-use crate::placement::layer_name;
+use crate::placement::{PlacementStrategy, layer_name, placement_traffic};
+use crate::population_graph::PopulationGraph;
 use crate::train_config::TrainConfig;
 
-/// One core's share of the network.
+/// One core's share of the network (one row per population block).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CoreRow {
-    /// Core index.
+    /// Core index on the board (`chip * cores_per_chip + local core`).
     pub core: usize,
+    /// Chip that holds the core.
+    pub chip: usize,
     /// Population (layer) name.
     pub population: String,
     /// First neuron of the block in its population.
     pub first_neuron: usize,
     /// Neurons in the block.
     pub neurons: usize,
-    /// Input axons the core uses (distinct presynaptic sources).
+    /// Input axons the core uses (distinct presynaptic sources, all blocks on the core).
     pub fan_in: u64,
-    /// Synapse memory used, in bits.
+    /// Output axons the core uses.
+    pub output_axons: u64,
+    /// Synapse memory the core uses, in bits (all blocks on the core).
     pub synapse_bits: u64,
     /// Synapse memory of the core, in bits (`None`: unlimited).
     pub synapse_capacity_bits: Option<u64>,
     /// Neurons the core may hold (`None`: unlimited).
     pub neuron_capacity: Option<u32>,
-    /// The largest of the neuron, input-axon and synapse-memory utilisations (0..1), if limited.
+    /// The largest of the neuron, input-axon, output-axon and synapse-memory utilisations (0..1) of
+    /// the core, if limited.
     pub utilisation: Option<f64>,
 }
 
-/// The placement of a network on a chip.
+/// The placement of a network on a chip (or a board of chips).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MappingReport {
     /// Profile name.
     pub profile: String,
     /// Layer sizes.
     pub layers: Vec<usize>,
-    /// One row per core block.
+    /// Placement strategy.
+    pub strategy: PlacementStrategy,
+    /// One row per population block.
     pub cores: Vec<CoreRow>,
     /// Cores used.
     pub cores_used: usize,
-    /// Cores on the chip.
-    pub cores_available: u32,
+    /// Cores per chip.
+    pub cores_per_chip: u32,
+    /// Chips used.
+    pub chips_used: usize,
+    /// Chips on the board.
+    pub chips_available: u32,
     /// Messages between cores per time step and example if every neuron is active (an upper bound:
     /// each active neuron sends one message to every other core that holds its targets).
     pub max_messages_per_step: u64,
+    /// Messages from the host (input values) per step and example, at most.
+    pub max_host_messages_per_step: u64,
+    /// Of all messages, those that cross between chips, per step and example, at most.
+    pub max_chip_messages_per_step: u64,
 }
 
-/// Allocates `shape` on a chip of `profile` (refusing it with the limit, the layer and the numbers if
-/// it does not fit) and reports where everything went.
-pub fn map_network(profile: &HardwareProfile, shape: &NetworkShape) -> Result<MappingReport> {
-    let config = TrainConfig::default();
+/// Allocates `shape` on a chip of `profile` with `strategy` (refusing it with the limit, the
+/// population and the numbers if it does not fit) and reports where everything went.
+pub fn map_network(
+    profile: &HardwareProfile,
+    shape: &NetworkShape,
+    strategy: PlacementStrategy,
+) -> Result<MappingReport> {
+    let config = TrainConfig { placement: strategy, lr: vec![0.1], ..TrainConfig::default() };
     let net = EpNetwork::build(profile, shape, &config)?;
     let chip = net.chip();
     let limits = &profile.core_limits;
     let sizes = shape.sizes();
+    let placement = net.placement();
+    let graph = PopulationGraph::from_shape(shape);
+    let traffic = placement_traffic(&graph, placement);
     let mut cores = Vec::new();
-    let mut messages = 0u64;
-    for (l, blocks) in net.placement().layers.iter().enumerate() {
-        let layer = l + 1;
-        // Cores holding the targets of this layer: the layer above and (feedback) the one below.
-        let mut targets: Vec<usize> = Vec::new();
-        for other in [layer + 1, layer.wrapping_sub(1)] {
-            if other >= 1 && other < sizes.len() {
-                targets.extend(net.placement().layers[other - 1].iter().map(|b| b.core));
-            }
-        }
-        targets.sort_unstable();
-        targets.dedup();
+    for (l, blocks) in placement.layers.iter().enumerate() {
         for block in blocks {
             let usage = &chip.cores()[block.core];
             let ratios = [
                 limits.max_neurons.map(|m| usage.neurons as f64 / f64::from(m)),
                 limits.max_input_axons.map(|m| usage.input_axons as f64 / f64::from(m)),
+                limits.max_output_axons.map(|m| usage.output_axons as f64 / f64::from(m)),
                 limits.synapse_memory_bits.map(|m| usage.synapse_bits as f64 / m as f64),
             ];
             let utilisation = ratios
@@ -87,13 +100,14 @@ pub fn map_network(profile: &HardwareProfile, shape: &NetworkShape) -> Result<Ma
                 .flatten()
                 .copied()
                 .fold(None, |acc: Option<f64>, r| Some(acc.map_or(r, |a| a.max(r))));
-            messages += block.len as u64 * targets.iter().filter(|&&c| c != block.core).count() as u64;
             cores.push(CoreRow {
                 core: block.core,
-                population: layer_name(layer, sizes.len()),
+                chip: placement.chip_of(block.core),
+                population: layer_name(l + 1, sizes.len()),
                 first_neuron: block.start,
                 neurons: block.len,
                 fan_in: usage.input_axons,
+                output_axons: usage.output_axons,
                 synapse_bits: usage.synapse_bits,
                 synapse_capacity_bits: limits.synapse_memory_bits,
                 neuron_capacity: limits.max_neurons,
@@ -101,12 +115,18 @@ pub fn map_network(profile: &HardwareProfile, shape: &NetworkShape) -> Result<Ma
             });
         }
     }
+    cores.sort_by_key(|r| (r.core, r.population.clone()));
     Ok(MappingReport {
         profile: profile.name.clone(),
         layers: sizes.to_vec(),
-        cores_used: net.placement().cores_used(),
-        cores_available: profile.chip.cores,
+        strategy,
+        cores_used: placement.cores_used(),
+        cores_per_chip: profile.chip.cores,
+        chips_used: placement.chips_used(),
+        chips_available: profile.chip.chips_per_board,
         cores,
-        max_messages_per_step: messages,
+        max_messages_per_step: traffic.messages,
+        max_host_messages_per_step: traffic.host_messages,
+        max_chip_messages_per_step: traffic.chip_messages,
     })
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EpError, Result};
 use crate::network::NetworkShape;
+use crate::placement::PlacementStrategy;
 use crate::time_constants::TauSpec;
 
 /// How the sign of β is chosen.
@@ -112,6 +113,9 @@ pub struct TrainConfig {
     /// Test accuracy whose first epoch, and the energy spent until then, the summary reports.
     #[serde(default = "default_target")]
     pub target_accuracy: f64,
+    /// How the mapper assigns population blocks to cores.
+    #[serde(default)]
+    pub placement: PlacementStrategy,
 }
 
 fn default_target() -> f64 {
@@ -138,6 +142,7 @@ impl Default for TrainConfig {
             eval_batch: 500,
             settle_tol: None,
             target_accuracy: 0.9,
+            placement: PlacementStrategy::Greedy,
         }
     }
 }

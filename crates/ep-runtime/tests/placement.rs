@@ -1,8 +1,9 @@
-//! The simple layer placement against the profile's per-core limits.
+//! The mapper: blocks within every per-core limit, greedy and traffic-aware placement, several chips.
 
 use chip_model::HardwareProfile;
 use chip_model::core_resources::axon_synapse_bits;
-use ep_runtime::{NetworkShape, place_layers};
+use ep_runtime::placement::{PlacementStrategy, place_network, placement_traffic, predict_usage};
+use ep_runtime::{EpNetwork, NetworkShape, PopulationGraph, TrainConfig, place_layers};
 
 #[test]
 fn mnist_network_fits_loihi2_within_every_core_limit() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,5 +43,90 @@ fn unlimited_profiles_put_everything_on_one_core() -> Result<(), Box<dyn std::er
     let p = HardwareProfile::load("ideal")?;
     let placement = place_layers(&p, &NetworkShape::parse("784,500,500,10")?)?;
     assert_eq!(placement.cores_used(), 1);
+    Ok(())
+}
+
+/// `loihi1` cut down to `cores` cores per chip and `chips` chips on the board.
+fn small_board(cores: u32, chips: u32) -> Result<HardwareProfile, Box<dyn std::error::Error>> {
+    let mut p = HardwareProfile::load("loihi1")?;
+    p.chip.cores = cores;
+    p.chip.chips_per_board = chips;
+    p.validate()?;
+    Ok(p)
+}
+
+#[test]
+fn traffic_aware_placement_shares_cores_and_cuts_messages() -> Result<(), Box<dyn std::error::Error>> {
+    let p = HardwareProfile::load("loihi2")?;
+    let shape = NetworkShape::parse("784,500,10")?;
+    let graph = PopulationGraph::from_shape(&shape);
+    let greedy = place_network(&p, &shape, PlacementStrategy::Greedy)?;
+    let traffic = place_network(&p, &shape, PlacementStrategy::TrafficAware)?;
+    // Hand count, greedy: 4 h1 cores × 125 neurons each send to the output core (500), and the 10
+    // output neurons send their feedback to 4 h1 cores (40). The host sends 784 pixels to 4 cores.
+    assert_eq!(greedy.cores_used(), 5);
+    let g = placement_traffic(&graph, &greedy);
+    assert_eq!((g.messages, g.host_messages, g.chip_messages), (540, 3136, 0));
+    // Traffic-aware puts the output next to one h1 block: 375 + 10 × 3 = 405 messages.
+    assert_eq!(traffic.cores_used(), 4);
+    let t = placement_traffic(&graph, &traffic);
+    assert_eq!((t.messages, t.host_messages), (405, 3136));
+    let out_core = traffic.layers[1][0].core;
+    assert!(traffic.layers[0].iter().any(|b| b.core == out_core));
+    Ok(())
+}
+
+#[test]
+fn predicted_usage_is_what_the_chip_accounts() -> Result<(), Box<dyn std::error::Error>> {
+    // The mapper's fast prediction against the chip's own accounting, for both strategies, one chip
+    // and a board of several chips.
+    let boards = [HardwareProfile::load("loihi2")?, small_board(4, 3)?];
+    for p in &boards {
+        for layers in ["784,500,10", "784,300,200,10"] {
+            let shape = NetworkShape::parse(layers)?;
+            let graph = PopulationGraph::from_shape(&shape);
+            for strategy in [PlacementStrategy::Greedy, PlacementStrategy::TrafficAware] {
+                let config = TrainConfig { placement: strategy, lr: vec![0.1], ..TrainConfig::default() };
+                let net = EpNetwork::build(p, &shape, &config)?;
+                let predicted = predict_usage(p, &graph, net.placement());
+                for (core, (u, c)) in predicted.iter().zip(net.chip().cores()).enumerate() {
+                    let actual = (c.neurons, c.input_axons, c.output_axons, c.synapse_bits);
+                    let want = (u.neurons, u.input_axons, u.output_axons, u.synapse_bits);
+                    assert_eq!(want, actual, "{} {layers} {strategy} core {core}", p.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn large_networks_span_several_chips_and_count_chip_crossings() -> Result<(), Box<dyn std::error::Error>> {
+    let shape = NetworkShape::parse("784,1000,1000,10")?;
+    // One chip of 4 cores is too small, and the error says how many cores and chips there are.
+    let err = place_network(&small_board(4, 1)?, &shape, PlacementStrategy::Greedy)
+        .err()
+        .ok_or("a 4-core chip accepted the network")?;
+    let msg = err.to_string();
+    assert!(msg.contains("4 per chip × 1 chips per board"), "{msg}");
+    let p = small_board(4, 8)?;
+    let graph = PopulationGraph::from_shape(&shape);
+    for strategy in [PlacementStrategy::Greedy, PlacementStrategy::TrafficAware] {
+        let placement = place_network(&p, &shape, strategy)?;
+        assert!(placement.chips_used() >= 2, "{strategy}: {placement:?}");
+        let t = placement_traffic(&graph, &placement);
+        assert!(t.chip_messages > 0 && t.chip_messages <= t.messages + t.host_messages);
+    }
+    // The chip counts the crossings while running: a few free steps, then the counters.
+    let x = ndarray::Array2::from_elem((4, 784), 0.5f32);
+    let config = TrainConfig { lr: vec![0.1], ..TrainConfig::default() };
+    let mut net = EpNetwork::build(&p, &shape, &config)?;
+    net.free_phase(x.view(), 5)?;
+    let c = net.chip().total_counters();
+    assert!(c.chip_messages > 0 && c.chip_messages < c.messages, "{c:?}");
+    let mut single = EpNetwork::build(&small_board(40, 1)?, &shape, &config)?;
+    single.free_phase(x.view(), 5)?;
+    let c = single.chip().total_counters();
+    assert!(c.messages > 0 && c.chip_messages == 0, "{c:?}");
     Ok(())
 }
