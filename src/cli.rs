@@ -22,6 +22,10 @@ pub enum Command {
     Study(Box<StudyArgs>),
     /// Show how a network is placed on a chip's cores (or why it does not fit).
     Map(MapArgs),
+    /// Export a trained run for a chip toolchain: NIR, Lava-dl netx, or the core mapping.
+    Export(ExportArgs),
+    /// Read a NIR graph into the emulator and evaluate it on a dataset's test set.
+    Import(ImportArgs),
     /// Replay a spec through the bit-accurate CUBA LIF compartment (Lava's fixed-point semantics) and
     /// print the trace as JSON (u, v, spikes per step).
     LifTrace(LifTraceArgs),
@@ -241,6 +245,46 @@ pub struct TrainingFlags {
     /// Test accuracy whose first epoch (and the energy spent until then) the summary reports.
     #[arg(long, default_value_t = 0.9)]
     pub target_accuracy: f64,
+}
+
+/// `epchip export --run DIR --format nir|lava-netx|mapping --out FILE`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run directory written by `epchip train` (its checkpoint.json holds the trained network).
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// `nir` (NIR graph, HDF5), `lava-netx` (Lava-dl netx HDF5, digital profiles) or `mapping`
+    /// (JSON: core allocation, weights in the chip's format, decays, routing).
+    #[arg(long)]
+    pub format: String,
+    /// NIR only: export LIF neurons (a rate-coded approximation) instead of leaky integrators.
+    #[arg(long)]
+    pub spiking: bool,
+    /// NIR only: seconds one emulated step stands for (default: the profile's time_step_us, or 1 ms).
+    #[arg(long)]
+    pub dt: Option<f64>,
+    /// File to write (written to a temporary file first, then renamed).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `epchip import model.nir [--profile P] [--dataset D]`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// NIR file to read.
+    pub file: PathBuf,
+    /// Profile to run the imported network on.
+    #[arg(long, default_value = "ideal")]
+    pub profile: String,
+    /// Dataset whose test set is used for evaluation.
+    #[arg(long, default_value = "mnist10k")]
+    pub dataset: String,
+    /// Seed of the chip instance (device mismatch).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Placement of population blocks on cores (`greedy` or `traffic-aware`).
+    #[arg(long, default_value = "greedy")]
+    pub placement: String,
 }
 
 /// `epchip lif-trace --spec spec.json --steps N`

@@ -605,3 +605,61 @@ fn io_errors_print_their_cause_once() {
     let r = run(&["profile", "check", &missing]).failure(&["missing.ron"]);
     assert_eq!(r.stderr.matches("os error").count(), 1, "{}", r.stderr);
 }
+
+#[test]
+fn export_import_round_trip_and_bad_exports() {
+    let dir = tempdir();
+    let run_dir = dir.path().join("run");
+    train_synthetic(&run_dir, &["--epochs", "2", "--quiet", "--profile", "loihi2"]).success();
+    let run_s = path_str(&run_dir);
+    let nir = path_str(&dir.path().join("model.nir"));
+    run(&["export", "--run", &run_s, "--format", "nir", "--out", &nir]).success();
+    let imported = run(&["import", &nir, "--profile", "loihi2", "--dataset", "synthetic"]).success();
+    // The imported network reaches the run's final test accuracy, to the printed digit.
+    let accuracy = number(&summary(&run_dir), "test_accuracy");
+    assert!(
+        imported.stdout.contains(&format!("test accuracy {:.2} %", 100.0 * accuracy)),
+        "{}",
+        imported.stdout
+    );
+    let mapping = dir.path().join("mapping.json");
+    run(&["export", "--run", &run_s, "--format", "mapping", "--out", &path_str(&mapping)]).success();
+    let m: Value = serde_json::from_str(&read(&mapping)).expect("mapping is JSON");
+    assert_eq!(m["format"], "epchip-mapping-1");
+    assert_eq!(m["arithmetic"], "digital");
+
+    let out = path_str(&dir.path().join("x.out"));
+    run(&["export", "--run", &run_s, "--format", "onnx", "--out", &out])
+        .failure(&["--format onnx", "nir, lava-netx, mapping"]);
+    let none = path_str(&dir.path().join("missing-run"));
+    run(&["export", "--run", &none, "--format", "nir", "--out", &out])
+        .failure(&["missing-run", "run directory"]);
+    run(&["export", "--run", &run_s, "--format", "mapping", "--spiking", "--out", &out])
+        .failure(&["--spiking"]);
+    assert!(!dir.path().join("x.out").exists(), "nothing written on a refused export");
+    run(&["import", &path_str(&dir.path().join("none.nir"))]).failure(&["none.nir"]);
+    // A NIR file for 16 inputs evaluated on 784-pixel digits is refused with both numbers.
+    run(&["import", &nir, "--dataset", "mnist10k"]).failure(&["16 inputs", "784"]);
+}
+
+#[test]
+fn map_traffic_aware_shares_cores_on_loihi2() {
+    let dir = tempdir();
+    let json = dir.path().join("map.json");
+    let out = run(&[
+        "map",
+        "--profile",
+        "loihi2",
+        "--layers",
+        "784,500,10",
+        "--placement",
+        "traffic-aware",
+        "--json",
+        &path_str(&json),
+    ])
+    .success();
+    assert!(out.stdout.contains("4 cores on 1 chip"), "{}", out.stdout);
+    let report: Value = serde_json::from_str(&read(&json)).expect("report is JSON");
+    assert_eq!(report["max_messages_per_step"], 405);
+    run(&["map", "--placement", "random"]).failure(&["placement", "greedy", "traffic-aware"]);
+}

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 mod bench;
+mod export;
+mod import;
 mod lif_trace;
 mod map;
 mod profile;
@@ -18,6 +20,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::LifTrace(args) => lif_trace::run(args),
         Command::Map(args) => map::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Import(args) => import::run(args),
         Command::Study(args) => study::run(*args),
         Command::Profile(cmd) => profile::run(cmd),
     }

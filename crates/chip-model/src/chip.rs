@@ -253,15 +253,7 @@ impl Chip {
                         .map(|&x| ((f64::from(x) * full as f64).round() as i64).clamp(1, full))
                         .collect();
                     pop.dt = pop.decay.iter().map(|&k| k as f32 / full as f32).collect();
-                    let exp = bias_exponent(d);
-                    let lim = max_signed_magnitude(d.bias_bits);
-                    pop.bias_mant = bias
-                        .iter()
-                        .map(|&x| {
-                            let units = f64::from(x) * (1u64 << d.state_fraction_bits) as f64;
-                            ((units / (1u64 << exp) as f64).round() as i64).clamp(-lim, lim)
-                        })
-                        .collect();
+                    pop.bias_mant = bias_mantissas(d, &bias);
                 }
             }
             for block in &placement {
@@ -643,6 +635,36 @@ impl Chip {
         })
     }
 
+    /// Overwrites a population's biases (real units; digital cores round to the nearest bias
+    /// mantissa and saturate at its range), e.g. to load a trained network.
+    pub fn write_bias(&mut self, pop: PopulationId, bias: &[f32]) -> Result<()> {
+        let digital = self.digital.clone();
+        let p = self.pop(pop)?;
+        if p.is_input || bias.len() != p.size {
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}` takes {} biases, got {}",
+                p.name,
+                if p.is_input { 0 } else { p.size },
+                bias.len()
+            )));
+        }
+        if let Some(bad) = bias.iter().find(|x| !x.is_finite()) {
+            return Err(ChipError::InvalidConfig(format!(
+                "population `{}`: bias {bad} is not finite",
+                p.name
+            )));
+        }
+        let p = &mut self.populations[pop.0];
+        match &digital {
+            None => p.bias = bias.to_vec(),
+            Some(d) => {
+                p.bias_mant = bias_mantissas(d, bias);
+            }
+        }
+        self.static_dirty = true;
+        Ok(())
+    }
+
     /// The realised per-neuron time steps (after mismatch and quantisation).
     pub fn realised_dt(&self, pop: PopulationId) -> Result<&[f32]> {
         Ok(&self.pop(pop)?.dt)
@@ -901,6 +923,18 @@ pub fn weight_exponent(d: &DigitalArithmetic, range: f32) -> i32 {
     (d.weight_exponent_min..=d.weight_exponent_max)
         .find(|&e| max * weight_lsb(d, e) >= f64::from(range))
         .unwrap_or(d.weight_exponent_max)
+}
+
+/// Biases in real units as the core's bias mantissas (nearest, saturating at the mantissa range).
+fn bias_mantissas(d: &DigitalArithmetic, bias: &[f32]) -> Vec<i64> {
+    let exp = bias_exponent(d);
+    let lim = max_signed_magnitude(d.bias_bits);
+    bias.iter()
+        .map(|&x| {
+            let units = f64::from(x) * (1u64 << d.state_fraction_bits) as f64;
+            ((units / (1u64 << exp) as f64).round() as i64).clamp(-lim, lim)
+        })
+        .collect()
 }
 
 /// Bias exponent: biases cover ±4 in real units with `bias_bits` of mantissa.

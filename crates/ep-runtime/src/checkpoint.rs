@@ -96,6 +96,24 @@ impl TrainingCheckpoint {
         write_atomic(path, &text)
     }
 
+    /// Reads the checkpoint of a run directory written by `epchip train`, with an error that names
+    /// the directory if it is missing or holds no checkpoint.
+    pub fn from_run_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join(CHECKPOINT_FILE);
+        if !path.is_file() {
+            return Err(EpError::InvalidParameter {
+                field: "run".into(),
+                value: dir.display().to_string(),
+                allowed: if dir.is_dir() {
+                    format!("a run directory with a {CHECKPOINT_FILE} (written by `epchip train`)")
+                } else {
+                    "an existing run directory written by `epchip train`".into()
+                },
+            });
+        }
+        Self::load(&path)
+    }
+
     /// Reads a checkpoint, naming the file in every error.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes =

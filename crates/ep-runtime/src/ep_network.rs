@@ -15,6 +15,7 @@ use rand_distr::{Distribution, Uniform};
 
 use crate::error::{EpError, Result};
 use crate::network::NetworkShape;
+use crate::network_parameters::NetworkParameters;
 use crate::placement::{Placement, layer_name, place_network};
 use crate::seeds::{SeedPurpose, derive_seed};
 use crate::train_config::{BetaSign, TrainConfig};
@@ -67,6 +68,37 @@ impl EpNetwork {
     /// per-neuron time constants from `config.tau`, Glorot-initialises the weights, and creates the
     /// forward synapses and their feedback copies.
     pub fn build(profile: &HardwareProfile, shape: &NetworkShape, config: &TrainConfig) -> Result<Self> {
+        Self::build_with(profile, shape, config, None)
+    }
+
+    /// Builds the network of `params` (a trained or imported network) on a new chip instance of
+    /// `profile`: its per-neuron time steps become the designed ones (the chip's own mismatch, if
+    /// any, applies on top), and its weights and biases are written in the chip's own format.
+    pub fn from_parameters(
+        profile: &HardwareProfile,
+        params: &NetworkParameters,
+        config: &TrainConfig,
+    ) -> Result<Self> {
+        params.validate()?;
+        let shape = NetworkShape::new(params.layers.clone())?;
+        let mut net = Self::build_with(profile, &shape, config, Some(&params.dt))?;
+        for l in 1..params.layers.len() {
+            let (fwd, post) = (net.forward[l - 1], net.layers[l - 1]);
+            net.chip.write_weights(fwd, params.forward[l - 1].view())?;
+            if let (Some(fb), Some(w)) = (net.feedback[l - 1], &params.feedback[l - 1]) {
+                net.chip.write_weights(fb, w.view())?;
+            }
+            net.chip.write_bias(post, &params.bias[l - 1])?;
+        }
+        Ok(net)
+    }
+
+    fn build_with(
+        profile: &HardwareProfile,
+        shape: &NetworkShape,
+        config: &TrainConfig,
+        dt: Option<&[Vec<f32>]>,
+    ) -> Result<Self> {
         config.validate(shape)?;
         let placement = place_network(profile, shape, config.placement)?;
         let mut chip = Chip::new(profile, derive_seed(config.seed, SeedPurpose::Chip))?;
@@ -78,7 +110,10 @@ impl EpNetwork {
         let mut layers = Vec::new();
         let mut designed_dt = Vec::new();
         for (l, &size) in sizes.iter().enumerate().skip(1) {
-            let dt = config.tau.sample_dt(size, f64::from(config.base_dt), &mut tau_rng);
+            let dt = match dt {
+                Some(given) => given[l - 1].clone(),
+                None => config.tau.sample_dt(size, f64::from(config.base_dt), &mut tau_rng),
+            };
             let spec = PopulationSpec::rate_neurons(
                 layer_name(l, count),
                 dt.clone(),

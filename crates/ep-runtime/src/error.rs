@@ -64,6 +64,15 @@ pub enum EpError {
         source: std::io::Error,
     },
 
+    /// A model file (NIR, Lava-dl netx, mapping) cannot be read, written or understood.
+    #[error("{}: {reason}", path.display())]
+    ModelFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the node, group or field.
+        reason: String,
+    },
+
     /// A worker thread failed unexpectedly.
     #[error("worker thread failed: {0}")]
     Worker(String),
