@@ -7,7 +7,9 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::core_resources::{CoreBlock, CoreUsage, axon_synapse_bits};
+use crate::core_resources::{
+    CoreBlock, CoreUsage, FanInSegment, GroupRoute, axon_synapse_bits, spike_destinations,
+};
 use crate::counters::OpCounters;
 use crate::energy::EnergyReport;
 use crate::error::{ChipError, Result};
@@ -149,7 +151,7 @@ impl Chip {
             product: Array2::zeros((b, n)),
             traces: Default::default(),
             version: 0,
-            nonzero: 0,
+            nonzero_prefix: vec![0; n + 1],
             bias_updates: 0,
             lif_template: None,
             lif: Vec::new(),
@@ -345,12 +347,13 @@ impl Chip {
                 ));
             }
         }
-        self.allocate_synapses(pre, post)?;
+        self.allocate_synapses(pre, post, &options.fan_in)?;
 
         let range =
             options.weight_range.unwrap_or_else(|| weights.iter().fold(0.0f32, |m, w| m.max(w.abs())));
         let mut group = SynapseGroup::new(pre, post, (np, nq), range.max(f32::MIN_POSITIVE));
         group.mirror_of = options.mirror_of;
+        group.fan_in = options.fan_in.clone();
         let gid = self.groups.len() as u64;
         match &self.digital {
             None => {
@@ -410,7 +413,7 @@ impl Chip {
                 dense.inputs()
             )));
         }
-        self.allocate_synapses(pre, post)?;
+        self.allocate_synapses(pre, post, &[])?;
         let id = GroupId(self.groups.len());
         let mut group = SynapseGroup::new(pre, post, (np, nq), 1.0);
         group.dense = Some(dense);
@@ -494,58 +497,95 @@ impl Chip {
         out
     }
 
-    fn allocate_synapses(&mut self, pre: PopulationId, post: PopulationId) -> Result<()> {
+    fn allocate_synapses(
+        &mut self,
+        pre: PopulationId,
+        post: PopulationId,
+        fan_in: &[FanInSegment],
+    ) -> Result<()> {
         let np = self.populations[pre.0].size as u64;
         let weight_bits = self.digital.as_ref().map_or(32, |d| d.weight_bits);
+        let enc = self.profile.synapse_encoding.clone();
         let limits = self.profile.core_limits.clone();
         let post_blocks = self.populations[post.0].placement.clone();
         let post_name = self.populations[post.0].name.clone();
         let pre_name = self.populations[pre.0].name.clone();
+        self.check_fan_in(pre, post, fan_in)?;
         let mut new_usage = self.cores.clone();
-        for block in &post_blocks {
+        let mut new_slots = self.next_slot.clone();
+        let what = |kind: &str| format!("{kind} (`{pre_name}` → `{post_name}`)");
+        for (bi, block) in post_blocks.iter().enumerate() {
+            let len = block.len as u64;
+            let segments: Vec<&FanInSegment> = fan_in.iter().filter(|s| s.post_block == bi).collect();
             let core = &mut new_usage[block.core];
-            core.input_axons += np;
-            core.synapse_bits +=
-                np * axon_synapse_bits(&self.profile.synapse_encoding, weight_bits, block.len as u64);
-            if let Some(max) = limits.max_input_axons
-                && core.input_axons > u64::from(max)
-            {
-                return Err(ChipError::CoreLimit {
-                    what: format!("input axons (`{pre_name}` → `{post_name}`)"),
-                    core: block.core,
-                    needed: core.input_axons,
-                    limit: max.into(),
-                });
+            if segments.is_empty() {
+                core.input_axons += np;
+                core.synapse_bits += np * axon_synapse_bits(&enc, weight_bits, len);
+            } else {
+                // One axon with one synapse per relay compartment.
+                let relays = segments.len() as u64 * len;
+                core.input_axons += relays;
+                core.synapse_bits += relays * axon_synapse_bits(&enc, weight_bits, 1);
             }
-            if let Some(max) = limits.synapse_memory_bits
-                && core.synapse_bits > max
-            {
-                return Err(ChipError::CoreLimit {
-                    what: format!("synapse memory bits (`{pre_name}` → `{post_name}`)"),
-                    core: block.core,
-                    needed: core.synapse_bits,
-                    limit: max,
-                });
+            check_core_limits(&limits, block.core, core, &what)?;
+            for s in segments {
+                let relay = &mut new_usage[s.relay_core];
+                relay.neurons += len;
+                relay.input_axons += s.pre_len as u64;
+                relay.synapse_bits += s.pre_len as u64 * axon_synapse_bits(&enc, weight_bits, len);
+                relay.output_axons += len;
+                new_slots[s.relay_core] += block.len;
+                check_core_limits(&limits, s.relay_core, relay, &what)?;
             }
         }
-        let mut post_cores: Vec<usize> = post_blocks.iter().map(|b| b.core).collect();
-        post_cores.sort_unstable();
-        post_cores.dedup();
         for block in &self.populations[pre.0].placement {
+            let route = GroupRoute { post_blocks: &post_blocks, fan_in };
+            let dest = spike_destinations(&[route], block.start, block.len);
             let core = &mut new_usage[block.core];
-            core.output_axons += block.len as u64 * post_cores.len() as u64;
-            if let Some(max) = limits.max_output_axons
-                && core.output_axons > u64::from(max)
-            {
-                return Err(ChipError::CoreLimit {
-                    what: format!("output axons (`{pre_name}` → `{post_name}`)"),
-                    core: block.core,
-                    needed: core.output_axons,
-                    limit: max.into(),
-                });
-            }
+            core.output_axons += block.len as u64 * dest.len() as u64;
+            check_core_limits(&limits, block.core, core, &what)?;
         }
         self.cores = new_usage;
+        self.next_slot = new_slots;
+        Ok(())
+    }
+
+    /// Fan-in segments must name existing post blocks and cores, and cover the presynaptic
+    /// population of every block they split exactly once, in order.
+    fn check_fan_in(&self, pre: PopulationId, post: PopulationId, fan_in: &[FanInSegment]) -> Result<()> {
+        let np = self.populations[pre.0].size;
+        let blocks = &self.populations[post.0].placement;
+        let name = &self.populations[post.0].name;
+        for (bi, _) in blocks.iter().enumerate() {
+            let mut next = 0usize;
+            let mut any = false;
+            for s in fan_in.iter().filter(|s| s.post_block == bi) {
+                any = true;
+                if s.pre_start != next || s.pre_len == 0 || s.relay_core >= self.cores.len() {
+                    return Err(ChipError::InvalidConfig(format!(
+                        "fan-in segments of `{name}` block {bi} must cover the presynaptic range in order on \
+                         existing cores (segment {}..{} on core {}, expected start {next}, {} cores)",
+                        s.pre_start,
+                        s.pre_start + s.pre_len,
+                        s.relay_core,
+                        self.cores.len()
+                    )));
+                }
+                next += s.pre_len;
+            }
+            if any && next != np {
+                return Err(ChipError::InvalidConfig(format!(
+                    "fan-in segments of `{name}` block {bi} cover {next} of {np} presynaptic neurons"
+                )));
+            }
+        }
+        if let Some(s) = fan_in.iter().find(|s| s.post_block >= blocks.len()) {
+            return Err(ChipError::InvalidConfig(format!(
+                "fan-in segment names block {} of `{name}`, which has {} blocks",
+                s.post_block,
+                blocks.len()
+            )));
+        }
         Ok(())
     }
 
@@ -738,7 +778,7 @@ impl Chip {
             p.state_f.fill(0.0);
             p.state_i.fill(0);
             p.activity.fill(0.0);
-            p.nonzero = 0;
+            p.nonzero_prefix.fill(0);
             p.version += 1;
         }
     }
@@ -768,7 +808,7 @@ impl Chip {
             }),
             Some(d) => p.activity.zip_mut_with(&values, |a, &x| *a = quantise_unit(x, d.input_bits) as f32),
         }
-        p.nonzero = p.activity.iter().filter(|&&a| a != 0.0).count() as u64;
+        p.recount_nonzero();
         p.version += 1;
         self.static_dirty = true;
         Ok(())
@@ -831,7 +871,7 @@ impl Chip {
             p.state_i.assign(&snap.states_i[k]);
             p.activity.assign(&snap.activities[k]);
             p.version = snap.versions[k];
-            p.nonzero = p.activity.iter().filter(|&&a| a != 0.0).count() as u64;
+            p.recount_nonzero();
         }
         Ok(())
     }
@@ -923,6 +963,29 @@ pub fn weight_exponent(d: &DigitalArithmetic, range: f32) -> i32 {
     (d.weight_exponent_min..=d.weight_exponent_max)
         .find(|&e| max * weight_lsb(d, e) >= f64::from(range))
         .unwrap_or(d.weight_exponent_max)
+}
+
+/// Refuses a core whose usage exceeds a limit, naming the core, the resource and the numbers.
+fn check_core_limits(
+    limits: &crate::profile::CoreLimits,
+    core: usize,
+    usage: &CoreUsage,
+    what: &dyn Fn(&str) -> String,
+) -> Result<()> {
+    let checks = [
+        ("neurons", usage.neurons, limits.max_neurons.map(u64::from)),
+        ("input axons", usage.input_axons, limits.max_input_axons.map(u64::from)),
+        ("output axons", usage.output_axons, limits.max_output_axons.map(u64::from)),
+        ("synapse memory bits", usage.synapse_bits, limits.synapse_memory_bits),
+    ];
+    for (kind, needed, limit) in checks {
+        if let Some(limit) = limit
+            && needed > limit
+        {
+            return Err(ChipError::CoreLimit { what: what(kind), core, needed, limit });
+        }
+    }
+    Ok(())
 }
 
 /// Biases in real units as the core's bias mantissas (nearest, saturating at the mantissa range).

@@ -8,6 +8,7 @@
 use ndarray::{Array2, ArrayView2, linalg::general_mat_mul, s};
 
 use crate::chip::{Chip, ExecutionPath, max_payload, saturate_accumulator};
+use crate::core_resources::{GroupRoute, spike_destinations};
 use crate::error::{ChipError, Result};
 use crate::fixed_point::round_shift;
 use crate::parallel::column_gemm;
@@ -23,14 +24,6 @@ pub struct Nudge<'a> {
     pub target: ArrayView2<'a, f32>,
     /// Nudge strength β (may be negative).
     pub beta: f32,
-}
-
-/// The cores other than the sender's that hold targets of a population, and how many of them are on
-/// another chip.
-#[derive(Clone, Copy)]
-struct Destinations {
-    cores: u64,
-    other_chip: u64,
 }
 
 /// A nudge converted into the chip's numbers.
@@ -227,22 +220,32 @@ impl Chip {
         self.populations[q].drive_i = input;
     }
 
-    /// Distinct cores, other than `own`, that hold neurons receiving synapses from population `q`.
-    fn destination_cores(&self, q: usize, own: usize) -> Destinations {
-        let mut cores: Vec<usize> = self
+    /// Messages that the nonzero outputs of population `q`'s neurons `start..start + len`, sent from
+    /// core `own` (`None`: the host, next to chip 0), cause: one per active neuron and receiving
+    /// core other than `own` (a relay core receives only the neurons of its segment). Returns all
+    /// messages and those that cross chips.
+    fn spike_messages(&self, q: usize, start: usize, len: usize, own: Option<usize>) -> (u64, u64) {
+        let routes: Vec<GroupRoute> = self
             .groups
             .iter()
             .filter(|g| g.pre.0 == q)
-            .flat_map(|g| self.populations[g.post.0].placement.iter().map(|b| b.core))
-            .filter(|&c| c != own)
+            .map(|g| GroupRoute { post_blocks: &self.populations[g.post.0].placement, fan_in: &g.fan_in })
             .collect();
-        cores.sort_unstable();
-        cores.dedup();
         let spec = &self.profile.chip;
-        // The host (own = usize::MAX) sits next to chip 0.
-        let own_chip = if own == usize::MAX { 0 } else { spec.chip_of(own) };
-        let other_chip = cores.iter().filter(|&&c| spec.chip_of(c) != own_chip).count();
-        Destinations { cores: cores.len() as u64, other_chip: other_chip as u64 }
+        let own_chip = own.map_or(0, |c| spec.chip_of(c));
+        let pop = &self.populations[q];
+        let (mut all, mut crossing) = (0u64, 0u64);
+        for (core, ranges) in spike_destinations(&routes, start, len) {
+            if Some(core) == own {
+                continue;
+            }
+            let count: u64 = ranges.iter().map(|&(a, b)| pop.nonzero_in(a, b)).sum();
+            all += count;
+            if spec.chip_of(core) != own_chip {
+                crossing += count;
+            }
+        }
+        (all, crossing)
     }
 
     /// Σ_j mant·a for one group, shifted into state units (exact; fast or reference path).
@@ -270,19 +273,38 @@ impl Chip {
         }
         // Counters for the synaptic operations of this step (input spikes included), and the
         // messages that bring the host's input values to the cores that use them.
+        let batch = self.batch as u64;
+        let spec = self.profile.chip.clone();
         for grp in &self.groups {
-            let nonzero = self.populations[grp.pre.0].nonzero;
-            for block in &self.populations[grp.post.0].placement {
-                self.cores[block.core].counters.synaptic_ops += nonzero * block.len as u64;
+            let pre = &self.populations[grp.pre.0];
+            for (bi, block) in self.populations[grp.post.0].placement.iter().enumerate() {
+                let len = block.len as u64;
+                let mut segments = grp.fan_in.iter().filter(|s| s.post_block == bi).peekable();
+                if segments.peek().is_none() {
+                    self.cores[block.core].counters.synaptic_ops += pre.nonzero() * len;
+                }
+                for s in segments {
+                    // Relay compartments: the segment's synapses, their update, and one partial
+                    // sum per compartment and example sent to the block's core.
+                    let relay = &mut self.cores[s.relay_core].counters;
+                    relay.synaptic_ops += pre.nonzero_in(s.pre_start, s.pre_start + s.pre_len) * len;
+                    relay.neuron_updates += batch * len;
+                    if s.relay_core != block.core {
+                        relay.messages += batch * len;
+                        if spec.chip_of(s.relay_core) != spec.chip_of(block.core) {
+                            relay.chip_messages += batch * len;
+                        }
+                    }
+                    self.cores[block.core].counters.synaptic_ops += batch * len;
+                }
             }
         }
         for q in 0..self.populations.len() {
             if self.populations[q].is_input {
-                let dest = self.destination_cores(q, usize::MAX);
-                let nonzero = self.populations[q].nonzero;
+                let (messages, crossing) = self.spike_messages(q, 0, self.populations[q].size, None);
                 if let Some(c) = self.cores.first_mut() {
-                    c.counters.messages += nonzero * dest.cores;
-                    c.counters.chip_messages += nonzero * dest.other_chip;
+                    c.counters.messages += messages;
+                    c.counters.chip_messages += crossing;
                 }
             }
         }
@@ -291,7 +313,6 @@ impl Chip {
         let mut count = 0usize;
         let digital = self.digital.clone();
         let dac = self.analog.as_ref().and_then(dac_levels);
-        let batch = self.batch as u64;
         let mut row_sq = vec![0.0f64; if last { self.batch } else { 0 }];
         let mut max_change = 0.0f32;
         let fast = self.path == ExecutionPath::Fast;
@@ -300,8 +321,6 @@ impl Chip {
                 continue;
             }
             let nudge_here = nudge.filter(|n| n.pop == q);
-            let destinations: Vec<Destinations> =
-                self.populations[q].placement.iter().map(|b| self.destination_cores(q, b.core)).collect();
             let pop = &mut self.populations[q];
             let rows = if last { Some(&mut row_sq[..]) } else { None };
             sq_change += if pop.lif_template.is_some() {
@@ -315,27 +334,17 @@ impl Chip {
             };
             count += pop.size * self.batch;
             pop.version += 1;
-            let mut total = 0u64;
-            for (block, &dest) in pop.placement.iter().zip(&destinations) {
-                let spikes: u64 = pop
-                    .activity
-                    .rows()
-                    .into_iter()
-                    .map(|row| {
-                        row.as_slice().map_or(0, |r| {
-                            r[block.start..block.start + block.len].iter().filter(|&&a| a != 0.0).count()
-                                as u64
-                        })
-                    })
-                    .sum();
+            pop.recount_nonzero();
+            for k in 0..self.populations[q].placement.len() {
+                let block = self.populations[q].placement[k];
+                let spikes = self.populations[q].nonzero_in(block.start, block.start + block.len);
+                let (messages, crossing) = self.spike_messages(q, block.start, block.len, Some(block.core));
                 let c = &mut self.cores[block.core].counters;
                 c.neuron_updates += batch * block.len as u64;
                 c.spikes += spikes;
-                c.messages += spikes * dest.cores;
-                c.chip_messages += spikes * dest.other_chip;
-                total += spikes;
+                c.messages += messages;
+                c.chip_messages += crossing;
             }
-            pop.nonzero = total;
         }
         if last {
             self.last_residual = if count > 0 { (sq_change / count as f64).sqrt() as f32 } else { 0.0 };

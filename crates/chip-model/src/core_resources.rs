@@ -16,6 +16,79 @@ pub struct CoreBlock {
     pub len: usize,
 }
 
+/// Fan-in splitting: the synapses that one block of a population receives from a range of a
+/// presynaptic population live on a relay core. The relay core holds one relay compartment per
+/// neuron of the block; each sums its segment's synaptic inputs and sends the partial sum to the
+/// block's core as one message (one input axon and one synapse per relay compartment there).
+///
+/// The emulation adds the partial sums exactly and in the same step, as a dendritic tree on one core
+/// would; a real multi-core split may add a step of latency and round the partial sums to the
+/// message payload. Only the resources and the operation counts move to the relay cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanInSegment {
+    /// Index of the post block in the post population's placement.
+    pub post_block: usize,
+    /// Core that holds the segment's synapses and relay compartments.
+    pub relay_core: usize,
+    /// First presynaptic neuron of the segment.
+    pub pre_start: usize,
+    /// Presynaptic neurons in the segment.
+    pub pre_len: usize,
+}
+
+impl FanInSegment {
+    /// Whether the segment covers any of the presynaptic neurons `start..start + len`.
+    pub fn overlaps(&self, start: usize, len: usize) -> bool {
+        self.pre_start < start + len && start < self.pre_start + self.pre_len
+    }
+}
+
+/// One synapse group as its presynaptic neurons see it: the blocks of its post population and how
+/// their fan-in is split.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupRoute<'a> {
+    /// Blocks of the post population.
+    pub post_blocks: &'a [CoreBlock],
+    /// Fan-in segments of the group (empty: unsplit).
+    pub fan_in: &'a [FanInSegment],
+}
+
+/// Where the outputs of presynaptic neurons `start..start + len` go through `groups`: every
+/// receiving core (an unsplit block's core, or the relay core of a segment covering some of the
+/// neurons), in core order, with the merged ranges of those neurons it receives. A neuron sends one
+/// message per receiving core, however many groups lead there.
+pub fn spike_destinations(
+    groups: &[GroupRoute],
+    start: usize,
+    len: usize,
+) -> Vec<(usize, Vec<(usize, usize)>)> {
+    let end = start + len;
+    let mut needs: Vec<(usize, usize, usize)> = Vec::new();
+    for g in groups {
+        for (bi, block) in g.post_blocks.iter().enumerate() {
+            let mut segments = g.fan_in.iter().filter(|s| s.post_block == bi).peekable();
+            if segments.peek().is_none() {
+                needs.push((block.core, start, end));
+            }
+            for s in segments.filter(|s| s.overlaps(start, len)) {
+                needs.push((s.relay_core, s.pre_start.max(start), (s.pre_start + s.pre_len).min(end)));
+            }
+        }
+    }
+    needs.sort_unstable();
+    let mut out: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
+    for (core, a, b) in needs {
+        match out.last_mut() {
+            Some((c, ranges)) if *c == core => match ranges.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => ranges.push((a, b)),
+            },
+            _ => out.push((core, vec![(a, b)])),
+        }
+    }
+    out
+}
+
 /// What one core holds and has done.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CoreUsage {

@@ -30,7 +30,7 @@ pub use builtin_profiles::BUILTIN_PROFILE_NAMES;
 pub use chip::{Chip, ExecutionPath, StateSnapshot};
 pub use chip_checkpoint::ChipCheckpoint;
 pub use chip_step::Nudge;
-pub use core_resources::{CoreBlock, CoreUsage};
+pub use core_resources::{CoreBlock, CoreUsage, FanInSegment, GroupRoute, spike_destinations};
 pub use counters::OpCounters;
 pub use energy::EnergyReport;
 pub use error::{ChipError, Result};

@@ -150,12 +150,45 @@ pub(crate) struct Population {
     pub traces: [Option<Trace>; TRACE_SLOTS],
     /// Bumped whenever `activity` changes.
     pub version: u64,
-    /// Nonzero activity entries (whole batch) after the last update.
-    pub nonzero: u64,
+    /// Prefix sums of nonzero activity entries per neuron (whole batch) after the last update:
+    /// entry `i` counts neurons `0..i`, so there are `size + 1` entries.
+    pub nonzero_prefix: Vec<u64>,
     /// Bias updates applied so far (rounding-noise counter).
     pub bias_updates: u64,
     /// CUBA LIF populations: the compartment at rest, and one running copy per example of the batch.
     pub lif_template: Option<crate::cuba_lif::CubaLif>,
     /// CUBA LIF state per example.
     pub lif: Vec<crate::cuba_lif::CubaLif>,
+}
+
+impl Population {
+    /// Recounts the nonzero activity entries of every neuron (summed over the batch).
+    pub fn recount_nonzero(&mut self) {
+        let mut counts = vec![0u64; self.size];
+        for row in self.activity.rows() {
+            for (c, &a) in counts.iter_mut().zip(row.iter()) {
+                *c += u64::from(a != 0.0);
+            }
+        }
+        self.nonzero_prefix.clear();
+        self.nonzero_prefix.push(0);
+        let mut total = 0;
+        for c in counts {
+            total += c;
+            self.nonzero_prefix.push(total);
+        }
+    }
+
+    /// Nonzero activity entries (whole batch) of neurons `start..end`.
+    pub fn nonzero_in(&self, start: usize, end: usize) -> u64 {
+        match (self.nonzero_prefix.get(end), self.nonzero_prefix.get(start)) {
+            (Some(b), Some(a)) => b - a,
+            _ => 0,
+        }
+    }
+
+    /// Nonzero activity entries of the whole population (whole batch).
+    pub fn nonzero(&self) -> u64 {
+        self.nonzero_prefix.last().copied().unwrap_or(0)
+    }
 }

@@ -2,6 +2,7 @@
 
 use ndarray::Array2;
 
+use crate::core_resources::FanInSegment;
 use crate::population::PopulationId;
 
 /// Handle of a synapse group on a [`crate::Chip`].
@@ -16,7 +17,7 @@ impl GroupId {
 }
 
 /// Options for [`crate::Chip::connect`].
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConnectOptions {
     /// Largest weight magnitude the group must represent (digital cores choose the weight exponent
     /// from it). `None` uses the largest magnitude of the initial weights.
@@ -24,6 +25,9 @@ pub struct ConnectOptions {
     /// This group holds the feedback copies of another group's synapses (its transpose): separate
     /// physical synapses that the learning engine updates with the same rule.
     pub mirror_of: Option<GroupId>,
+    /// Fan-in splitting: post blocks whose synapses from this group live on relay cores (empty: every
+    /// block holds all of its synapses on its own core).
+    pub fan_in: Vec<FanInSegment>,
 }
 
 /// The chip's record of a synapse group.
@@ -55,6 +59,8 @@ pub(crate) struct SynapseGroup {
     pub mirror_of: Option<GroupId>,
     /// Learning updates applied so far (rounding-noise counter).
     pub updates: u64,
+    /// Fan-in splitting of this group (see [`FanInSegment`]).
+    pub fan_in: Vec<FanInSegment>,
 }
 
 impl SynapseGroup {
@@ -76,6 +82,7 @@ impl SynapseGroup {
             dense: None,
             mirror_of: None,
             updates: 0,
+            fan_in: Vec::new(),
         }
     }
 }

@@ -113,7 +113,7 @@ fn read_noise_has_the_standard_deviation_of_the_profile() -> TestResult {
         input,
         pop,
         Array2::zeros((50, 200)).view(),
-        ConnectOptions { weight_range: Some(range), mirror_of: None },
+        ConnectOptions { weight_range: Some(range), mirror_of: None, ..Default::default() },
     )?;
     chip.set_batch_size(4)?;
     chip.apply_input(input, Array2::from_elem((4, 50), 0.6f32).view())?;
@@ -147,7 +147,7 @@ fn adc_quantises_and_saturates_at_its_range() -> TestResult {
             input,
             pop,
             Array2::from_elem((100, 3), weight).view(),
-            ConnectOptions { weight_range: Some(0.1), mirror_of: None },
+            ConnectOptions { weight_range: Some(0.1), mirror_of: None, ..Default::default() },
         )?;
         chip.apply_input(input, Array2::ones((1, 100)).view())?;
         chip.run(1, None)?;
@@ -164,7 +164,7 @@ fn adc_quantises_and_saturates_at_its_range() -> TestResult {
         input,
         pop,
         Array2::from_elem((1, 1), 0.0123f32).view(),
-        ConnectOptions { weight_range: Some(0.1), mirror_of: None },
+        ConnectOptions { weight_range: Some(0.1), mirror_of: None, ..Default::default() },
     )?;
     chip.apply_input(input, Array2::ones((1, 1)).view())?;
     chip.run(1, None)?;
@@ -186,7 +186,7 @@ fn pulse_rig(p: &HardwareProfile) -> Result<Rig, Box<dyn std::error::Error>> {
         input,
         pop,
         Array2::zeros((40, 40)).view(),
-        ConnectOptions { weight_range: Some(1.0), mirror_of: None },
+        ConnectOptions { weight_range: Some(1.0), mirror_of: None, ..Default::default() },
     )?;
     chip.apply_input(input, Array2::ones((1, 40)).view())?;
     chip.run(2, None)?;

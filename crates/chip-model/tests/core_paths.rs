@@ -2,8 +2,8 @@
 
 use chip_model::chip_step::exact_integer_product;
 use chip_model::{
-    Chip, ConnectOptions, CoreBlock, ExecutionPath, GroupId, HardwareProfile, Nudge, PopulationId,
-    PopulationSpec, SumOfProducts, TraceSlot,
+    Chip, ConnectOptions, CoreBlock, ExecutionPath, FanInSegment, GroupId, HardwareProfile, Nudge,
+    PopulationId, PopulationSpec, SumOfProducts, TraceSlot,
 };
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
@@ -39,13 +39,17 @@ fn build(profile: &str, seed: u64) -> Result<Net, Box<dyn std::error::Error>> {
     let w1 = Array2::from_shape_fn((24, 17), |_| rng.random_range(-0.4f32..0.4));
     let w2 = Array2::from_shape_fn((17, 5), |_| rng.random_range(-0.6f32..0.6));
     let g1 = chip.connect(input, hidden, w1.view(), ConnectOptions::default())?;
-    let g2 =
-        chip.connect(hidden, output, w2.view(), ConnectOptions { weight_range: Some(1.0), mirror_of: None })?;
+    let g2 = chip.connect(
+        hidden,
+        output,
+        w2.view(),
+        ConnectOptions { weight_range: Some(1.0), mirror_of: None, ..Default::default() },
+    )?;
     let g3 = chip.connect(
         output,
         hidden,
         w2.t(),
-        ConnectOptions { weight_range: Some(1.0), mirror_of: Some(g2) },
+        ConnectOptions { weight_range: Some(1.0), mirror_of: Some(g2), ..Default::default() },
     )?;
     Ok(Net { chip, input, hidden, output, groups: vec![g1, g2, g3] })
 }
@@ -291,9 +295,9 @@ fn counters_are_exact_on_a_hand_computed_network() -> TestResult {
     let a = chip.add_population(PopulationSpec::rate_neurons("a", vec![1.0; 3], vec![0.5; 3], a_blocks))?;
     let b =
         chip.add_population(PopulationSpec::rate_neurons("b", vec![1.0; 2], vec![0.5; 2], block(2, 2)))?;
-    let opts = ConnectOptions { weight_range: Some(0.5), mirror_of: None };
-    chip.connect(input, a, Array2::from_elem((3, 3), 0.1f32).view(), opts)?;
-    let ab = chip.connect(a, b, Array2::from_elem((3, 2), 0.1f32).view(), opts)?;
+    let opts = ConnectOptions { weight_range: Some(0.5), mirror_of: None, ..Default::default() };
+    chip.connect(input, a, Array2::from_elem((3, 3), 0.1f32).view(), opts.clone())?;
+    let ab = chip.connect(a, b, Array2::from_elem((3, 2), 0.1f32).view(), opts.clone())?;
     chip.connect(
         b,
         a,
@@ -328,6 +332,70 @@ fn counters_are_exact_on_a_hand_computed_network() -> TestResult {
         + 26.0 * spec.message_pj)
         * 1e-12;
     assert!((e.total_j() - expected).abs() < 1e-18, "{} vs {expected}", e.total_j());
+    Ok(())
+}
+
+#[test]
+fn fan_in_segments_move_synapses_to_relay_cores_without_changing_the_numbers() -> TestResult {
+    // input(6, host) → A(2 neurons on core 0); A's synapses from inputs 0..3 live on core 1 and
+    // from inputs 3..6 on core 2 (two relay cores, each with 2 relay compartments).
+    let p = HardwareProfile::load("loihi2")?;
+    let weights =
+        Array2::from_shape_fn((6, 2), |(i, j)| 0.05 * (i as f32 + 1.0) * if j == 0 { 1.0 } else { -0.5 });
+    let x = ndarray::arr2(&[[1.0f32, 0.0, 1.0, 1.0, 1.0, 0.0]]);
+    let segments = vec![
+        FanInSegment { post_block: 0, relay_core: 1, pre_start: 0, pre_len: 3 },
+        FanInSegment { post_block: 0, relay_core: 2, pre_start: 3, pre_len: 3 },
+    ];
+    let mut states = Vec::new();
+    let mut chips = Vec::new();
+    for fan_in in [Vec::new(), segments.clone()] {
+        let mut chip = Chip::new(&p, 1)?;
+        let input = chip.add_population(PopulationSpec::input("in", 6))?;
+        let a =
+            chip.add_population(PopulationSpec::rate_neurons("a", vec![0.5; 2], vec![0.0; 2], block(0, 2)))?;
+        chip.connect(
+            input,
+            a,
+            weights.view(),
+            ConnectOptions { weight_range: Some(0.5), fan_in, ..Default::default() },
+        )?;
+        chip.apply_input(input, x.view())?;
+        chip.run(1, None)?;
+        states.push(chip.read_state_raw(a)?);
+        chips.push(chip);
+    }
+    assert_eq!(states[0], states[1], "partial sums add up to the same drive");
+    let split = &chips[1];
+    let bits = |targets: u64| chip_model::core_resources::axon_synapse_bits(&p.synapse_encoding, 8, targets);
+    let core0 = &split.cores()[0];
+    assert_eq!((core0.neurons, core0.input_axons, core0.synapse_bits), (2, 4, 4 * bits(1)));
+    for relay in &split.cores()[1..3] {
+        assert_eq!((relay.neurons, relay.input_axons, relay.output_axons), (2, 3, 2));
+        assert_eq!(relay.synapse_bits, 3 * bits(2));
+        // Two active inputs in each segment reach 2 relay compartments; each compartment updates
+        // and sends its partial sum to core 0.
+        assert_eq!(relay.counters.synaptic_ops, 4);
+        assert_eq!((relay.counters.neuron_updates, relay.counters.messages), (2, 2));
+    }
+    // Core 0: the 4 relay synapses, A's 2 updates, and the host's 4 input messages (2 per relay core).
+    assert_eq!(core0.counters.synaptic_ops, 4);
+    assert_eq!((core0.counters.neuron_updates, core0.counters.messages), (2, 4));
+    assert_eq!(chips[0].cores()[0].counters.synaptic_ops, 4 * 2);
+    // Segments that do not cover the presynaptic range, or name a missing core, are refused.
+    let mut chip = Chip::new(&p, 1)?;
+    let input = chip.add_population(PopulationSpec::input("in", 6))?;
+    let a =
+        chip.add_population(PopulationSpec::rate_neurons("a", vec![0.5; 2], vec![0.0; 2], block(0, 2)))?;
+    for bad in [
+        vec![segments[0]],
+        vec![segments[1], segments[0]],
+        vec![FanInSegment { relay_core: 999, ..segments[0] }, segments[1]],
+        vec![FanInSegment { post_block: 3, ..segments[0] }],
+    ] {
+        let options = ConnectOptions { fan_in: bad.clone(), ..Default::default() };
+        assert!(chip.connect(input, a, weights.view(), options).is_err(), "{bad:?} accepted");
+    }
     Ok(())
 }
 

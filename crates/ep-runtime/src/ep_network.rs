@@ -139,7 +139,7 @@ impl EpNetwork {
                 pre,
                 post,
                 w.view(),
-                ConnectOptions { weight_range: Some(range), mirror_of: None },
+                ConnectOptions { weight_range: Some(range), mirror_of: None, ..Default::default() },
             )?;
             forward.push(g);
             if l >= 2 {
@@ -147,7 +147,7 @@ impl EpNetwork {
                     post,
                     pre,
                     w.t(),
-                    ConnectOptions { weight_range: Some(range), mirror_of: Some(g) },
+                    ConnectOptions { weight_range: Some(range), mirror_of: Some(g), ..Default::default() },
                 )?;
                 feedback.push(Some(fb));
             } else {
