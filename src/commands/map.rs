@@ -28,15 +28,18 @@ pub fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
         report.cores_per_chip
     );
     println!(
-        "{:>5} {:>4} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
+        "{:>5} {:>4} {:<32} {:>14} {:>8} {:>8} {:>26} {:>12}",
         "core", "chip", "population", "neurons", "count", "fan-in", "synapse bits (capacity)", "utilisation"
     );
     for row in &report.cores {
         println!(
-            "{:>5} {:>4} {:<10} {:>14} {:>8} {:>8} {:>26} {:>12}",
+            "{:>5} {:>4} {:<32} {:>14} {:>8} {:>8} {:>26} {:>12}",
             row.core,
             row.chip,
-            row.population,
+            match &row.relay_for {
+                Some(range) => format!("{} <- {range} (relay)", row.population),
+                None => row.population.clone(),
+            },
             format!("{}..{}", row.first_neuron, row.first_neuron + row.neurons),
             row.neurons,
             row.fan_in,

@@ -139,7 +139,11 @@ impl EpNetwork {
                 pre,
                 post,
                 w.view(),
-                ConnectOptions { weight_range: Some(range), mirror_of: None, ..Default::default() },
+                ConnectOptions {
+                    weight_range: Some(range),
+                    mirror_of: None,
+                    fan_in: placement.fan_in_of(l - 1, l).to_vec(),
+                },
             )?;
             forward.push(g);
             if l >= 2 {
@@ -147,7 +151,11 @@ impl EpNetwork {
                     post,
                     pre,
                     w.t(),
-                    ConnectOptions { weight_range: Some(range), mirror_of: Some(g), ..Default::default() },
+                    ConnectOptions {
+                        weight_range: Some(range),
+                        mirror_of: Some(g),
+                        fan_in: placement.fan_in_of(l, l - 1).to_vec(),
+                    },
                 )?;
                 feedback.push(Some(fb));
             } else {

@@ -40,6 +40,9 @@ pub struct CoreRow {
     /// The largest of the neuron, input-axon, output-axon and synapse-memory utilisations (0..1) of
     /// the core, if limited.
     pub utilisation: Option<f64>,
+    /// Relay cores (fan-in splitting): the presynaptic population and range whose synapses this
+    /// core holds for the block; `None` for a population's own block.
+    pub relay_for: Option<String>,
 }
 
 /// The placement of a network on a chip (or a board of chips).
@@ -86,34 +89,53 @@ pub fn map_network(
     let graph = PopulationGraph::from_shape(shape);
     let traffic = placement_traffic(&graph, placement);
     let mut cores = Vec::new();
+    let mut rows: Vec<(usize, String, usize, usize, Option<String>)> = Vec::new();
     for (l, blocks) in placement.layers.iter().enumerate() {
         for block in blocks {
-            let usage = &chip.cores()[block.core];
-            let ratios = [
-                limits.max_neurons.map(|m| usage.neurons as f64 / f64::from(m)),
-                limits.max_input_axons.map(|m| usage.input_axons as f64 / f64::from(m)),
-                limits.max_output_axons.map(|m| usage.output_axons as f64 / f64::from(m)),
-                limits.synapse_memory_bits.map(|m| usage.synapse_bits as f64 / m as f64),
-            ];
-            let utilisation = ratios
-                .iter()
-                .flatten()
-                .copied()
-                .fold(None, |acc: Option<f64>, r| Some(acc.map_or(r, |a| a.max(r))));
-            cores.push(CoreRow {
-                core: block.core,
-                chip: placement.chip_of(block.core),
-                population: layer_name(l + 1, sizes.len()),
-                first_neuron: block.start,
-                neurons: block.len,
-                fan_in: usage.input_axons,
-                output_axons: usage.output_axons,
-                synapse_bits: usage.synapse_bits,
-                synapse_capacity_bits: limits.synapse_memory_bits,
-                neuron_capacity: limits.max_neurons,
-                utilisation,
-            });
+            rows.push((block.core, layer_name(l + 1, sizes.len()), block.start, block.len, None));
         }
+    }
+    for split in &placement.fan_in {
+        for seg in &split.segments {
+            let block = placement.layers[split.post_layer - 1][seg.post_block];
+            let pre = layer_name(split.pre_layer, sizes.len());
+            let range = format!("{pre} {}..{}", seg.pre_start, seg.pre_start + seg.pre_len);
+            rows.push((
+                seg.relay_core,
+                layer_name(split.post_layer, sizes.len()),
+                block.start,
+                block.len,
+                Some(range),
+            ));
+        }
+    }
+    for (core, population, first_neuron, neurons, relay_for) in rows {
+        let usage = &chip.cores()[core];
+        let ratios = [
+            limits.max_neurons.map(|m| usage.neurons as f64 / f64::from(m)),
+            limits.max_input_axons.map(|m| usage.input_axons as f64 / f64::from(m)),
+            limits.max_output_axons.map(|m| usage.output_axons as f64 / f64::from(m)),
+            limits.synapse_memory_bits.map(|m| usage.synapse_bits as f64 / m as f64),
+        ];
+        let utilisation = ratios
+            .iter()
+            .flatten()
+            .copied()
+            .fold(None, |acc: Option<f64>, r| Some(acc.map_or(r, |a| a.max(r))));
+        cores.push(CoreRow {
+            core,
+            chip: placement.chip_of(core),
+            population,
+            first_neuron,
+            neurons,
+            fan_in: usage.input_axons,
+            output_axons: usage.output_axons,
+            synapse_bits: usage.synapse_bits,
+            synapse_capacity_bits: limits.synapse_memory_bits,
+            neuron_capacity: limits.max_neurons,
+            utilisation,
+            relay_for,
+        });
     }
     cores.sort_by_key(|r| (r.core, r.population.clone()));
     Ok(MappingReport {

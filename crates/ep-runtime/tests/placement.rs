@@ -28,13 +28,61 @@ fn mnist_network_fits_loihi2_within_every_core_limit() -> Result<(), Box<dyn std
 #[test]
 fn networks_too_large_are_refused_with_the_numbers() -> Result<(), Box<dyn std::error::Error>> {
     let p = HardwareProfile::load("loihi2")?;
-    let err = place_layers(&p, &NetworkShape::parse("5000,100,10")?).err().ok_or("fan-in accepted")?;
-    let msg = err.to_string();
-    assert!(msg.contains("5010") && msg.contains("4096") && msg.contains("h1"), "{msg}");
     let err =
         place_layers(&p, &NetworkShape::parse("1000,3000,3000,10")?).err().ok_or("core count accepted")?;
     let msg = err.to_string();
     assert!(msg.contains("cores") && msg.contains("128"), "{msg}");
+    // 64 input axons per core: 5000 inputs need 79 relay segments + 1 for the feedback, and the
+    // neuron's own core cannot take 80 partial sums.
+    let mixed = HardwareProfile::load("mixed-signal")?;
+    let err = place_layers(&mixed, &NetworkShape::parse("5000,100,10")?).err().ok_or("fan-in accepted")?;
+    let msg = err.to_string();
+    assert!(
+        msg.contains("5010") && msg.contains("64") && msg.contains("h1") && msg.contains("80 relay"),
+        "{msg}"
+    );
+    // 784 inputs can be split, but the relay cores do not fit a 4-core chip.
+    let err = place_layers(&mixed, &NetworkShape::parse("784,500,10")?).err().ok_or("accepted")?;
+    let msg = err.to_string();
+    assert!(msg.contains("fan-in relay cores") && msg.contains("has 4"), "{msg}");
+    Ok(())
+}
+
+#[test]
+fn fan_in_beyond_a_core_is_split_over_relay_cores_with_the_same_numbers()
+-> Result<(), Box<dyn std::error::Error>> {
+    // loihi2 cores have 4,096 input axons; h1 of 5000-100-10 hears 5,010 neurons.
+    let p = HardwareProfile::load("loihi2")?;
+    let shape = NetworkShape::parse("5000,100,10")?;
+    let placement = place_layers(&p, &shape)?;
+    let split = placement.fan_in_of(0, 1);
+    let blocks = placement.layers[0].len();
+    assert_eq!(split.len(), 2 * blocks, "two input segments per h1 block");
+    assert!(split.iter().all(|s| s.pre_len == 2500));
+    assert_eq!(
+        placement.fan_in_of(2, 1).len(),
+        blocks,
+        "the feedback is split too (all of h1's sources are)"
+    );
+    // The same network on a chip without the axon limit, unsplit, settles to the same states bit
+    // for bit: partial sums add up exactly.
+    let mut unlimited = p.clone();
+    unlimited.core_limits.max_input_axons = None;
+    let config = TrainConfig { lr: vec![0.1], ..TrainConfig::default() };
+    let x = ndarray::Array2::from_shape_fn((3, 5000), |(b, i)| ((i * 7 + b * 13) % 11) as f32 / 10.0);
+    let mut states = Vec::new();
+    for profile in [&p, &unlimited] {
+        let mut net = EpNetwork::build(profile, &shape, &config)?;
+        net.free_phase(x.view(), 10)?;
+        states.push((net.chip().read_state_raw(net.layer(1).ok_or("h1")?)?, net.output_state()?));
+        if profile.core_limits.max_input_axons.is_some() {
+            // Relay cores did the synaptic work of the split projections.
+            let relay = split[0].relay_core;
+            assert!(net.chip().cores()[relay].counters.synaptic_ops > 0);
+            assert!(net.chip().cores()[relay].neurons > 0);
+        }
+    }
+    assert_eq!(states[0], states[1]);
     Ok(())
 }
 
@@ -80,9 +128,10 @@ fn traffic_aware_placement_shares_cores_and_cuts_messages() -> Result<(), Box<dy
 fn predicted_usage_is_what_the_chip_accounts() -> Result<(), Box<dyn std::error::Error>> {
     // The mapper's fast prediction against the chip's own accounting, for both strategies, one chip
     // and a board of several chips.
-    let boards = [HardwareProfile::load("loihi2")?, small_board(4, 3)?];
+    let boards =
+        [HardwareProfile::load("loihi2")?, small_board(4, 3)?, HardwareProfile::load("analog-rram")?];
     for p in &boards {
-        for layers in ["784,500,10", "784,300,200,10"] {
+        for layers in ["784,500,10", "784,300,200,10", "2000,300,10"] {
             let shape = NetworkShape::parse(layers)?;
             let graph = PopulationGraph::from_shape(&shape);
             for strategy in [PlacementStrategy::Greedy, PlacementStrategy::TrafficAware] {
