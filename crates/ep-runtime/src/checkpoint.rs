@@ -86,6 +86,9 @@ pub struct TrainingCheckpoint {
     pub sign_word_pos: u128,
     /// What the chip learned.
     pub chip: ChipCheckpoint,
+    /// Per-core operations and energy of the last completed epoch.
+    #[serde(default)]
+    pub cores_last_epoch: Vec<crate::metrics::CoreEnergy>,
 }
 
 impl TrainingCheckpoint {

@@ -81,6 +81,19 @@ energy_j,chip_seconds";
     }
 }
 
+/// One core's share of an epoch's training: its operations and their energy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoreEnergy {
+    /// Core on the board.
+    pub core: usize,
+    /// Chip that holds it.
+    pub chip: usize,
+    /// Operations the core performed.
+    pub counters: chip_model::OpCounters,
+    /// Their energy, in joules.
+    pub energy_j: f64,
+}
+
 /// The summary of a run, written as summary.json.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
@@ -130,4 +143,7 @@ pub struct RunSummary {
     pub energy_to_target_j: Option<f64>,
     /// The full training configuration.
     pub config: crate::train_config::TrainConfig,
+    /// Per core (cores that did anything), the operations and energy of the last epoch's training
+    /// (the mapping decides what each core does; relay cores of fan-in splitting included).
+    pub cores_last_epoch: Vec<CoreEnergy>,
 }

@@ -13,10 +13,11 @@ use crate::dataset::{Dataset, DatasetSplit};
 use crate::ep_network::EpNetwork;
 use crate::error::{EpError, Result};
 use crate::evaluation::evaluate;
-use crate::metrics::{EpochMetrics, RunSummary};
+use crate::metrics::{CoreEnergy, EpochMetrics, RunSummary};
 use crate::network::NetworkShape;
 use crate::seeds::{SeedPurpose, derive_seed};
 use crate::train_config::TrainConfig;
+use chip_model::EnergyReport;
 
 /// Weights larger than this in magnitude count as exploded (real units; a hard-sigmoid network whose
 /// weights reach it cannot have a useful equilibrium).
@@ -41,6 +42,7 @@ pub struct Trainer {
     divergence: Option<String>,
     fidelity_every: usize,
     fidelity_samples: Vec<f64>,
+    cores_last_epoch: Vec<CoreEnergy>,
 }
 
 impl Trainer {
@@ -57,6 +59,7 @@ impl Trainer {
             divergence: None,
             fidelity_every: 0,
             fidelity_samples: Vec::new(),
+            cores_last_epoch: Vec::new(),
         })
     }
 
@@ -197,6 +200,7 @@ impl Trainer {
         let seconds = start.elapsed().as_secs_f64();
         let counters = self.net.chip().total_counters();
         let energy = self.net.chip().energy().total_j();
+        self.cores_last_epoch = self.core_energy();
         let n = train.len() as f64;
         let epoch = self.history.len() + 1;
         let saturated_share = saturated / batches.max(1) as f64;
@@ -258,6 +262,7 @@ impl Trainer {
             shuffle_word_pos: self.shuffle_rng.get_word_pos(),
             sign_word_pos: self.sign_rng.get_word_pos(),
             chip: self.net.chip().checkpoint(),
+            cores_last_epoch: self.cores_last_epoch.clone(),
         }
     }
 
@@ -279,6 +284,7 @@ impl Trainer {
         trainer.shuffle_rng.set_word_pos(checkpoint.shuffle_word_pos);
         trainer.sign_rng.set_word_pos(checkpoint.sign_word_pos);
         trainer.history = checkpoint.history.clone();
+        trainer.cores_last_epoch = checkpoint.cores_last_epoch.clone();
         trainer.divergence = checkpoint.divergence.clone();
         Ok(trainer)
     }
@@ -334,6 +340,24 @@ impl Trainer {
             epochs_to_target: target.map(|(e, _)| e),
             energy_to_target_j: target.map(|(_, j)| j),
             config: self.config.clone(),
+            cores_last_epoch: self.cores_last_epoch.clone(),
         }
+    }
+
+    /// Operations and energy of every core that did anything since the counters were last reset.
+    fn core_energy(&self) -> Vec<CoreEnergy> {
+        let chip = self.net.chip();
+        let spec = &chip.profile().energy;
+        chip.cores()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.counters != chip_model::OpCounters::default())
+            .map(|(core, c)| CoreEnergy {
+                core,
+                chip: chip.profile().chip.chip_of(core),
+                counters: c.counters,
+                energy_j: EnergyReport::estimate(&c.counters, spec).total_j(),
+            })
+            .collect()
     }
 }

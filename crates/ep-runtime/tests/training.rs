@@ -217,3 +217,28 @@ fn energy_time_to_target_and_settling_are_reported() -> TestResult {
     assert!(settled.summary("s").test_accuracy >= 0.8);
     Ok(())
 }
+
+#[test]
+fn per_core_energy_adds_up_to_the_epoch_and_follows_the_mapping() -> TestResult {
+    let data = synthetic()?;
+    let p = HardwareProfile::load("loihi1")?;
+    let shape = NetworkShape::parse("16,1500,4")?;
+    let cfg = TrainConfig { epochs: 1, ..config("constant", 2)? };
+    let mut t = Trainer::new(&p, &shape, cfg)?;
+    let m = t.train_epoch(&data, &mut |_, _| {})?;
+    let summary = t.summary("synthetic");
+    let cores = &summary.cores_last_epoch;
+    // loihi1 holds 1,024 compartments per core: h1 takes two cores, the output a third.
+    let placed: Vec<usize> = t.network().placement().layers.iter().flatten().map(|b| b.core).collect();
+    assert_eq!(cores.iter().map(|c| c.core).collect::<Vec<_>>(), placed);
+    let total: f64 = cores.iter().map(|c| c.energy_j).sum();
+    assert!((total - m.energy_j).abs() <= 1e-9 * m.energy_j, "{total} vs {}", m.energy_j);
+    // Each core updates its own neurons only: the same number of steps for each of them.
+    let h1 = &t.network().placement().layers[0];
+    let steps = cores[0].counters.neuron_updates / h1[0].len as u64;
+    for (c, b) in cores.iter().zip(t.network().placement().layers.iter().flatten()) {
+        assert_eq!(c.counters.neuron_updates, steps * b.len as u64);
+    }
+    assert_eq!(h1.len(), 2, "{h1:?}");
+    Ok(())
+}
