@@ -705,6 +705,13 @@ impl Chip {
         Ok(())
     }
 
+    /// Digital cores: a population's per-neuron decays (out of `2^decay_bits`), its bias mantissas
+    /// and the bias exponent, as the core holds them; `None` on float and analog cores.
+    pub fn read_digital_neurons(&self, pop: PopulationId) -> Result<Option<(&[i64], &[i64], u32)>> {
+        let p = self.pop(pop)?;
+        Ok(self.digital.as_ref().map(|d| (&p.decay[..], &p.bias_mant[..], bias_exponent(d))))
+    }
+
     /// The realised per-neuron time steps (after mismatch and quantisation).
     pub fn realised_dt(&self, pop: PopulationId) -> Result<&[f32]> {
         Ok(&self.pop(pop)?.dt)

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use chip_model::chip::bias_exponent;
 use serde::Serialize;
 
 use crate::ep_network::EpNetwork;
@@ -130,17 +129,8 @@ pub fn mapping_of(net: &EpNetwork) -> Result<MappingFile> {
                 neurons: b.len,
             })
             .collect();
-        let (decay, bias_mantissa, bexp) = match &d {
-            Some(d) => {
-                let full = (1u64 << d.decay_bits) as f64;
-                let bexp = bias_exponent(d);
-                let scale = (1u64 << d.state_fraction_bits) as f64 / (1u64 << bexp) as f64;
-                (
-                    Some(dt.iter().map(|&x| (f64::from(x) * full).round() as i64).collect()),
-                    Some(bias.iter().map(|&b| (f64::from(b) * scale).round() as i64).collect()),
-                    Some(bexp),
-                )
-            }
+        let (decay, bias_mantissa, bexp) = match chip.read_digital_neurons(pop)? {
+            Some((decay, mant, exp)) => (Some(decay.to_vec()), Some(mant.to_vec()), Some(exp)),
             None => (None, None, None),
         };
         populations.push(MappedPopulation {

@@ -11,7 +11,6 @@
 
 use std::path::Path;
 
-use chip_model::chip::bias_exponent;
 use hdf5_pure::{EnumTypeBuilder, FileBuilder, make_i8_type};
 
 use crate::ep_network::EpNetwork;
@@ -40,15 +39,9 @@ pub fn write_netx(net: &EpNetwork, path: &Path) -> Result<()> {
         let pop = net.layer(l).ok_or_else(missing)?;
         let (mant, exp) = chip.read_weight_mantissas(group)?;
         let weight = mant.t().mapv(|m| m as f32);
-        let bexp = bias_exponent(&d);
-        let bias_scale = (1u64 << d.state_fraction_bits) as f64 / (1u64 << bexp) as f64;
-        let bias: Vec<f32> =
-            chip.read_bias(pop)?.iter().map(|&b| (f64::from(b) * bias_scale).round() as f32).collect();
-        let decays: Vec<i64> = chip
-            .realised_dt(pop)?
-            .iter()
-            .map(|&x| (f64::from(x) * full_decay as f64).round() as i64)
-            .collect();
+        let (decays, bias_mant, bexp) =
+            chip.read_digital_neurons(pop)?.ok_or_else(|| err("the chip holds no digital neurons".into()))?;
+        let bias: Vec<f32> = bias_mant.iter().map(|&m| m as f32).collect();
 
         let mut g = layers.create_group(&(l - 1).to_string());
         g.create_dataset("type")
@@ -66,7 +59,7 @@ pub fn write_netx(net: &EpNetwork, path: &Path) -> Result<()> {
         scalar_string(&mut neuron, "type", "CUBA");
         // The current does not persist between steps (du = 4095): u is the step's synaptic input.
         neuron.create_dataset("iDecay").with_i64_data(&[full_decay]).with_shape(&[]);
-        neuron.create_dataset("vDecay").with_i64_data(&decays);
+        neuron.create_dataset("vDecay").with_i64_data(decays);
         let threshold = (1i64 << d.state_fraction_bits) >> 6;
         neuron.create_dataset("vThMant").with_i64_data(&[threshold]).with_shape(&[]);
         neuron.create_dataset("refDelay").with_i64_data(&[1]).with_shape(&[]);
