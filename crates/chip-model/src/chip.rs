@@ -36,6 +36,17 @@ pub enum ExecutionPath {
     Reference,
 }
 
+/// A digital population's neuron parameters as the core holds them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DigitalNeurons<'a> {
+    /// Per-neuron decay, out of `2^decay_bits` (the neuron's time step is `decay / 2^decay_bits`).
+    pub decay: &'a [i64],
+    /// Per-neuron bias mantissa.
+    pub bias_mantissa: &'a [i64],
+    /// Bias exponent (bias = mantissa · 2^exponent in state units).
+    pub bias_exponent: u32,
+}
+
 /// A saved copy of every neuron's state, for restarting a phase from the same point.
 #[derive(Debug, Clone)]
 pub struct StateSnapshot {
@@ -707,9 +718,13 @@ impl Chip {
 
     /// Digital cores: a population's per-neuron decays (out of `2^decay_bits`), its bias mantissas
     /// and the bias exponent, as the core holds them; `None` on float and analog cores.
-    pub fn read_digital_neurons(&self, pop: PopulationId) -> Result<Option<(&[i64], &[i64], u32)>> {
+    pub fn read_digital_neurons(&self, pop: PopulationId) -> Result<Option<DigitalNeurons<'_>>> {
         let p = self.pop(pop)?;
-        Ok(self.digital.as_ref().map(|d| (&p.decay[..], &p.bias_mant[..], bias_exponent(d))))
+        Ok(self.digital.as_ref().map(|d| DigitalNeurons {
+            decay: &p.decay,
+            bias_mantissa: &p.bias_mant,
+            bias_exponent: bias_exponent(d),
+        }))
     }
 
     /// The realised per-neuron time steps (after mismatch and quantisation).

@@ -27,7 +27,7 @@ pub mod rounding_noise;
 pub mod synapse_group;
 
 pub use builtin_profiles::BUILTIN_PROFILE_NAMES;
-pub use chip::{Chip, ExecutionPath, StateSnapshot};
+pub use chip::{Chip, DigitalNeurons, ExecutionPath, StateSnapshot};
 pub use chip_checkpoint::ChipCheckpoint;
 pub use chip_step::Nudge;
 pub use core_resources::{CoreBlock, CoreUsage, FanInSegment, GroupRoute, spike_destinations};

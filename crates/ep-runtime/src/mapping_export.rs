@@ -130,7 +130,7 @@ pub fn mapping_of(net: &EpNetwork) -> Result<MappingFile> {
             })
             .collect();
         let (decay, bias_mantissa, bexp) = match chip.read_digital_neurons(pop)? {
-            Some((decay, mant, exp)) => (Some(decay.to_vec()), Some(mant.to_vec()), Some(exp)),
+            Some(n) => (Some(n.decay.to_vec()), Some(n.bias_mantissa.to_vec()), Some(n.bias_exponent)),
             None => (None, None, None),
         };
         populations.push(MappedPopulation {

@@ -39,9 +39,10 @@ pub fn write_netx(net: &EpNetwork, path: &Path) -> Result<()> {
         let pop = net.layer(l).ok_or_else(missing)?;
         let (mant, exp) = chip.read_weight_mantissas(group)?;
         let weight = mant.t().mapv(|m| m as f32);
-        let (decays, bias_mant, bexp) =
+        let neurons =
             chip.read_digital_neurons(pop)?.ok_or_else(|| err("the chip holds no digital neurons".into()))?;
-        let bias: Vec<f32> = bias_mant.iter().map(|&m| m as f32).collect();
+        let (decays, bexp) = (neurons.decay, neurons.bias_exponent);
+        let bias: Vec<f32> = neurons.bias_mantissa.iter().map(|&m| m as f32).collect();
 
         let mut g = layers.create_group(&(l - 1).to_string());
         g.create_dataset("type")
