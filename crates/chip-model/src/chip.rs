@@ -78,6 +78,8 @@ pub struct Chip {
     pub(crate) last_max_change: f32,
     /// Next free neuron slot on each core (mismatch streams are addressed by slot).
     next_slot: Vec<usize>,
+    /// Where each population's spikes go, per sending block (built on first use after a change).
+    pub(crate) spike_routes: Option<Vec<Vec<crate::chip_step::BlockRoute>>>,
 }
 
 impl Chip {
@@ -106,6 +108,7 @@ impl Chip {
             last_residuals: Vec::new(),
             last_max_change: 0.0,
             next_slot: vec![0; cores],
+            spike_routes: None,
         })
     }
 
@@ -136,6 +139,7 @@ impl Chip {
         if spec.size == 0 {
             return Err(ChipError::InvalidConfig(format!("population `{}` has no neurons", spec.name)));
         }
+        self.spike_routes = None;
         let id = PopulationId(self.populations.len());
         let b = self.batch;
         let n = spec.size;
@@ -359,6 +363,7 @@ impl Chip {
             }
         }
         self.allocate_synapses(pre, post, &options.fan_in)?;
+        self.spike_routes = None;
 
         let range =
             options.weight_range.unwrap_or_else(|| weights.iter().fold(0.0f32, |m, w| m.max(w.abs())));
@@ -425,6 +430,7 @@ impl Chip {
             )));
         }
         self.allocate_synapses(pre, post, &[])?;
+        self.spike_routes = None;
         let id = GroupId(self.groups.len());
         let mut group = SynapseGroup::new(pre, post, (np, nq), 1.0);
         group.dense = Some(dense);

@@ -26,6 +26,30 @@ pub struct Nudge<'a> {
     pub beta: f32,
 }
 
+/// Where one sending block's spikes go: per receiving core other than its own, whether that core is
+/// on another chip, and the neuron ranges it receives.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockRoute {
+    start: usize,
+    len: usize,
+    destinations: Vec<(bool, Vec<(usize, usize)>)>,
+}
+
+impl BlockRoute {
+    /// Spikes of the block, messages they cause, and messages that cross chips.
+    fn count(&self, pop: &crate::population::Population) -> (u64, u64, u64) {
+        let (mut all, mut crossing) = (0, 0);
+        for (other_chip, ranges) in &self.destinations {
+            let n: u64 = ranges.iter().map(|&(a, b)| pop.nonzero_in(a, b)).sum();
+            all += n;
+            if *other_chip {
+                crossing += n;
+            }
+        }
+        (pop.nonzero_in(self.start, self.start + self.len), all, crossing)
+    }
+}
+
 /// A nudge converted into the chip's numbers.
 struct PreparedNudge {
     pop: usize,
@@ -220,32 +244,42 @@ impl Chip {
         self.populations[q].drive_i = input;
     }
 
-    /// Messages that the nonzero outputs of population `q`'s neurons `start..start + len`, sent from
-    /// core `own` (`None`: the host, next to chip 0), cause: one per active neuron and receiving
-    /// core other than `own` (a relay core receives only the neurons of its segment). Returns all
-    /// messages and those that cross chips.
-    fn spike_messages(&self, q: usize, start: usize, len: usize, own: Option<usize>) -> (u64, u64) {
-        let routes: Vec<GroupRoute> = self
-            .groups
-            .iter()
-            .filter(|g| g.pre.0 == q)
-            .map(|g| GroupRoute { post_blocks: &self.populations[g.post.0].placement, fan_in: &g.fan_in })
-            .collect();
+    /// Where every population's spikes go: for each sending block (the host for an input), the
+    /// receiving cores other than the sender's, whether each is on another chip, and the neuron
+    /// ranges it receives (a relay core receives only its segment).
+    fn build_spike_routes(&self) -> Vec<Vec<BlockRoute>> {
         let spec = &self.profile.chip;
-        let own_chip = own.map_or(0, |c| spec.chip_of(c));
-        let pop = &self.populations[q];
-        let (mut all, mut crossing) = (0u64, 0u64);
-        for (core, ranges) in spike_destinations(&routes, start, len) {
-            if Some(core) == own {
-                continue;
-            }
-            let count: u64 = ranges.iter().map(|&(a, b)| pop.nonzero_in(a, b)).sum();
-            all += count;
-            if spec.chip_of(core) != own_chip {
-                crossing += count;
-            }
-        }
-        (all, crossing)
+        (0..self.populations.len())
+            .map(|q| {
+                let routes: Vec<GroupRoute> = self
+                    .groups
+                    .iter()
+                    .filter(|g| g.pre.0 == q)
+                    .map(|g| GroupRoute {
+                        post_blocks: &self.populations[g.post.0].placement,
+                        fan_in: &g.fan_in,
+                    })
+                    .collect();
+                let pop = &self.populations[q];
+                let senders: Vec<(usize, usize, Option<usize>)> = if pop.is_input {
+                    vec![(0, pop.size, None)]
+                } else {
+                    pop.placement.iter().map(|b| (b.start, b.len, Some(b.core))).collect()
+                };
+                senders
+                    .into_iter()
+                    .map(|(start, len, own)| {
+                        let own_chip = own.map_or(0, |c| spec.chip_of(c));
+                        let destinations = spike_destinations(&routes, start, len)
+                            .into_iter()
+                            .filter(|(core, _)| Some(*core) != own)
+                            .map(|(core, ranges)| (spec.chip_of(core) != own_chip, ranges))
+                            .collect();
+                        BlockRoute { start, len, destinations }
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Σ_j mant·a for one group, shifted into state units (exact; fast or reference path).
@@ -299,9 +333,14 @@ impl Chip {
                 }
             }
         }
-        for q in 0..self.populations.len() {
+        let routes = match self.spike_routes.take() {
+            Some(r) => r,
+            None => self.build_spike_routes(),
+        };
+        for (q, pop_routes) in routes.iter().enumerate() {
             if self.populations[q].is_input {
-                let (messages, crossing) = self.spike_messages(q, 0, self.populations[q].size, None);
+                let (_, messages, crossing) =
+                    pop_routes.first().map_or((0, 0, 0), |r| r.count(&self.populations[q]));
                 if let Some(c) = self.cores.first_mut() {
                     c.counters.messages += messages;
                     c.counters.chip_messages += crossing;
@@ -316,7 +355,7 @@ impl Chip {
         let mut row_sq = vec![0.0f64; if last { self.batch } else { 0 }];
         let mut max_change = 0.0f32;
         let fast = self.path == ExecutionPath::Fast;
-        for q in 0..self.populations.len() {
+        for (q, pop_routes) in routes.iter().enumerate() {
             if self.populations[q].is_input {
                 continue;
             }
@@ -335,10 +374,8 @@ impl Chip {
             count += pop.size * self.batch;
             pop.version += 1;
             pop.recount_nonzero();
-            for k in 0..self.populations[q].placement.len() {
-                let block = self.populations[q].placement[k];
-                let spikes = self.populations[q].nonzero_in(block.start, block.start + block.len);
-                let (messages, crossing) = self.spike_messages(q, block.start, block.len, Some(block.core));
+            for (block, route) in self.populations[q].placement.iter().zip(pop_routes) {
+                let (spikes, messages, crossing) = route.count(&self.populations[q]);
                 let c = &mut self.cores[block.core].counters;
                 c.neuron_updates += batch * block.len as u64;
                 c.spikes += spikes;
@@ -346,6 +383,7 @@ impl Chip {
                 c.chip_messages += crossing;
             }
         }
+        self.spike_routes = Some(routes);
         if last {
             self.last_residual = if count > 0 { (sq_change / count as f64).sqrt() as f32 } else { 0.0 };
             let neurons = (count / self.batch.max(1)).max(1) as f64;

@@ -164,18 +164,16 @@ pub(crate) struct Population {
 impl Population {
     /// Recounts the nonzero activity entries of every neuron (summed over the batch).
     pub fn recount_nonzero(&mut self) {
-        let mut counts = vec![0u64; self.size];
+        // Entry i + 1 first counts neuron i alone, then becomes the running sum.
+        self.nonzero_prefix.clear();
+        self.nonzero_prefix.resize(self.size + 1, 0);
         for row in self.activity.rows() {
-            for (c, &a) in counts.iter_mut().zip(row.iter()) {
+            for (c, &a) in self.nonzero_prefix[1..].iter_mut().zip(row.iter()) {
                 *c += u64::from(a != 0.0);
             }
         }
-        self.nonzero_prefix.clear();
-        self.nonzero_prefix.push(0);
-        let mut total = 0;
-        for c in counts {
-            total += c;
-            self.nonzero_prefix.push(total);
+        for i in 1..self.nonzero_prefix.len() {
+            self.nonzero_prefix[i] += self.nonzero_prefix[i - 1];
         }
     }
 
