@@ -16,6 +16,7 @@ use crate::error::{ChipError, Result};
 use crate::fixed_point::{max_signed_magnitude, round_to_grid};
 use crate::learning_rule::{LocalRule, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
 use crate::population::{PopulationId, Trace};
+use crate::rounding_noise::mix;
 use crate::synapse_group::GroupId;
 
 /// A latched trace's slot and the activity version it holds.
@@ -480,14 +481,37 @@ impl Chip {
                     Some(d) => {
                         let lim = max_signed_magnitude(d.weight_bits) as f32;
                         let to_steps = scale / grp.lsb;
-                        for ((j, i), m) in grp.weights.indexed_iter_mut() {
-                            let x = delta.get(j, i) * to_steps;
-                            if x == 0.0 {
-                                continue;
+                        // The rounding number of synapse (j, i) is uniform(key, counter, a, b) with
+                        // (a, b) = (j, i), or (i, j) for the mirror group; mix(b) is hoisted out.
+                        let cols = grp.weights.ncols();
+                        let mixed_cols: Vec<u64> =
+                            if transposed { Vec::new() } else { (0..cols as u64).map(mix).collect() };
+                        for (j, mut row) in grp.weights.rows_mut().into_iter().enumerate() {
+                            let mixed_row = mix(j as u64);
+                            let u = |i: usize| {
+                                if transposed {
+                                    noise.uniform_premixed(key, counter, i as u64, mixed_row)
+                                } else {
+                                    noise.uniform_premixed(key, counter, j as u64, mixed_cols[i])
+                                }
+                            };
+                            let exact = |x: &f32| f64::from(*x) * to_steps;
+                            let wide = |x: &f64| x * to_steps;
+                            // Contiguous rows (the chip's own arrays always are) iterate as slices.
+                            match (row.as_slice_mut(), delta) {
+                                (Some(r), Delta::Exact(dl)) => {
+                                    update_row(r.iter_mut(), dl.row(j).iter().map(exact), u, rounding, lim)
+                                }
+                                (Some(r), Delta::Wide(dl)) => {
+                                    update_row(r.iter_mut(), dl.row(j).iter().map(wide), u, rounding, lim)
+                                }
+                                (None, Delta::Exact(dl)) => {
+                                    update_row(row.iter_mut(), dl.row(j).iter().map(exact), u, rounding, lim)
+                                }
+                                (None, Delta::Wide(dl)) => {
+                                    update_row(row.iter_mut(), dl.row(j).iter().map(wide), u, rounding, lim)
+                                }
                             }
-                            let (a, b) = if transposed { (i as u64, j as u64) } else { (j as u64, i as u64) };
-                            let u = noise.uniform(key, counter, a, b);
-                            *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
                         }
                     }
                 }
@@ -522,5 +546,22 @@ impl Chip {
             }
         }
         self.count_updates(target);
+    }
+}
+
+/// Adds the rounded steps `xs` (in mantissa steps) to one row of weight mantissas, drawing the
+/// rounding number of synapse `i` from `u(i)` only where the step is not zero.
+#[inline(always)]
+fn update_row<'a>(
+    row: impl Iterator<Item = &'a mut f32>,
+    xs: impl Iterator<Item = f64>,
+    u: impl Fn(usize) -> f64,
+    rounding: crate::profile::Rounding,
+    lim: f32,
+) {
+    for (i, (m, x)) in row.zip(xs).enumerate() {
+        if x != 0.0 {
+            *m = (*m + round_to_grid(x, rounding, u(i)) as f32).clamp(-lim, lim);
+        }
     }
 }

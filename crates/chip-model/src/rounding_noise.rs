@@ -20,7 +20,14 @@ impl RoundingNoise {
     /// The uniform number in [0, 1) for synapse `(a, b)` of group `key` at update `counter`.
     #[inline]
     pub fn uniform(&self, key: u64, counter: u64, a: u64, b: u64) -> f64 {
-        let h = mix(self.seed ^ mix(key.wrapping_add(mix(counter ^ mix(a ^ mix(b))))));
+        self.uniform_premixed(key, counter, a, mix(b))
+    }
+
+    /// [`RoundingNoise::uniform`] with `mix(b)` computed by the caller (once per row or column
+    /// of a synapse group instead of once per synapse); the same number.
+    #[inline]
+    pub fn uniform_premixed(&self, key: u64, counter: u64, a: u64, mixed_b: u64) -> f64 {
+        let h = mix(self.seed ^ mix(key.wrapping_add(mix(counter ^ mix(a ^ mixed_b)))));
         (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }
