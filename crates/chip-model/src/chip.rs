@@ -167,6 +167,7 @@ impl Chip {
             traces: Default::default(),
             version: 0,
             nonzero_prefix: vec![0; n + 1],
+            nonzero_counts: Vec::new(),
             bias_updates: 0,
             lif_template: None,
             lif: Vec::new(),

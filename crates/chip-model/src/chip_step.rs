@@ -407,8 +407,8 @@ impl Chip {
             let mut drive_i = std::mem::take(&mut self.populations[q].drive_i);
             let mut product = std::mem::take(&mut self.populations[q].product);
             match &self.digital {
-                None => drive_f.assign(&self.populations[q].static_f),
-                Some(_) => drive_i.assign(&self.populations[q].static_i),
+                None => copy_array(&mut drive_f, &self.populations[q].static_f),
+                Some(_) => copy_array(&mut drive_i, &self.populations[q].static_i),
             }
             for grp in self.groups.iter().filter(|g| g.post.0 == q) {
                 let pre = &self.populations[grp.pre.0];
@@ -427,7 +427,11 @@ impl Chip {
                         if pre.size as f64 * max_a * max_w <= F32_EXACT {
                             // One exact f32 product, then a fused shift-and-add.
                             general_mat_mul(1.0, &pre.activity, &grp.weights, 0.0, &mut product);
-                            drive_i.zip_mut_with(&product, |acc, &p| *acc += round_shift(p as i64, shift));
+                            match (drive_i.as_slice_mut(), product.as_slice()) {
+                                (Some(acc), Some(p)) => add_shifted(acc, p, shift),
+                                _ => drive_i
+                                    .zip_mut_with(&product, |acc, &p| *acc += round_shift(p as i64, shift)),
+                            }
                         } else {
                             let raw =
                                 exact_integer_product(pre.activity.view(), grp.weights.view(), max_a, max_w);
@@ -737,6 +741,32 @@ fn digital_update_fast(
         }
     }
     0.0
+}
+
+/// `dst = src` for arrays of one shape, as a memory copy when both are contiguous.
+fn copy_array<T: Copy>(dst: &mut Array2<T>, src: &Array2<T>) {
+    match (dst.as_slice_mut(), src.as_slice()) {
+        (Some(d), Some(s)) if d.len() == s.len() => d.copy_from_slice(s),
+        _ => dst.assign(src),
+    }
+}
+
+/// `acc[k] += round_shift(p[k], shift)` for exact integer-valued products, with the shift's case
+/// chosen once for the whole slice (the loop then has no branches).
+fn add_shifted(acc: &mut [i64], p: &[f32], shift: i32) {
+    if shift <= 0 {
+        let left = (-shift).min(62);
+        for (a, &x) in acc.iter_mut().zip(p) {
+            *a += (x as i64) << left;
+        }
+    } else if shift >= 63 {
+        // Every value rounds to zero.
+    } else {
+        let half = 1i64 << (shift - 1);
+        for (a, &x) in acc.iter_mut().zip(p) {
+            *a += (x as i64 + half) >> shift;
+        }
+    }
 }
 
 /// `a · w` for integer-valued f32 matrices, exactly: the inner dimension is cut into chunks whose

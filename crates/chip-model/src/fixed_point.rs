@@ -69,14 +69,17 @@ pub fn quantise_unit(x: f32, bits: u32) -> i64 {
 pub fn round_to_grid(x: f64, mode: crate::profile::Rounding, u: f64) -> i64 {
     use crate::profile::Rounding;
     let t = x as i64;
-    // x − trunc(x) is exact: for |x| ≥ 2^52 x is an integer and the difference is 0.
-    let frac = x - t as f64;
     match mode {
-        Rounding::Nearest => t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5),
+        Rounding::Nearest => {
+            // x − trunc(x) is exact: for |x| ≥ 2^52 x is an integer and the difference is 0.
+            let frac = x - t as f64;
+            t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)
+        }
         Rounding::Truncate => t,
         Rounding::Stochastic => {
-            let (floor, frac) = if frac < 0.0 { (t - 1, frac + 1.0) } else { (t, frac) };
-            floor + i64::from(u < frac)
+            // Branch-free: the signs of learning updates are random, so a branch would mispredict.
+            let floor = t - i64::from(t as f64 > x);
+            floor + i64::from(u < x - floor as f64)
         }
     }
 }

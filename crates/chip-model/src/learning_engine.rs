@@ -16,7 +16,7 @@ use crate::error::{ChipError, Result};
 use crate::fixed_point::{max_signed_magnitude, round_to_grid};
 use crate::learning_rule::{LocalRule, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
 use crate::population::{PopulationId, Trace};
-use crate::rounding_noise::mix;
+use crate::rounding_noise::{RoundingNoise, mix};
 use crate::synapse_group::GroupId;
 
 /// A latched trace's slot and the activity version it holds.
@@ -481,35 +481,39 @@ impl Chip {
                     Some(d) => {
                         let lim = max_signed_magnitude(d.weight_bits) as f32;
                         let to_steps = scale / grp.lsb;
-                        // The rounding number of synapse (j, i) is uniform(key, counter, a, b) with
-                        // (a, b) = (j, i), or (i, j) for the mirror group; mix(b) is hoisted out.
+                        // The rounding number of synapse (j, i) is rounding_uniform(key, counter, a, b)
+                        // with (a, b) = (j, i), or (i, j) for the mirror group. Along a row of the
+                        // forward group one hash serves four neighbouring synapses.
                         let cols = grp.weights.ncols();
-                        let mixed_cols: Vec<u64> =
-                            if transposed { Vec::new() } else { (0..cols as u64).map(mix).collect() };
+                        let mixed_quads: Vec<u64> = if transposed {
+                            Vec::new()
+                        } else {
+                            (0..cols.div_ceil(4) as u64).map(mix).collect()
+                        };
                         for (j, mut row) in grp.weights.rows_mut().into_iter().enumerate() {
-                            let mixed_row = mix(j as u64);
-                            let u = |i: usize| {
-                                if transposed {
-                                    noise.uniform_premixed(key, counter, i as u64, mixed_row)
-                                } else {
-                                    noise.uniform_premixed(key, counter, j as u64, mixed_cols[i])
-                                }
+                            let draw = RowDraw {
+                                noise,
+                                key,
+                                counter,
+                                row: j,
+                                transposed,
+                                mixed_quads: &mixed_quads,
                             };
                             let exact = |x: &f32| f64::from(*x) * to_steps;
                             let wide = |x: &f64| x * to_steps;
                             // Contiguous rows (the chip's own arrays always are) iterate as slices.
                             match (row.as_slice_mut(), delta) {
                                 (Some(r), Delta::Exact(dl)) => {
-                                    update_row(r.iter_mut(), dl.row(j).iter().map(exact), u, rounding, lim)
+                                    draw.update(r.iter_mut(), dl.row(j).iter().map(exact), rounding, lim)
                                 }
                                 (Some(r), Delta::Wide(dl)) => {
-                                    update_row(r.iter_mut(), dl.row(j).iter().map(wide), u, rounding, lim)
+                                    draw.update(r.iter_mut(), dl.row(j).iter().map(wide), rounding, lim)
                                 }
                                 (None, Delta::Exact(dl)) => {
-                                    update_row(row.iter_mut(), dl.row(j).iter().map(exact), u, rounding, lim)
+                                    draw.update(row.iter_mut(), dl.row(j).iter().map(exact), rounding, lim)
                                 }
                                 (None, Delta::Wide(dl)) => {
-                                    update_row(row.iter_mut(), dl.row(j).iter().map(wide), u, rounding, lim)
+                                    draw.update(row.iter_mut(), dl.row(j).iter().map(wide), rounding, lim)
                                 }
                             }
                         }
@@ -537,7 +541,7 @@ impl Chip {
                             if x == 0.0 {
                                 continue;
                             }
-                            let u = noise.uniform(key, counter, 0, i as u64);
+                            let u = noise.rounding_uniform(key, counter, 0, i as u64);
                             *m = (*m + round_to_grid(x, rounding, u)).clamp(-lim, lim);
                         }
                     }
@@ -549,19 +553,53 @@ impl Chip {
     }
 }
 
-/// Adds the rounded steps `xs` (in mantissa steps) to one row of weight mantissas, drawing the
-/// rounding number of synapse `i` from `u(i)` only where the step is not zero.
-#[inline(always)]
-fn update_row<'a>(
-    row: impl Iterator<Item = &'a mut f32>,
-    xs: impl Iterator<Item = f64>,
-    u: impl Fn(usize) -> f64,
-    rounding: crate::profile::Rounding,
-    lim: f32,
-) {
-    for (i, (m, x)) in row.zip(xs).enumerate() {
-        if x != 0.0 {
-            *m = (*m + round_to_grid(x, rounding, u(i)) as f32).clamp(-lim, lim);
+/// The rounding numbers of one row of a synapse group's update: synapse `(row, i)` of a forward
+/// group draws lane `i` of the word for `(row, i / 4)`; the mirror group's synapse `(row, i)` is
+/// the forward synapse `(i, row)` and draws the same number.
+struct RowDraw<'a> {
+    noise: RoundingNoise,
+    key: u64,
+    counter: u64,
+    row: usize,
+    transposed: bool,
+    mixed_quads: &'a [u64],
+}
+
+impl RowDraw<'_> {
+    /// Adds the rounded steps `xs` (in mantissa steps) to the row's weight mantissas, drawing
+    /// rounding numbers only where the step is not zero.
+    #[inline(always)]
+    fn update<'m>(
+        &self,
+        row: impl Iterator<Item = &'m mut f32>,
+        xs: impl Iterator<Item = f64>,
+        rounding: crate::profile::Rounding,
+        lim: f32,
+    ) {
+        let (noise, key, counter) = (self.noise, self.key, self.counter);
+        if self.transposed {
+            let mixed = mix(self.row as u64 >> 2);
+            for (i, (m, x)) in row.zip(xs).enumerate() {
+                if x != 0.0 {
+                    let word = noise.rounding_word(key, counter, i as u64, mixed);
+                    let u = RoundingNoise::lane(word, self.row as u64);
+                    *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
+                }
+            }
+        } else {
+            let mut word = (usize::MAX, 0u64);
+            for (i, (m, x)) in row.zip(xs).enumerate() {
+                if x != 0.0 {
+                    if word.0 != i >> 2 {
+                        word = (
+                            i >> 2,
+                            noise.rounding_word(key, counter, self.row as u64, self.mixed_quads[i >> 2]),
+                        );
+                    }
+                    let u = RoundingNoise::lane(word.1, i as u64);
+                    *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
+                }
+            }
         }
     }
 }

@@ -153,6 +153,8 @@ pub(crate) struct Population {
     /// Prefix sums of nonzero activity entries per neuron (whole batch) after the last update:
     /// entry `i` counts neurons `0..i`, so there are `size + 1` entries.
     pub nonzero_prefix: Vec<u64>,
+    /// Scratch: per-neuron nonzero counts of the last recount.
+    pub nonzero_counts: Vec<u32>,
     /// Bias updates applied so far (rounding-noise counter).
     pub bias_updates: u64,
     /// CUBA LIF populations: the compartment at rest, and one running copy per example of the batch.
@@ -164,17 +166,32 @@ pub(crate) struct Population {
 impl Population {
     /// Recounts the nonzero activity entries of every neuron (summed over the batch).
     pub fn recount_nonzero(&mut self) {
-        // Entry i + 1 first counts neuron i alone, then becomes the running sum.
-        self.nonzero_prefix.clear();
-        self.nonzero_prefix.resize(self.size + 1, 0);
+        // Per-neuron counts in u32 lanes (at most the batch size each), then the running sum.
+        let mut counts = std::mem::take(&mut self.nonzero_counts);
+        counts.clear();
+        counts.resize(self.size, 0);
         for row in self.activity.rows() {
-            for (c, &a) in self.nonzero_prefix[1..].iter_mut().zip(row.iter()) {
-                *c += u64::from(a != 0.0);
+            match row.as_slice() {
+                Some(r) => {
+                    for (c, &a) in counts.iter_mut().zip(r) {
+                        *c += u32::from(a != 0.0);
+                    }
+                }
+                None => {
+                    for (c, &a) in counts.iter_mut().zip(row.iter()) {
+                        *c += u32::from(a != 0.0);
+                    }
+                }
             }
         }
-        for i in 1..self.nonzero_prefix.len() {
-            self.nonzero_prefix[i] += self.nonzero_prefix[i - 1];
+        self.nonzero_prefix.clear();
+        self.nonzero_prefix.push(0);
+        let mut total = 0u64;
+        for &c in &counts {
+            total += u64::from(c);
+            self.nonzero_prefix.push(total);
         }
+        self.nonzero_counts = counts;
     }
 
     /// Nonzero activity entries (whole batch) of neurons `start..end`.

@@ -20,15 +20,34 @@ impl RoundingNoise {
     /// The uniform number in [0, 1) for synapse `(a, b)` of group `key` at update `counter`.
     #[inline]
     pub fn uniform(&self, key: u64, counter: u64, a: u64, b: u64) -> f64 {
-        self.uniform_premixed(key, counter, a, mix(b))
+        (self.word(key, counter, a, mix(b)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// [`RoundingNoise::uniform`] with `mix(b)` computed by the caller (once per row or column
-    /// of a synapse group instead of once per synapse); the same number.
+    fn word(&self, key: u64, counter: u64, a: u64, mixed_b: u64) -> u64 {
+        mix(self.seed ^ mix(key.wrapping_add(mix(counter ^ mix(a ^ mixed_b)))))
+    }
+
+    /// The number stochastic rounding uses for synapse `(a, b)` of group `key` at update
+    /// `counter`: a uniform number on the grid `k / 2^16`, `k` in `0..2^16`. One 64-bit hash
+    /// serves the four synapses `(a, 4c..4c + 4)` (16 bits each), so the learning engine draws one
+    /// hash per four synapses, as a hardware engine would share a wide random word; the rounding
+    /// bias this grid allows (< 2^-16 of a weight step) is far below a weight step.
     #[inline]
-    pub fn uniform_premixed(&self, key: u64, counter: u64, a: u64, mixed_b: u64) -> f64 {
-        let h = mix(self.seed ^ mix(key.wrapping_add(mix(counter ^ mix(a ^ mixed_b)))));
-        (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    pub fn rounding_uniform(&self, key: u64, counter: u64, a: u64, b: u64) -> f64 {
+        Self::lane(self.rounding_word(key, counter, a, mix(b >> 2)), b)
+    }
+
+    /// The hash behind [`RoundingNoise::rounding_uniform`] for synapses `(a, 4c..4c + 4)`, with
+    /// `mixed_c = mix(c)` computed by the caller.
+    #[inline]
+    pub fn rounding_word(&self, key: u64, counter: u64, a: u64, mixed_c: u64) -> u64 {
+        self.word(key ^ 0x726f_756e_6431_3621, counter, a, mixed_c)
+    }
+
+    /// Synapse `b`'s 16-bit lane of a rounding word, as a uniform number in [0, 1).
+    #[inline]
+    pub fn lane(word: u64, b: u64) -> f64 {
+        ((word >> (16 * (b & 3))) & 0xffff) as f64 * (1.0 / 65536.0)
     }
 }
 
@@ -78,6 +97,28 @@ mod tests {
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "mean {mean} var {var}");
+    }
+
+    #[test]
+    fn rounding_lanes_are_uniform_on_their_grid_and_shared_by_four_synapses() {
+        let g = RoundingNoise::new(11);
+        let mut buckets = [0usize; 16];
+        for a in 0..500u64 {
+            for b in 0..200u64 {
+                let u = g.rounding_uniform(4, 9, a, b);
+                assert!((0.0..1.0).contains(&u) && (u * 65536.0).fract() == 0.0);
+                buckets[(u * 16.0) as usize] += 1;
+                // The fast path: one word per four synapses, then the lane.
+                let word = g.rounding_word(4, 9, a, mix(b / 4));
+                assert_eq!(RoundingNoise::lane(word, b), u);
+            }
+        }
+        for b in buckets {
+            assert!((6_000..6_500).contains(&b), "bucket {b}");
+        }
+        // Neighbouring synapses of one word are not equal, and other counters give other words.
+        assert_ne!(g.rounding_uniform(4, 9, 1, 0), g.rounding_uniform(4, 9, 1, 1));
+        assert_ne!(g.rounding_uniform(4, 9, 1, 0), g.rounding_uniform(4, 10, 1, 0));
     }
 
     #[test]
