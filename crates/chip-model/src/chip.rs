@@ -161,6 +161,8 @@ impl Chip {
             activity: Array2::zeros((b, n)),
             static_f: Array2::zeros((b, n)),
             static_i: Array2::zeros((b, n)),
+            static_i32: Vec::new(),
+            fused_shift: None,
             drive_f: Array2::zeros((b, n)),
             drive_i: Array2::zeros((b, n)),
             product: Array2::zeros((b, n)),

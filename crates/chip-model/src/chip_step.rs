@@ -168,6 +168,9 @@ impl Chip {
                     }
                 }
             }
+            let narrow = static_i.iter().all(|x| x.abs() < FUSED_LIMIT as i64);
+            self.populations[q].static_i32 =
+                if narrow { static_i.iter().map(|&x| x as i32).collect() } else { Vec::new() };
             self.populations[q].static_f = static_f;
             self.populations[q].static_i = static_i;
         }
@@ -367,8 +370,19 @@ impl Chip {
             } else {
                 match &digital {
                     None => float_update(pop, nudge_here, dac, rows, &mut max_change),
-                    Some(d) if fast && rows.is_none() => digital_update_fast(pop, d, nudge_here),
-                    Some(d) => digital_update(pop, d, nudge_here, rows, &mut max_change),
+                    Some(d) if fast && rows.is_none() => match pop.fused_shift {
+                        Some(shift) if fused_nudge_fits(nudge_here) => {
+                            digital_update_fused(pop, d, nudge_here, shift)
+                        }
+                        _ => {
+                            materialise_fused_drive(pop);
+                            digital_update_fast(pop, d, nudge_here)
+                        }
+                    },
+                    Some(d) => {
+                        materialise_fused_drive(pop);
+                        digital_update(pop, d, nudge_here, rows, &mut max_change)
+                    }
                 }
             };
             count += pop.size * self.batch;
@@ -401,6 +415,19 @@ impl Chip {
             }
             if self.populations[q].lif_template.is_some() {
                 self.lif_inputs(q);
+                continue;
+            }
+            self.populations[q].fused_shift = None;
+            if let Some(d) = &self.digital
+                && let Some((g, shift)) = self.fusable_group(d, q)
+            {
+                // One exact f32 product; the neuron update adds it to the constant drive.
+                let mut product = std::mem::take(&mut self.populations[q].product);
+                let grp = &self.groups[g];
+                general_mat_mul(1.0, &self.populations[grp.pre.0].activity, &grp.weights, 0.0, &mut product);
+                let pop = &mut self.populations[q];
+                pop.product = product;
+                pop.fused_shift = Some(shift);
                 continue;
             }
             let mut drive_f = std::mem::take(&mut self.populations[q].drive_f);
@@ -448,6 +475,35 @@ impl Chip {
                 self.analog_tile_outputs(q);
             }
         }
+    }
+
+    /// The one synapse group feeding digital population `q` from a non-input population, and its
+    /// shift, if its drive can be added up inside the neuron update in i32: the product is exact in
+    /// f32, the shift is a right shift of at most 30 bits, the constant drive and the biases are
+    /// below 2^28, and the population is not a LIF or analog one.
+    fn fusable_group(&self, d: &DigitalArithmetic, q: usize) -> Option<(usize, i32)> {
+        let pop = &self.populations[q];
+        if self.analog.is_some() || pop.static_i32.len() != self.batch * pop.size {
+            return None;
+        }
+        let bias_exp = crate::chip::bias_exponent(d);
+        if pop.bias_mant.iter().any(|&m| (m << bias_exp).abs() >= FUSED_LIMIT as i64) {
+            return None;
+        }
+        let mut groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.post.0 == q && !self.populations[g.pre.0].is_input);
+        let (g, grp) = groups.next()?;
+        if groups.next().is_some() {
+            return None;
+        }
+        let pre = &self.populations[grp.pre.0];
+        let max_w = crate::fixed_point::max_signed_magnitude(d.weight_bits) as f64;
+        let max_a = max_payload(pre.out_bits) as f64;
+        let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
+        (pre.size as f64 * max_a * max_w <= F32_EXACT && (1..=30).contains(&shift)).then_some((g, shift))
     }
 
     /// Reference path: every drive with scalar loops.
@@ -740,6 +796,81 @@ fn digital_update_fast(
             }
         }
     }
+    0.0
+}
+
+/// Magnitude below which constant drives and biases take the fused i32 update (see
+/// [`digital_update_fused`]): every intermediate then stays inside i32.
+const FUSED_LIMIT: i32 = 1 << 28;
+
+/// Whether a nudge's strength is small enough for the fused i32 update (β·(target − s) in i32).
+fn fused_nudge_fits(nudge: Option<&PreparedNudge>) -> bool {
+    nudge.is_none_or(|n| n.beta_q.abs() < 1 << 16)
+}
+
+/// Fills `drive_i` from a fused drive (constant drive + shifted product) when a path needs it.
+fn materialise_fused_drive(pop: &mut crate::population::Population) {
+    if let Some(shift) = pop.fused_shift.take() {
+        let (Some(acc), Some(p)) = (pop.drive_i.as_slice_mut(), pop.product.as_slice()) else {
+            unreachable!("population arrays are allocated in standard layout")
+        };
+        for (a, &s) in acc.iter_mut().zip(&pop.static_i32) {
+            *a = i64::from(s);
+        }
+        add_shifted(acc, p, shift);
+    }
+}
+
+/// [`digital_update_fast`] on a fused drive, in i32: the same numbers. `drive = static +
+/// ((p + half) >> shift)` is clamped to the accumulator, biased and nudged; the leaky step
+/// `((d · decay + half) >> db)` is computed as `(d >> db) · decay + (((d mod 2^db) · decay + half) >> db)`,
+/// which is exact and keeps every product below 2^31 (|d| < 2^29, decay ≤ 2^db).
+fn digital_update_fused(
+    pop: &mut crate::population::Population,
+    d: &DigitalArithmetic,
+    nudge: Option<&PreparedNudge>,
+    shift: i32,
+) -> f64 {
+    let bias_exp = crate::chip::bias_exponent(d);
+    let out_shift = d.state_fraction_bits - pop.out_bits;
+    let max_a = max_payload(pop.out_bits) as i32;
+    let n = pop.size;
+    let bias: Vec<i32> = pop.bias_mant.iter().map(|&m| (m << bias_exp) as i32).collect();
+    let decay: Vec<i32> = pop.decay[..n].iter().map(|&x| x as i32).collect();
+    let acc_hi = ((1i64 << (d.accumulator_bits - 1)) - 1) as i32;
+    let acc_lo = -acc_hi - 1;
+    let (db, nf) = (d.decay_bits, d.nudge_fraction_bits);
+    let (decay_half, nudge_half) = (1i32 << (db - 1), 1i32 << (nf - 1));
+    let mask = (1i32 << db) - 1;
+    let half = 1i32 << (shift - 1);
+    let one = 1i32 << d.state_fraction_bits;
+    let (Some(state), Some(activity), Some(product)) =
+        (pop.state_i.as_slice_mut(), pop.activity.as_slice_mut(), pop.product.as_slice())
+    else {
+        unreachable!("population arrays are allocated in standard layout")
+    };
+    let targets = nudge.and_then(|t| t.target_i.as_slice().map(|s| (s, t.beta_q as i32)));
+    let statics = &pop.static_i32;
+    for b in 0..state.len() / n.max(1) {
+        let r = b * n..(b + 1) * n;
+        let (srow, arow, prow, crow) =
+            (&mut state[r.clone()], &mut activity[r.clone()], &product[r.clone()], &statics[r.clone()]);
+        let trow = targets.map(|(t, beta)| (&t[r.clone()], beta));
+        for k in 0..n {
+            let v = srow[k];
+            let acc = crow[k] + ((prow[k] as i32 + half) >> shift);
+            let mut drive = acc.clamp(acc_lo, acc_hi) + bias[k];
+            if let Some((t, beta)) = trow {
+                drive += (beta * (t[k] as i32 - v) + nudge_half) >> nf;
+            }
+            let diff = drive - v;
+            let step = (diff >> db) * decay[k] + (((diff & mask) * decay[k] + decay_half) >> db);
+            let new = (v + step).clamp(0, one);
+            srow[k] = new;
+            arow[k] = (new >> out_shift).min(max_a) as f32;
+        }
+    }
+    pop.fused_shift = None;
     0.0
 }
 

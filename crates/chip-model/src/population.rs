@@ -142,6 +142,11 @@ pub(crate) struct Population {
     pub static_i: Array2<i64>,
     /// Scratch: float drive of the current step.
     pub drive_f: Array2<f32>,
+    /// Digital: `static_i` as i32 when every value is below 2^28 in magnitude (else empty).
+    pub static_i32: Vec<i32>,
+    /// Digital fast path: this step's drive is `static_i32 + round_shift(product, shift)`, left
+    /// for the neuron update to add up (`drive_i` is not filled).
+    pub fused_shift: Option<i32>,
     /// Scratch: digital accumulated input of the current step.
     pub drive_i: Array2<i64>,
     /// Scratch: integer-valued f32 product of one synapse group.

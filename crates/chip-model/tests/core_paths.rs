@@ -25,6 +25,12 @@ fn block(core: usize, len: usize) -> Vec<CoreBlock> {
 
 /// input(24) -> hidden(17) <-> output(5), random weights, dt and biases.
 fn build(profile: &str, seed: u64) -> Result<Net, Box<dyn std::error::Error>> {
+    build_with_range(profile, seed, 1.0)
+}
+
+/// [`build`] with the hidden ⇄ output weights drawn in ±0.6·`range` and that weight range (a small
+/// range gives digital groups a small weight exponent, as EP networks have).
+fn build_with_range(profile: &str, seed: u64, range: f32) -> Result<Net, Box<dyn std::error::Error>> {
     let profile = HardwareProfile::load(profile)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut chip = Chip::new(&profile, seed)?;
@@ -37,19 +43,19 @@ fn build(profile: &str, seed: u64) -> Result<Net, Box<dyn std::error::Error>> {
     let output =
         chip.add_population(PopulationSpec::rate_neurons("o", dt_o, vec![0.05; 5], block(out_core, 5)))?;
     let w1 = Array2::from_shape_fn((24, 17), |_| rng.random_range(-0.4f32..0.4));
-    let w2 = Array2::from_shape_fn((17, 5), |_| rng.random_range(-0.6f32..0.6));
+    let w2 = Array2::from_shape_fn((17, 5), |_| rng.random_range(-0.6f32..0.6) * range);
     let g1 = chip.connect(input, hidden, w1.view(), ConnectOptions::default())?;
     let g2 = chip.connect(
         hidden,
         output,
         w2.view(),
-        ConnectOptions { weight_range: Some(1.0), mirror_of: None, ..Default::default() },
+        ConnectOptions { weight_range: Some(range), mirror_of: None, ..Default::default() },
     )?;
     let g3 = chip.connect(
         output,
         hidden,
         w2.t(),
-        ConnectOptions { weight_range: Some(1.0), mirror_of: Some(g2), ..Default::default() },
+        ConnectOptions { weight_range: Some(range), mirror_of: Some(g2), ..Default::default() },
     )?;
     Ok(Net { chip, input, hidden, output, groups: vec![g1, g2, g3] })
 }
@@ -103,8 +109,17 @@ fn run_both(
 
 #[test]
 fn digital_fast_path_matches_scalar_reference_bit_for_bit() -> TestResult {
-    let mut fast = build("loihi2", 5)?;
-    let mut reference = build("loihi2", 5)?;
+    // Weight range 1 (exponent 2: the drive is shifted left) and 0.05 (a negative exponent: the
+    // drive is shifted right, which takes the fused i32 neuron update on unmeasured steps).
+    for range in [1.0, 0.05] {
+        digital_paths_agree(range)?;
+    }
+    Ok(())
+}
+
+fn digital_paths_agree(range: f32) -> TestResult {
+    let mut fast = build_with_range("loihi2", 5, range)?;
+    let mut reference = build_with_range("loihi2", 5, range)?;
     let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
         for pop in [a.hidden, a.output] {
             let (sa, sb) = (a.chip.read_state_raw(pop)?, b.chip.read_state_raw(pop)?);
@@ -122,7 +137,7 @@ fn digital_fast_path_matches_scalar_reference_bit_for_bit() -> TestResult {
     };
     run_both(&mut fast, &mut reference, &compare)?;
     // The run really exercised the dynamics and the learning engine.
-    let (w0, _) = build("loihi2", 5)?.chip.read_weight_mantissas(fast.groups[1])?;
+    let (w0, _) = build_with_range("loihi2", 5, range)?.chip.read_weight_mantissas(fast.groups[1])?;
     let (w1, _) = fast.chip.read_weight_mantissas(fast.groups[1])?;
     assert_ne!(w0, w1, "learning changed no weight");
     assert!(fast.chip.read_state_raw(fast.hidden)?.iter().any(|&v| v > 0));
