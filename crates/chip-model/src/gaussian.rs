@@ -88,6 +88,24 @@ pub fn normal_from_bits<R: Rng + ?Sized>(bits: u32, q: &[f32; BINS + 1], rng: &m
     normal_in_bin((bits >> 20) as usize, (bits & 0xF_FFFF) as f32 * (1.0 / (1u32 << 20) as f32), q, rng)
 }
 
+/// [`normal_from_bits`] that draws from the Gaussian tail (and consumes `rng`) only when
+/// `need_tail` is true, and returns 0 for a tail bin otherwise: for callers that scale the number by
+/// something that may be zero and must not advance `rng` then.
+#[inline(always)]
+pub fn normal_from_bits_if<R: Rng + ?Sized>(
+    bits: u32,
+    q: &[f32; BINS + 1],
+    need_tail: bool,
+    rng: &mut R,
+) -> f32 {
+    let k = (bits >> 20) as usize;
+    if k == 0 || k == BINS - 1 {
+        if need_tail { normal_from_bits(bits, q, rng) } else { 0.0 }
+    } else {
+        q[k] + (q[k + 1] - q[k]) * ((bits & 0xF_FFFF) as f32 * (1.0 / (1u32 << 20) as f32))
+    }
+}
+
 /// The value at position `frac` (0..1) inside equal-probability bin `k`; the two outer bins are
 /// sampled exactly from the Gaussian tail.
 #[inline(always)]

@@ -223,20 +223,19 @@ impl Chip {
                 let whole = pulses_real as u32;
                 let u = (word as u32) as f32 * (1.0 / 4_294_967_296.0);
                 let pulses = (whole + u32::from(u < pulses_real - whole as f32)) as f32;
-                if pulses == 0.0 {
-                    continue;
-                }
-                let (step, bound) = if want > 0.0 {
-                    (up, if soft { 1.0 - *w * inv_r } else { 1.0 })
-                } else {
-                    (-down, if soft { 1.0 + *w * inv_r } else { 1.0 })
-                };
-                let jitter = if c2c > 0.0 {
-                    c2c * pulses.sqrt()
-                        * crate::gaussian::normal_from_bits((word >> 32) as u32, table, &mut rng)
-                } else {
-                    0.0
-                };
+                // Branch-free from here (the signs and pulse counts of updates are random, so
+                // branches would mispredict): no pulse moves nothing, and the Gaussian tail (the
+                // only part that draws from `rng`) is drawn only for a device that moves.
+                let pos = want > 0.0;
+                let step = if pos { up } else { -down };
+                let bound = if soft { 1.0 - if pos { *w } else { -*w } * inv_r } else { 1.0 };
+                let z = crate::gaussian::normal_from_bits_if(
+                    (word >> 32) as u32,
+                    table,
+                    pulses > 0.0 && c2c > 0.0,
+                    &mut rng,
+                );
+                let jitter = c2c * pulses.sqrt() * z;
                 let moved = (*w + step * bound.max(0.0) * (pulses + jitter)).clamp(-r, r);
                 *w = crate::chip::quantise_conductance(moved, r, levels);
             }
