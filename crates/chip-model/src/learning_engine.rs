@@ -490,6 +490,15 @@ impl Chip {
                             (0..cols.div_ceil(4) as u64).map(mix).collect()
                         };
                         for (j, mut row) in grp.weights.rows_mut().into_iter().enumerate() {
+                            // Rows whose presynaptic neuron was silent in every latched phase have
+                            // no update (most rows in online learning): one vectorised test skips them.
+                            let silent = match delta {
+                                Delta::Exact(dl) => dl.row(j).iter().all(|&x| x == 0.0),
+                                Delta::Wide(dl) => dl.row(j).iter().all(|&x| x == 0.0),
+                            };
+                            if silent {
+                                continue;
+                            }
                             let draw = RowDraw {
                                 noise,
                                 key,
