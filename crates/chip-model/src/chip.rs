@@ -1003,20 +1003,10 @@ fn check_core_limits(
     usage: &CoreUsage,
     what: &dyn Fn(&str) -> String,
 ) -> Result<()> {
-    let checks = [
-        ("neurons", usage.neurons, limits.max_neurons.map(u64::from)),
-        ("input axons", usage.input_axons, limits.max_input_axons.map(u64::from)),
-        ("output axons", usage.output_axons, limits.max_output_axons.map(u64::from)),
-        ("synapse memory bits", usage.synapse_bits, limits.synapse_memory_bits),
-    ];
-    for (kind, needed, limit) in checks {
-        if let Some(limit) = limit
-            && needed > limit
-        {
-            return Err(ChipError::CoreLimit { what: what(kind), core, needed, limit });
-        }
+    match usage.first_exceeded(limits) {
+        Some((kind, needed, limit)) => Err(ChipError::CoreLimit { what: what(kind), core, needed, limit }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Biases in real units as the core's bias mantissas (nearest, saturating at the mantissa range).

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::counters::OpCounters;
-use crate::profile::SynapseEncoding;
+use crate::profile::{CoreLimits, SynapseEncoding};
 
 /// A contiguous range of a population's neurons placed on one core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +102,34 @@ pub struct CoreUsage {
     pub synapse_bits: u64,
     /// Operations performed so far.
     pub counters: OpCounters,
+}
+
+impl CoreUsage {
+    /// Every resource the profile may limit, as (name, used, limit; `None` is unlimited).
+    pub fn against(&self, limits: &CoreLimits) -> [(&'static str, u64, Option<u64>); 4] {
+        [
+            ("neurons", self.neurons, limits.max_neurons.map(u64::from)),
+            ("input axons", self.input_axons, limits.max_input_axons.map(u64::from)),
+            ("output axons", self.output_axons, limits.max_output_axons.map(u64::from)),
+            ("synapse memory bits", self.synapse_bits, limits.synapse_memory_bits),
+        ]
+    }
+
+    /// The first resource over its limit, as (name, used, limit).
+    pub fn first_exceeded(&self, limits: &CoreLimits) -> Option<(&'static str, u64, u64)> {
+        self.against(limits)
+            .into_iter()
+            .find_map(|(name, used, limit)| limit.filter(|&l| used > l).map(|l| (name, used, l)))
+    }
+
+    /// The largest share used of any limited resource (0..1 when within limits), or `None` if the
+    /// profile limits nothing.
+    pub fn utilisation(&self, limits: &CoreLimits) -> Option<f64> {
+        self.against(limits)
+            .into_iter()
+            .filter_map(|(_, used, limit)| limit.map(|l| used as f64 / l.max(1) as f64))
+            .reduce(f64::max)
+    }
 }
 
 /// Synapse memory needed for one input axon that reaches `targets` neurons on one core, in bits.

@@ -111,17 +111,7 @@ pub fn map_network(
     }
     for (core, population, first_neuron, neurons, relay_for) in rows {
         let usage = &chip.cores()[core];
-        let ratios = [
-            limits.max_neurons.map(|m| usage.neurons as f64 / f64::from(m)),
-            limits.max_input_axons.map(|m| usage.input_axons as f64 / f64::from(m)),
-            limits.max_output_axons.map(|m| usage.output_axons as f64 / f64::from(m)),
-            limits.synapse_memory_bits.map(|m| usage.synapse_bits as f64 / m as f64),
-        ];
-        let utilisation = ratios
-            .iter()
-            .flatten()
-            .copied()
-            .fold(None, |acc: Option<f64>, r| Some(acc.map_or(r, |a| a.max(r))));
+        let utilisation = usage.utilisation(limits);
         cores.push(CoreRow {
             core,
             chip: placement.chip_of(core),

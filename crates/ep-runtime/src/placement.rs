@@ -10,7 +10,7 @@
 use std::str::FromStr;
 
 use chip_model::core_resources::axon_synapse_bits;
-use chip_model::{CoreBlock, FanInSegment, GroupRoute, HardwareProfile, spike_destinations};
+use chip_model::{CoreBlock, CoreUsage, FanInSegment, GroupRoute, HardwareProfile, spike_destinations};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EpError, Result};
@@ -129,19 +129,6 @@ pub struct PlacementTraffic {
     pub host_messages: u64,
     /// Of both, messages that cross from one chip to another (the host sits next to chip 0).
     pub chip_messages: u64,
-}
-
-/// Resources a placement takes on one core, counted as the chip counts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct PredictedUsage {
-    /// Neurons.
-    pub neurons: u64,
-    /// Input axons (sum of the sizes of the populations that feed each block).
-    pub input_axons: u64,
-    /// Output axons (each neuron × each core holding its targets).
-    pub output_axons: u64,
-    /// Synapse memory in bits.
-    pub synapse_bits: u64,
 }
 
 /// Places the neuron layers of `shape` on the board of `profile` with the greedy strategy.
@@ -418,13 +405,7 @@ fn shares_layer(a: &[(usize, usize)], b: &[(usize, usize)]) -> bool {
 
 /// Whether every core of `placement` stays within the profile's limits.
 fn fits(profile: &HardwareProfile, graph: &PopulationGraph, placement: &Placement) -> bool {
-    let lim = &profile.core_limits;
-    predict_usage(profile, graph, placement).iter().all(|u| {
-        lim.max_neurons.is_none_or(|m| u.neurons <= u64::from(m))
-            && lim.max_input_axons.is_none_or(|m| u.input_axons <= u64::from(m))
-            && lim.max_output_axons.is_none_or(|m| u.output_axons <= u64::from(m))
-            && lim.synapse_memory_bits.is_none_or(|m| u.synapse_bits <= m)
-    })
+    predict_usage(profile, graph, placement).iter().all(|u| u.first_exceeded(&profile.core_limits).is_none())
 }
 
 /// Resources each core of the board would use under `placement`, counted as the chip counts them.
@@ -432,12 +413,12 @@ pub fn predict_usage(
     profile: &HardwareProfile,
     graph: &PopulationGraph,
     placement: &Placement,
-) -> Vec<PredictedUsage> {
+) -> Vec<CoreUsage> {
     let weight_bits = profile.digital().map_or(32, |d| d.weight_bits);
     let axon_bits =
         |targets: usize| axon_synapse_bits(&profile.synapse_encoding, weight_bits, targets as u64);
     let max_core = placement.used_cores().last().map_or(0, |c| c + 1);
-    let mut usage = vec![PredictedUsage::default(); max_core.max(profile.chip.total_cores())];
+    let mut usage = vec![CoreUsage::default(); max_core.max(profile.chip.total_cores())];
     for (pre, post, _) in graph.projections() {
         let blocks = &placement.layers[post - 1];
         let fan_in = placement.fan_in_of(pre, post);
