@@ -5,7 +5,7 @@
 //! so their contribution is computed once per input change (the result is the same as recomputing it
 //! each step; the operation counters still count it every step, as the hardware would).
 
-use ndarray::{Array2, ArrayView2, linalg::general_mat_mul, s};
+use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul, s};
 
 use crate::chip::{Chip, ExecutionPath, max_payload, saturate_accumulator};
 use crate::core_resources::{GroupRoute, spike_destinations};
@@ -290,14 +290,36 @@ impl Chip {
         let grp = &self.groups[g];
         let pre = &self.populations[grp.pre.0];
         let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
+        let (max_a, max_w) = (
+            max_payload(pre.out_bits) as f64,
+            crate::fixed_point::max_signed_magnitude(d.weight_bits) as f64,
+        );
         let raw = match self.path {
-            ExecutionPath::Fast => exact_integer_product_threads(
-                self.threads,
-                pre.activity.view(),
-                grp.weights.view(),
-                max_payload(pre.out_bits) as f64,
-                crate::fixed_point::max_signed_magnitude(d.weight_bits) as f64,
-            ),
+            ExecutionPath::Fast => {
+                // Presynaptic neurons silent in every example contribute nothing: when most are
+                // (an input digit in online learning), the product runs over the others only. The
+                // sums are exact integers, so they are the same numbers.
+                let mut any = vec![false; pre.size];
+                for row in pre.activity.rows() {
+                    for (a, &x) in any.iter_mut().zip(row) {
+                        *a |= x != 0.0;
+                    }
+                }
+                let active: Vec<usize> = (0..pre.size).filter(|&j| any[j]).collect();
+                if active.len() * 2 < pre.size {
+                    let a = pre.activity.select(Axis(1), &active);
+                    let w = grp.weights.select(Axis(0), &active);
+                    exact_integer_product_threads(self.threads, a.view(), w.view(), max_a, max_w)
+                } else {
+                    exact_integer_product_threads(
+                        self.threads,
+                        pre.activity.view(),
+                        grp.weights.view(),
+                        max_a,
+                        max_w,
+                    )
+                }
+            }
             ExecutionPath::Reference => reference_integer_product(pre.activity.view(), grp.weights.view()),
         };
         raw.mapv(|x| round_shift(x, shift))
@@ -424,7 +446,7 @@ impl Chip {
                 // One exact f32 product; the neuron update adds it to the constant drive.
                 let mut product = std::mem::take(&mut self.populations[q].product);
                 let grp = &self.groups[g];
-                general_mat_mul(1.0, &self.populations[grp.pre.0].activity, &grp.weights, 0.0, &mut product);
+                exact_product_into(&self.populations[grp.pre.0].activity, &grp.weights, &mut product);
                 let pop = &mut self.populations[q];
                 pop.product = product;
                 pop.fused_shift = Some(shift);
@@ -453,7 +475,7 @@ impl Chip {
                         let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
                         if pre.size as f64 * max_a * max_w <= F32_EXACT {
                             // One exact f32 product, then a fused shift-and-add.
-                            general_mat_mul(1.0, &pre.activity, &grp.weights, 0.0, &mut product);
+                            exact_product_into(&pre.activity, &grp.weights, &mut product);
                             match (drive_i.as_slice_mut(), product.as_slice()) {
                                 (Some(acc), Some(p)) => add_shifted(acc, p, shift),
                                 _ => drive_i
@@ -797,6 +819,28 @@ fn digital_update_fast(
         }
     }
     0.0
+}
+
+/// `out = a · w` for integer-valued f32 operands whose products and sums stay below 2^24 (so any
+/// summation order gives the same exact result): a matrix product for batches, and for a few rows
+/// (online learning) a loop that adds the weight rows of the active presynaptic neurons only.
+fn exact_product_into(a: &Array2<f32>, w: &Array2<f32>, out: &mut Array2<f32>) {
+    if a.nrows() > 4 {
+        general_mat_mul(1.0, a, w, 0.0, out);
+        return;
+    }
+    out.fill(0.0);
+    for (arow, mut orow) in a.rows().into_iter().zip(out.rows_mut()) {
+        let Some(o) = orow.as_slice_mut() else { unreachable!("population arrays are standard layout") };
+        for (&x, wrow) in arow.iter().zip(w.rows()) {
+            if x != 0.0 {
+                let Some(wr) = wrow.to_slice() else { unreachable!("weights are standard layout") };
+                for (o, &wv) in o.iter_mut().zip(wr) {
+                    *o += x * wv;
+                }
+            }
+        }
+    }
 }
 
 /// Magnitude below which constant drives and biases take the fused i32 update (see

@@ -87,9 +87,9 @@ impl Chip {
                 Ok(())
             }
             ExecutionPath::Fast => {
-                let delta = self.sop_sum(rule, Some(pre), post);
+                let (delta, rows) = self.sop_sum_rows(rule, pre, post);
                 let scale = f64::from(global) * self.trace_lsb(pre) * self.trace_lsb(post);
-                self.write_update(Target::Group(group.0), &delta, scale);
+                self.write_update(Target::Group(group.0), &delta, rows.as_deref(), scale);
                 Ok(())
             }
             ExecutionPath::Reference => self.learn_local(group, rule, global),
@@ -106,7 +106,7 @@ impl Chip {
         if self.pulsed() {
             self.pulsed_update(group.0, &delta.mapv(|x| x as f32), 1.0);
         } else {
-            self.write_update(Target::Group(group.0), &Delta::Wide(delta), 1.0);
+            self.write_update(Target::Group(group.0), &Delta::Wide(delta), None, 1.0);
         }
         Ok(())
     }
@@ -127,7 +127,7 @@ impl Chip {
             ExecutionPath::Fast => {
                 let delta = self.sop_sum(rule, None, pop);
                 let scale = f64::from(global) * self.trace_lsb(pop);
-                self.write_update(Target::Bias(pop.0), &delta, scale);
+                self.write_update(Target::Bias(pop.0), &delta, None, scale);
                 Ok(())
             }
             ExecutionPath::Reference => self.learn_bias_local(pop, rule, global),
@@ -143,7 +143,7 @@ impl Chip {
         let bias = Array2::from_shape_vec((1, self.pop(pop)?.size), self.read_bias(pop)?)
             .map_err(|e| ChipError::InvalidConfig(e.to_string()))?;
         let delta = self.local_sum(rule, None, pop, Some(&bias), global);
-        self.write_update(Target::Bias(pop.0), &Delta::Wide(delta), 1.0);
+        self.write_update(Target::Bias(pop.0), &Delta::Wide(delta), None, 1.0);
         Ok(())
     }
 
@@ -370,6 +370,47 @@ impl Chip {
     }
 
     /// Digital cores: Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact.
+    /// [`Chip::sop_sum`] for a synapse group, restricted to the presynaptic rows that were active in
+    /// some latched trace when those are few (online learning): the returned delta then holds only
+    /// those rows, listed in the second value. Rows left out have an exactly zero update.
+    fn sop_sum_rows(
+        &self,
+        rule: &SumOfProducts,
+        pre: PopulationId,
+        post: PopulationId,
+    ) -> (Delta, Option<Vec<usize>>) {
+        let factors = self.sop_factors(rule, Some(pre), post);
+        let n_pre = self.populations[pre.0].size;
+        let mut active = vec![false; n_pre];
+        for (slot, _) in &factors {
+            let Some(k) = slot else { return (self.sop_sum(rule, Some(pre), post), None) };
+            for row in self.trace(pre, *k).data.rows() {
+                for (a, &x) in active.iter_mut().zip(row) {
+                    *a |= x != 0.0;
+                }
+            }
+        }
+        let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
+        let n_post = self.populations[post.0].size;
+        let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
+        let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
+        let exact = rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
+            && coeff * max_t * max_t * self.batch as f64 <= (1u64 << 24) as f64;
+        if !exact || rows.len() * 2 > n_pre {
+            return (self.sop_sum(rule, Some(pre), post), None);
+        }
+        // Exact f32 products (integer operands, sums below 2^24): the compact rows are the same
+        // numbers as the corresponding rows of the full product.
+        let mut delta = Array2::<f32>::zeros((rows.len(), n_post));
+        for (slot, m) in &factors {
+            if let Some(k) = slot {
+                let a = self.trace(pre, *k).data.select(Axis(1), &rows);
+                column_gemm(self.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
+            }
+        }
+        (Delta::Exact(delta), Some(rows))
+    }
+
     fn sop_sum(&self, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Delta {
         let n_post = self.populations[post.0].size;
         let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
@@ -459,7 +500,9 @@ impl Chip {
     }
 
     /// Writes `scale · delta` (real units) into a group's weights or a population's biases.
-    fn write_update(&mut self, target: Target, delta: &Delta, scale: f64) {
+    /// `rows`, if given, lists the presynaptic rows the (compact) `delta` holds, in order; every
+    /// other row has no update.
+    fn write_update(&mut self, target: Target, delta: &Delta, rows: Option<&[usize]>, scale: f64) {
         let noise = self.noise;
         let rounding = self.profile.learning.rounding;
         match target {
@@ -489,16 +532,22 @@ impl Chip {
                         } else {
                             (0..cols.div_ceil(4) as u64).map(mix).collect()
                         };
-                        for (j, mut row) in grp.weights.rows_mut().into_iter().enumerate() {
+                        let pairs: Vec<(usize, usize)> = match rows {
+                            Some(rs) => rs.iter().copied().enumerate().collect(),
+                            None => (0..grp.weights.nrows()).map(|j| (j, j)).collect(),
+                        };
+                        for (c, j) in pairs {
                             // Rows whose presynaptic neuron was silent in every latched phase have
                             // no update (most rows in online learning): one vectorised test skips them.
-                            let silent = match delta {
-                                Delta::Exact(dl) => dl.row(j).iter().all(|&x| x == 0.0),
-                                Delta::Wide(dl) => dl.row(j).iter().all(|&x| x == 0.0),
-                            };
+                            let silent = rows.is_none()
+                                && match delta {
+                                    Delta::Exact(dl) => dl.row(c).iter().all(|&x| x == 0.0),
+                                    Delta::Wide(dl) => dl.row(c).iter().all(|&x| x == 0.0),
+                                };
                             if silent {
                                 continue;
                             }
+                            let mut row = grp.weights.row_mut(j);
                             let draw = RowDraw {
                                 noise,
                                 key,
@@ -512,16 +561,16 @@ impl Chip {
                             // Contiguous rows (the chip's own arrays always are) iterate as slices.
                             match (row.as_slice_mut(), delta) {
                                 (Some(r), Delta::Exact(dl)) => {
-                                    draw.update(r.iter_mut(), dl.row(j).iter().map(exact), rounding, lim)
+                                    draw.update(r.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
                                 }
                                 (Some(r), Delta::Wide(dl)) => {
-                                    draw.update(r.iter_mut(), dl.row(j).iter().map(wide), rounding, lim)
+                                    draw.update(r.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
                                 }
                                 (None, Delta::Exact(dl)) => {
-                                    draw.update(row.iter_mut(), dl.row(j).iter().map(exact), rounding, lim)
+                                    draw.update(row.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
                                 }
                                 (None, Delta::Wide(dl)) => {
-                                    draw.update(row.iter_mut(), dl.row(j).iter().map(wide), rounding, lim)
+                                    draw.update(row.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
                                 }
                             }
                         }

@@ -60,8 +60,8 @@ fn build_with_range(profile: &str, seed: u64, range: f32) -> Result<Net, Box<dyn
     Ok(Net { chip, input, hidden, output, groups: vec![g1, g2, g3] })
 }
 
-fn random_batch(rng: &mut ChaCha8Rng, b: usize, n: usize) -> Array2<f32> {
-    Array2::from_shape_fn((b, n), |_| if rng.random_bool(0.3) { 0.0 } else { rng.random_range(0.0..1.0) })
+fn random_batch(rng: &mut ChaCha8Rng, b: usize, n: usize, zeros: f64) -> Array2<f32> {
+    Array2::from_shape_fn((b, n), |_| if rng.random_bool(zeros) { 0.0 } else { rng.random_range(0.0..1.0) })
 }
 
 /// Runs the same EP-like sequence on two chips and calls `compare` after every stage.
@@ -70,14 +70,25 @@ fn run_both(
     reference: &mut Net,
     compare: &dyn Fn(&Net, &Net, &str) -> TestResult,
 ) -> TestResult {
+    run_both_with(fast, reference, compare, 3, 0.3)
+}
+
+/// [`run_both`] with `batch` examples per round whose inputs are zero with probability `zeros`.
+fn run_both_with(
+    fast: &mut Net,
+    reference: &mut Net,
+    compare: &dyn Fn(&Net, &Net, &str) -> TestResult,
+    batch: usize,
+    zeros: f64,
+) -> TestResult {
     reference.chip.set_execution_path(ExecutionPath::Reference);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let rule = SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(0)?);
     for round in 0..4 {
-        let x = random_batch(&mut rng, 3, 24);
-        let y = Array2::from_shape_fn((3, 5), |(b, i)| if (b + round) % 5 == i { 1.0 } else { 0.0 });
+        let x = random_batch(&mut rng, batch, 24, zeros);
+        let y = Array2::from_shape_fn((batch, 5), |(b, i)| if (b + round) % 5 == i { 1.0 } else { 0.0 });
         for net in [&mut *fast, &mut *reference] {
-            net.chip.set_batch_size(3)?;
+            net.chip.set_batch_size(batch)?;
             net.chip.reset_state();
             net.chip.apply_input(net.input, x.view())?;
         }
@@ -118,6 +129,13 @@ fn digital_fast_path_matches_scalar_reference_bit_for_bit() -> TestResult {
 }
 
 fn digital_paths_agree(range: f32) -> TestResult {
+    // Batches of 3 with 30 % silent inputs, then online learning (batch 1) with 60 % silent inputs,
+    // which takes the sparse input drive and the row-restricted update.
+    digital_paths_agree_with(range, 3, 0.3)?;
+    digital_paths_agree_with(range, 1, 0.6)
+}
+
+fn digital_paths_agree_with(range: f32, batch: usize, zeros: f64) -> TestResult {
     let mut fast = build_with_range("loihi2", 5, range)?;
     let mut reference = build_with_range("loihi2", 5, range)?;
     let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
@@ -135,7 +153,7 @@ fn digital_paths_agree(range: f32) -> TestResult {
         }
         Ok(())
     };
-    run_both(&mut fast, &mut reference, &compare)?;
+    run_both_with(&mut fast, &mut reference, &compare, batch, zeros)?;
     // The run really exercised the dynamics and the learning engine.
     let (w0, _) = build_with_range("loihi2", 5, range)?.chip.read_weight_mantissas(fast.groups[1])?;
     let (w1, _) = fast.chip.read_weight_mantissas(fast.groups[1])?;
