@@ -300,11 +300,7 @@ impl Chip {
                 // (an input digit in online learning), the product runs over the others only. The
                 // sums are exact integers, so they are the same numbers.
                 let mut any = vec![false; pre.size];
-                for row in pre.activity.rows() {
-                    for (a, &x) in any.iter_mut().zip(row) {
-                        *a |= x != 0.0;
-                    }
-                }
+                mark_active_columns(pre.activity.view(), &mut any);
                 let active: Vec<usize> = (0..pre.size).filter(|&j| any[j]).collect();
                 if active.len() * 2 < pre.size {
                     let a = pre.activity.select(Axis(1), &active);
@@ -819,6 +815,16 @@ fn digital_update_fast(
         }
     }
     0.0
+}
+
+/// Sets `active[j]` for every column `j` of `a` (examples × neurons) that is non-zero in some
+/// example.
+pub(crate) fn mark_active_columns(a: ArrayView2<f32>, active: &mut [bool]) {
+    for row in a.rows() {
+        for (flag, &x) in active.iter_mut().zip(row) {
+            *flag |= x != 0.0;
+        }
+    }
 }
 
 /// `out = a · w` for integer-valued f32 operands whose products and sums stay below 2^24 (so any

@@ -228,7 +228,7 @@ impl Chip {
                 // only part that draws from `rng`) is drawn only for a device that moves.
                 let pos = want > 0.0;
                 let step = if pos { up } else { -down };
-                let bound = if soft { 1.0 - if pos { *w } else { -*w } * inv_r } else { 1.0 };
+                let bound = if soft { 1.0 - (if pos { *w } else { -*w }) * inv_r } else { 1.0 };
                 let z = crate::gaussian::normal_from_bits_if(
                     (word >> 32) as u32,
                     table,
@@ -369,7 +369,6 @@ impl Chip {
         self.count_updates(target);
     }
 
-    /// Digital cores: Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact.
     /// [`Chip::sop_sum`] for a synapse group, restricted to the presynaptic rows that were active in
     /// some latched trace when those are few (online learning): the returned delta then holds only
     /// those rows, listed in the second value. Rows left out have an exactly zero update.
@@ -384,19 +383,11 @@ impl Chip {
         let mut active = vec![false; n_pre];
         for (slot, _) in &factors {
             let Some(k) = slot else { return (self.sop_sum(rule, Some(pre), post), None) };
-            for row in self.trace(pre, *k).data.rows() {
-                for (a, &x) in active.iter_mut().zip(row) {
-                    *a |= x != 0.0;
-                }
-            }
+            crate::chip_step::mark_active_columns(self.trace(pre, *k).data.view(), &mut active);
         }
         let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
         let n_post = self.populations[post.0].size;
-        let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
-        let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
-        let exact = rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
-            && coeff * max_t * max_t * self.batch as f64 <= (1u64 << 24) as f64;
-        if !exact || rows.len() * 2 > n_pre {
+        if !self.sop_is_exact_in_f32(rule) || rows.len() * 2 > n_pre {
             return (self.sop_sum(rule, Some(pre), post), None);
         }
         // Exact f32 products (integer operands, sums below 2^24): the compact rows are the same
@@ -411,14 +402,20 @@ impl Chip {
         (Delta::Exact(delta), Some(rows))
     }
 
+    /// Whether the rule's sums over the batch are exact in f32: integer coefficients, and trace
+    /// products summed over the batch stay below 2^24.
+    fn sop_is_exact_in_f32(&self, rule: &SumOfProducts) -> bool {
+        let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
+        let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
+        rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
+            && coeff * max_t * max_t * self.batch as f64 <= (1u64 << 24) as f64
+    }
+
+    /// Digital cores: Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact.
     fn sop_sum(&self, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Delta {
         let n_post = self.populations[post.0].size;
         let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
-        let max_t = (1u64 << self.profile.learning.trace_bits) as f64;
-        let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
-        let exact = rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
-            && coeff * max_t * max_t * self.batch as f64 <= (1u64 << 24) as f64;
-        if exact {
+        if self.sop_is_exact_in_f32(rule) {
             // Integer-valued operands whose sums stay below 2^24: the f32 products are exact.
             return Delta::Exact(self.sop_sum_float(rule, pre, post));
         }
