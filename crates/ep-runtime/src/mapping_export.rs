@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::ep_network::EpNetwork;
 use crate::error::{EpError, Result};
-use crate::placement::{PlacementStrategy, layer_name};
+use crate::placement::{PlacementStrategy, layer_name, sender_routes};
 use crate::population_graph::{PopulationGraph, ProjectionKind};
 use crate::run_output::write_atomic;
 
@@ -104,6 +104,9 @@ pub struct Route {
     pub neurons: usize,
     /// Destination cores (other than the sender's).
     pub to_cores: Vec<usize>,
+    /// Messages per step and example if every neuron is active (a fan-in relay core receives only
+    /// its segment; a relay core's route carries one partial sum per relay compartment).
+    pub messages_per_step: u64,
 }
 
 /// The mapping of a network living on a chip.
@@ -172,16 +175,26 @@ pub fn mapping_of(net: &EpNetwork) -> Result<MappingFile> {
     }
     let mut routes = Vec::new();
     for l in 1..sizes.len() {
-        let mut dest: Vec<usize> =
-            graph.targets(l).iter().flat_map(|&t| placement.layers[t - 1].iter().map(|b| b.core)).collect();
-        dest.sort_unstable();
-        dest.dedup();
-        for b in &placement.layers[l - 1] {
+        for sender in sender_routes(&graph, placement, l) {
             routes.push(Route {
                 population: layer_name(l, sizes.len()),
-                from_core: b.core,
-                neurons: b.len,
-                to_cores: dest.iter().copied().filter(|&c| c != b.core).collect(),
+                from_core: sender.core.unwrap_or(0),
+                neurons: sender.len,
+                to_cores: sender.destinations.iter().map(|&(c, _)| c).collect(),
+                messages_per_step: sender.destinations.iter().map(|&(_, n)| n).sum(),
+            });
+        }
+    }
+    for split in &placement.fan_in {
+        for s in &split.segments {
+            let block = placement.layers[split.post_layer - 1][s.post_block];
+            let relay_to_block = s.relay_core != block.core;
+            routes.push(Route {
+                population: format!("{} relay", layer_name(split.post_layer, sizes.len())),
+                from_core: s.relay_core,
+                neurons: block.len,
+                to_cores: if relay_to_block { vec![block.core] } else { Vec::new() },
+                messages_per_step: if relay_to_block { block.len as u64 } else { 0 },
             });
         }
     }

@@ -462,24 +462,10 @@ pub fn predict_usage(
 pub fn placement_traffic(graph: &PopulationGraph, placement: &Placement) -> PlacementTraffic {
     let mut traffic = PlacementTraffic::default();
     for l in 0..graph.len() {
-        let routes: Vec<GroupRoute> = graph
-            .targets(l)
-            .iter()
-            .map(|&t| GroupRoute { post_blocks: &placement.layers[t - 1], fan_in: placement.fan_in_of(l, t) })
-            .collect();
-        let senders: Vec<(usize, usize, Option<usize>)> = if l == 0 {
-            vec![(0, graph.node(0).size, None)]
-        } else {
-            placement.layers[l - 1].iter().map(|b| (b.start, b.len, Some(b.core))).collect()
-        };
-        for (start, len, own) in senders {
-            let own_chip = own.map_or(0, |c| placement.chip_of(c));
-            for (core, ranges) in spike_destinations(&routes, start, len) {
-                if Some(core) == own {
-                    continue;
-                }
-                let count: u64 = ranges.iter().map(|&(a, b)| (b - a) as u64).sum();
-                if own.is_some() {
+        for sender in sender_routes(graph, placement, l) {
+            let own_chip = sender.core.map_or(0, |c| placement.chip_of(c));
+            for (core, count) in sender.destinations {
+                if sender.core.is_some() {
                     traffic.messages += count;
                 } else {
                     traffic.host_messages += count;
@@ -502,6 +488,47 @@ pub fn placement_traffic(graph: &PopulationGraph, placement: &Placement) -> Plac
         }
     }
     traffic
+}
+
+/// Where one sending block's outputs go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderRoute {
+    /// The sending block (`None` for the host, which sends the input layer).
+    pub core: Option<usize>,
+    /// First neuron of the block.
+    pub start: usize,
+    /// Neurons of the block.
+    pub len: usize,
+    /// Every receiving core other than the sender's, with the messages per step it receives if
+    /// every neuron is active (a relay core receives only its segment's neurons).
+    pub destinations: Vec<(usize, u64)>,
+}
+
+/// The routes of layer `l`'s blocks (of the host, for the input), counted as the chip counts them.
+pub fn sender_routes(graph: &PopulationGraph, placement: &Placement, l: usize) -> Vec<SenderRoute> {
+    let routes: Vec<GroupRoute> = graph
+        .targets(l)
+        .iter()
+        .map(|&t| GroupRoute { post_blocks: &placement.layers[t - 1], fan_in: placement.fan_in_of(l, t) })
+        .collect();
+    let senders: Vec<(usize, usize, Option<usize>)> = if l == 0 {
+        vec![(0, graph.node(0).size, None)]
+    } else {
+        placement.layers[l - 1].iter().map(|b| (b.start, b.len, Some(b.core))).collect()
+    };
+    senders
+        .into_iter()
+        .map(|(start, len, core)| SenderRoute {
+            core,
+            start,
+            len,
+            destinations: spike_destinations(&routes, start, len)
+                .into_iter()
+                .filter(|(c, _)| Some(*c) != core)
+                .map(|(c, ranges)| (c, ranges.iter().map(|&(a, b)| (b - a) as u64).sum()))
+                .collect(),
+        })
+        .collect()
 }
 
 /// Name of layer `l` of a network with `count` layers: `input`, `h1`, `h2`, ..., `output`.

@@ -133,6 +133,7 @@ fn mapping_file_matches_the_placement_and_its_traffic() -> TestResult {
         let traffic = placement_traffic(&PopulationGraph::from_shape(&shape), net.placement());
         let routed: u64 = m.routes.iter().map(|r| (r.neurons * r.to_cores.len()) as u64).sum();
         assert_eq!(routed, traffic.messages, "{strategy}");
+        assert_eq!(m.routes.iter().map(|r| r.messages_per_step).sum::<u64>(), traffic.messages);
         let neurons: usize = m.populations.iter().flat_map(|p| &p.blocks).map(|b| b.neurons).sum();
         assert_eq!(neurons, 510);
         // Mantissa × 2^(shift + exponent) in state units is the real weight the chip applies.
@@ -156,6 +157,23 @@ fn mapping_file_matches_the_placement_and_its_traffic() -> TestResult {
         assert_eq!(mant[0].len(), 784);
         assert!(m.populations[0].decay.as_ref().is_some_and(|d| d.iter().all(|&x| (1..=4096).contains(&x))));
     }
+    Ok(())
+}
+
+#[test]
+fn mapping_routes_follow_fan_in_splitting() -> TestResult {
+    // analog-rram tiles have 1,024 rows: 2,010 inputs per h1 neuron go through relay tiles, which
+    // receive only their segment of the input and send partial sums to h1's tile.
+    let p = HardwareProfile::load("analog-rram")?;
+    let shape = NetworkShape::parse("2000,300,10")?;
+    let net = EpNetwork::build(&p, &shape, &TrainConfig { lr: vec![0.1], ..TrainConfig::default() })?;
+    let m = mapping_of(&net)?;
+    let traffic = placement_traffic(&PopulationGraph::from_shape(&shape), net.placement());
+    assert!(!net.placement().fan_in.is_empty());
+    assert_eq!(m.routes.iter().map(|r| r.messages_per_step).sum::<u64>(), traffic.messages);
+    let relays: Vec<_> = m.routes.iter().filter(|r| r.population == "h1 relay").collect();
+    assert_eq!(relays.len(), 3, "two input segments and one feedback segment");
+    assert!(relays.iter().all(|r| r.to_cores == vec![net.placement().layers[0][0].core]));
     Ok(())
 }
 
