@@ -80,6 +80,9 @@ pub struct Chip {
     next_slot: Vec<usize>,
     /// Where each population's spikes go, per sending block (built on first use after a change).
     pub(crate) spike_routes: Option<Vec<Vec<crate::chip_step::BlockRoute>>>,
+    /// Reused buffer for analog cores' summed updates (saves allocating and page-faulting a
+    /// pre × post array at every update).
+    pub(crate) update_scratch: Array2<f32>,
 }
 
 impl Chip {
@@ -109,6 +112,7 @@ impl Chip {
             last_max_change: 0.0,
             next_slot: vec![0; cores],
             spike_routes: None,
+            update_scratch: Array2::zeros((0, 0)),
         })
     }
 
@@ -651,7 +655,13 @@ impl Chip {
             g.weights[[j, i]] = value;
         }
         if let Some(gain) = &g.gain {
-            g.effective = Some(&g.weights * gain);
+            // In place when the shape is unchanged: no allocation per update.
+            match &mut g.effective {
+                Some(e) if e.dim() == g.weights.dim() => {
+                    ndarray::Zip::from(e).and(&g.weights).and(gain).for_each(|e, &w, &k| *e = w * k);
+                }
+                e => *e = Some(&g.weights * gain),
+            }
         }
         if self.populations[g.pre.0].is_input {
             self.static_dirty = true;

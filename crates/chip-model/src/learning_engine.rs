@@ -73,13 +73,18 @@ impl Chip {
         match self.path {
             _ if self.pulsed() => {
                 let delta = match self.path {
-                    ExecutionPath::Fast => self.sop_sum_float(rule, Some(pre), post),
+                    ExecutionPath::Fast => {
+                        let mut delta = std::mem::take(&mut self.update_scratch);
+                        self.sop_sum_float_into(rule, Some(pre), post, &mut delta);
+                        delta
+                    }
                     ExecutionPath::Reference => {
                         let w = self.read_weights(group)?;
                         self.local_sum(rule, Some(pre), post, Some(&w), 1.0).mapv(|x| x as f32)
                     }
                 };
                 self.pulsed_update(group.0, &delta, f64::from(global));
+                self.update_scratch = delta;
                 Ok(())
             }
             ExecutionPath::Fast if self.digital.is_none() => {
@@ -159,9 +164,26 @@ impl Chip {
         pre: Option<PopulationId>,
         post: PopulationId,
     ) -> Array2<f32> {
+        let mut delta = Array2::<f32>::zeros((0, 0));
+        self.sop_sum_float_into(rule, pre, post, &mut delta);
+        delta
+    }
+
+    /// [`Chip::sop_sum_float`] into `delta`, reusing its memory when it has the right shape.
+    fn sop_sum_float_into(
+        &self,
+        rule: &SumOfProducts,
+        pre: Option<PopulationId>,
+        post: PopulationId,
+        delta: &mut Array2<f32>,
+    ) {
         let n_post = self.populations[post.0].size;
         let n_pre = pre.map_or(1, |p| self.populations[p.0].size);
-        let mut delta = Array2::<f32>::zeros((n_pre, n_post));
+        if delta.dim() == (n_pre, n_post) {
+            delta.fill(0.0);
+        } else {
+            *delta = Array2::zeros((n_pre, n_post));
+        }
         for (slot, m) in &self.sop_factors(rule, pre, post) {
             match (pre, slot) {
                 (Some(p), Some(k)) => {
@@ -176,7 +198,6 @@ impl Chip {
                 }
             }
         }
-        delta
     }
 
     /// Analog cores: every device moves by whole pulses toward `global · delta`.
@@ -206,16 +227,31 @@ impl Chip {
         let c2c = a.update.dw_min_std as f32;
         let levels = crate::chip::conductance_levels(&a);
         let table = crate::gaussian::table();
-        for (((drow, mut wrow), uprow), downrow) in
-            delta.rows().into_iter().zip(grp.weights.rows_mut()).zip(up.rows()).zip(down.rows())
+        let cols = delta.ncols();
+        let (Some(dl), Some(wl), Some(ul), Some(downl)) =
+            (delta.as_slice(), grp.weights.as_slice_mut(), up.as_slice(), down.as_slice())
+        else {
+            unreachable!("update and device arrays are allocated in standard layout")
+        };
+        // Column indices of the row's devices with a non-zero request, found without branches
+        // (most requests are exactly zero, and which ones is unpredictable).
+        let mut moving = vec![0u32; cols];
+        for (((drow, wrow), uprow), downrow) in dl
+            .chunks_exact(cols)
+            .zip(wl.chunks_exact_mut(cols))
+            .zip(ul.chunks_exact(cols))
+            .zip(downl.chunks_exact(cols))
         {
-            if drow.iter().all(|&d| d == 0.0) {
-                continue;
+            let mut n = 0usize;
+            for (i, &d) in drow.iter().enumerate() {
+                moving[n] = i as u32;
+                n += usize::from(d != 0.0);
             }
-            for (((&d, w), &up), &down) in drow.iter().zip(wrow.iter_mut()).zip(uprow).zip(downrow) {
-                if d == 0.0 {
-                    continue;
-                }
+            // Devices are visited in column order, so the random stream is drawn as if zero
+            // requests were skipped one by one.
+            for &i in &moving[..n] {
+                let i = i as usize;
+                let (d, w) = (drow[i], &mut wrow[i]);
                 // One 64-bit word per device: 32 bits round the pulse count, 32 bits its noise.
                 let word = rng.next_u64();
                 let want = d * to_pulses;
@@ -227,7 +263,7 @@ impl Chip {
                 // branches would mispredict): no pulse moves nothing, and the Gaussian tail (the
                 // only part that draws from `rng`) is drawn only for a device that moves.
                 let pos = want > 0.0;
-                let step = if pos { up } else { -down };
+                let step = if pos { uprow[i] } else { -downrow[i] };
                 let bound = if soft { 1.0 - (if pos { *w } else { -*w }) * inv_r } else { 1.0 };
                 let z = crate::gaussian::normal_from_bits_if(
                     (word >> 32) as u32,
