@@ -14,7 +14,7 @@
 //!   exposes: `Chip::write_weights` (784 × 500), `Chip::read_weights` (784 × 500) and
 //!   `Chip::apply_input` (batch 50 × 784 pixels).
 //! - `noise_generation`: the random numbers each profile draws, through the public generator
-//!   pieces (`gaussian::fill_standard_normal`, `gaussian::normal_from_bits`,
+//!   pieces (`gaussian::fill_standard_normal_lanes`, `gaussian::normals_from_halves`,
 //!   `RoundingNoise::uniform` with `fixed_point::round_to_grid`), plus in-situ twins of the
 //!   analog profile with its noise switched off, whose difference to the normal bench is the
 //!   noise's cost inside the chip.
@@ -26,7 +26,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chip_model::fixed_point::round_to_grid;
-use chip_model::gaussian::{fill_standard_normal, normal_from_bits, table};
+use chip_model::gaussian::{fill_standard_normal_lanes, normals_from_halves};
+use chip_model::lane_rng::LaneRng;
 use chip_model::rounding_noise::RoundingNoise;
 use chip_model::{Arithmetic, Chip, HardwareProfile, Nudge, PopulationSpec, SumOfProducts, TraceSlot};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -265,10 +266,12 @@ fn pulsed_devices(x: &Array2<f32>) -> usize {
 ///   `round_to_grid` for the 397,000 synapse updates of one batch (the learning engine's inner
 ///   loop without the weight clamp and without skipping zero updates); `loihi2/rounding_hash_only`
 ///   is the hash alone.
-/// - `analog-rram/output_noise_step`: `fill_standard_normal` (Xoshiro256++ and the inverse-CDF
-///   table) for one step's column outputs at batch 50 (50 × 510 Gaussians).
-/// - `analog-rram/pulse_noise_update`: one 64-bit word and one `normal_from_bits` per device that
-///   a pulsed update moves (the pulse count's uniform and the cycle-to-cycle noise).
+/// - `analog-rram/output_noise_step`: `fill_standard_normal_lanes` (16 xoshiro128++ lanes and the
+///   inverse-CDF table) for one step's column outputs at batch 50 (50 × 510 Gaussians), one row of
+///   510 at a time as the chip draws them.
+/// - `analog-rram/pulse_noise_update`: one 32-bit lane word per device of the rows a pulsed update
+///   touches, and `normals_from_halves` on their high halves (the pulse count's uniform and the
+///   cycle-to-cycle noise).
 /// - `analog-rram/settle_step_noise_off` and `analog-rram/local_update_c2c_off`: the settle step
 ///   (batch 50) and the local update with output noise, respectively cycle-to-cycle pulse noise,
 ///   set to zero; compare with `settle_free_step/analog-rram/batch50` and
@@ -308,25 +311,30 @@ fn noise_generation(c: &mut Criterion, data: &DatasetSplit) {
     });
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let mut lanes = LaneRng::from_rng(&mut rng);
     let mut z = vec![0.0f32; BATCH * neurons()];
+    let mut bits = Vec::new();
     group.throughput(Throughput::Elements(z.len() as u64));
     group.bench_function(BenchmarkId::new("analog-rram", "output_noise_step"), |b| {
         b.iter(|| {
-            fill_standard_normal(&mut z, &mut rng);
+            for row in z.chunks_mut(neurons()) {
+                fill_standard_normal_lanes(row, &mut lanes, &mut bits, &mut rng);
+            }
             black_box(&z);
         });
     });
 
     let devices = pulsed_devices(&x);
-    let q = table();
+    let (_, hidden, _) = SIZES;
+    let (mut words, mut zs) = (vec![0u32; hidden], vec![0.0f32; hidden]);
     group.throughput(Throughput::Elements(devices as u64));
     group.bench_function(BenchmarkId::new("analog-rram", "pulse_noise_update"), |b| {
         b.iter(|| {
             let mut sum = 0.0f32;
-            for _ in 0..devices {
-                let word = rng.next_u64();
-                let u = (word as u32) as f32 * (1.0 / 4_294_967_296.0);
-                sum += u + normal_from_bits((word >> 32) as u32, q, &mut rng);
+            for _ in 0..devices / hidden {
+                lanes.fill_u32(&mut words);
+                normals_from_halves(&mut zs, |i| words[i] >> 16, &mut rng);
+                sum += zs[0] + (words[0] & 0xFFFF) as f32;
             }
             black_box(sum)
         });

@@ -212,19 +212,31 @@ impl Chip {
         let Some(drive) = self.populations[q].drive_f.as_slice_mut() else {
             unreachable!("population arrays are allocated in standard layout")
         };
-        let mut z = vec![0.0f32; n];
+        // One lane generator per tile conversion, seeded from the chip's noise stream.
+        let mut lanes = crate::lane_rng::LaneRng::from_rng(rng);
+        let (mut z, mut bits) = (vec![0.0f32; n], Vec::with_capacity(n));
         for (row, var) in drive.chunks_exact_mut(n).zip(variance) {
+            let sd = var.sqrt();
             if noisy {
-                let sd = var.sqrt();
-                crate::gaussian::fill_standard_normal(&mut z, rng);
-                for (v, &z) in row.iter_mut().zip(&z) {
-                    *v += sd * z;
-                }
+                crate::gaussian::fill_standard_normal_lanes(&mut z, &mut lanes, &mut bits, rng);
             }
-            if let Some((step, levels)) = adc {
-                for v in row.iter_mut() {
-                    *v = crate::fixed_point::quantise_clamped(*v, step, -levels, levels);
+            match adc {
+                Some((step, levels)) if noisy => {
+                    for (v, &z) in row.iter_mut().zip(&z) {
+                        *v = crate::fixed_point::quantise_clamped(*v + sd * z, step, -levels, levels);
+                    }
                 }
+                Some((step, levels)) => {
+                    for v in row.iter_mut() {
+                        *v = crate::fixed_point::quantise_clamped(*v, step, -levels, levels);
+                    }
+                }
+                None if noisy => {
+                    for (v, &z) in row.iter_mut().zip(&z) {
+                        *v += sd * z;
+                    }
+                }
+                None => {}
             }
         }
     }

@@ -30,7 +30,9 @@ pub fn round_even_f32(x: f32) -> f32 {
 #[inline(always)]
 pub fn quantise_clamped(x: f32, step: f32, lo: f32, hi: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
-    (((x / step).clamp(lo, hi) + MAGIC) - MAGIC) * step
+    // A multiplication by the reciprocal (hoisted out of loops) instead of a division per value:
+    // a value within an ulp of a half step may round the other way, which no converter resolves.
+    (((x * (1.0 / step)).clamp(lo, hi) + MAGIC) - MAGIC) * step
 }
 
 /// Clamps `x` to the range of a signed integer of `bits` bits (sign included).

@@ -3,7 +3,9 @@
 //! Read noise needs one Gaussian per column output per step (over a hundred million per epoch), so
 //! the generator has to cost about as much as a multiply-add. Sixteen random bits pick one of 4,096
 //! equal-probability bins of the standard normal (12 bits) and one of 16 positions inside it
-//! (4 bits), interpolated linearly between the bin's quantiles; one 64-bit word gives four numbers.
+//! (4 bits), interpolated linearly between the bin's quantiles; one 32-bit word gives two numbers.
+//! The chip draws its words from vectorised lane generators ([`fill_standard_normal_lanes`]);
+//! [`fill_standard_normal`] is the plain scalar version of the same mapping.
 //! The two outermost bins (|z| > 3.49, probability 1/2048) are sampled exactly from the Gaussian
 //! tail with Marsaglia's method. The result has the normal distribution's quantiles at every bin
 //! edge (a resolution of about 10⁻⁴ in the body), and its mean and variance agree with 0 and 1 to
@@ -61,7 +63,8 @@ fn tail<R: Rng + ?Sized>(a: f64, rng: &mut R) -> f64 {
     }
 }
 
-/// Fills `out` with standard normal numbers drawn from `rng`.
+/// Fills `out` with standard normal numbers drawn from `rng` (one 64-bit word per four numbers):
+/// the scalar reference for [`fill_standard_normal_lanes`].
 pub fn fill_standard_normal<R: Rng + ?Sized>(out: &mut [f32], rng: &mut R) {
     let q = table();
     let mut chunks = out.chunks_exact_mut(4);
@@ -76,34 +79,101 @@ pub fn fill_standard_normal<R: Rng + ?Sized>(out: &mut [f32], rng: &mut R) {
     }
 }
 
+/// Each bin's lower quantile and width, `(q[k], q[k+1] − q[k])`, side by side so that one load
+/// fetches both (the two tail bins hold zeros: their numbers are drawn exactly).
+fn bin_table() -> &'static [[f32; 2]; BINS] {
+    static BINS_TABLE: OnceLock<Box<[[f32; 2]; BINS]>> = OnceLock::new();
+    BINS_TABLE.get_or_init(|| {
+        let q = table();
+        let mut t = Box::new([[0.0f32; 2]; BINS]);
+        for k in 1..BINS - 1 {
+            t[k] = [q[k], q[k + 1] - q[k]];
+        }
+        t
+    })
+}
+
+/// Fills `out` with standard normal numbers from `lanes`: 16 random bits per number (12-bit bin,
+/// 4-bit position, as [`normal_from_bits16`]; the low half of each word first), in passes simple
+/// enough for the compiler to vectorise or pipeline: random words, table interpolation, then the
+/// rare tail bins (one in 2,048) drawn exactly with `tail_rng`. `bits` is scratch space.
+pub fn fill_standard_normal_lanes<R: Rng + ?Sized>(
+    out: &mut [f32],
+    lanes: &mut crate::lane_rng::LaneRng,
+    bits: &mut Vec<u32>,
+    tail_rng: &mut R,
+) {
+    bits.resize(out.len().div_ceil(2), 0);
+    lanes.fill_u32(bits);
+    let t = bin_table();
+    // Chunks of 64 numbers (32 words): a chunk is searched for tail bins only if its
+    // branch-free flag says it holds one (about one chunk in 32).
+    for (zs, ws) in out.chunks_mut(64).zip(bits.chunks(32)) {
+        let mut any_tail = false;
+        let mut pairs = zs.chunks_exact_mut(2);
+        for (pair, &w) in (&mut pairs).zip(ws) {
+            let (h0, h1) = (w & 0xFFFF, w >> 16);
+            pair[0] = interpolate16(h0, t);
+            pair[1] = interpolate16(h1, t);
+            any_tail |= is_tail16(h0) | is_tail16(h1);
+        }
+        if let ([z], Some(&w)) = (pairs.into_remainder(), ws.last()) {
+            *z = interpolate16(w & 0xFFFF, t);
+            any_tail |= is_tail16(w & 0xFFFF);
+        }
+        if any_tail {
+            fix_tails(zs, |i| (ws[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tail_rng);
+        }
+    }
+}
+
+/// One standard normal number per 16-bit value `half(i)` (12-bit bin, 4-bit position) into
+/// `out[i]`, with the tail bins drawn exactly from `tail_rng` in order.
+pub fn normals_from_halves<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail_rng: &mut R) {
+    let t = bin_table();
+    for (c, zs) in out.chunks_mut(64).enumerate() {
+        let mut any_tail = false;
+        for (j, z) in zs.iter_mut().enumerate() {
+            let h = half(64 * c + j);
+            *z = interpolate16(h, t);
+            any_tail |= is_tail16(h);
+        }
+        if any_tail {
+            fix_tails(zs, |j| half(64 * c + j), tail_rng);
+        }
+    }
+}
+
+/// The table part of a 16-bit normal number: bin `h >> 4`, position `h & 15` (tail bins give 0).
+#[inline(always)]
+fn interpolate16(h: u32, t: &[[f32; 2]; BINS]) -> f32 {
+    let [lo, width] = t[(h >> 4) as usize & (BINS - 1)];
+    lo + width * (((h & 0xF) as f32 + 0.5) * (1.0 / 16.0))
+}
+
+/// Whether 16-bit value `h` falls in a tail bin (k = 0 or k = BINS − 1: (k + 1) mod BINS < 2).
+#[inline(always)]
+fn is_tail16(h: u32) -> bool {
+    ((h >> 4) + 1) & (BINS as u32 - 1) < 2
+}
+
+/// Replaces the numbers whose 16-bit value is in a tail bin by exact tail samples, in order.
+#[cold]
+fn fix_tails<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail_rng: &mut R) {
+    let edge = tail_edge();
+    for (i, z) in out.iter_mut().enumerate() {
+        let h = half(i);
+        if is_tail16(h) {
+            let x = tail(edge, tail_rng) as f32;
+            *z = if h >> 4 == 0 { -x } else { x };
+        }
+    }
+}
+
 /// One standard normal number from 16 random bits (12-bit bin, 4-bit position).
 #[inline(always)]
 fn normal_from_bits16<R: Rng + ?Sized>(bits: u16, q: &[f32; BINS + 1], rng: &mut R) -> f32 {
     normal_in_bin(usize::from(bits >> 4), (f32::from(bits & 0xF) + 0.5) * (1.0 / 16.0), q, rng)
-}
-
-/// One standard normal number from 32 random bits (`rng` is used only in the tails).
-#[inline(always)]
-pub fn normal_from_bits<R: Rng + ?Sized>(bits: u32, q: &[f32; BINS + 1], rng: &mut R) -> f32 {
-    normal_in_bin((bits >> 20) as usize, (bits & 0xF_FFFF) as f32 * (1.0 / (1u32 << 20) as f32), q, rng)
-}
-
-/// [`normal_from_bits`] that draws from the Gaussian tail (and consumes `rng`) only when
-/// `need_tail` is true, and returns 0 for a tail bin otherwise: for callers that scale the number by
-/// something that may be zero and must not advance `rng` then.
-#[inline(always)]
-pub fn normal_from_bits_if<R: Rng + ?Sized>(
-    bits: u32,
-    q: &[f32; BINS + 1],
-    need_tail: bool,
-    rng: &mut R,
-) -> f32 {
-    let k = (bits >> 20) as usize;
-    if k == 0 || k == BINS - 1 {
-        if need_tail { normal_from_bits(bits, q, rng) } else { 0.0 }
-    } else {
-        q[k] + (q[k + 1] - q[k]) * ((bits & 0xF_FFFF) as f32 * (1.0 / (1u32 << 20) as f32))
-    }
 }
 
 /// The value at position `frac` (0..1) inside equal-probability bin `k`; the two outer bins are
@@ -137,10 +207,33 @@ mod tests {
     }
 
     #[test]
+    fn lane_samples_match_the_scalar_formula_and_have_gaussian_moments_and_tails() {
+        let mut parent = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(4);
+        let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut parent);
+        let mut twin = lanes.clone();
+        let mut tail_rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut twin_tail = tail_rng.clone();
+        let mut v = vec![0.0f32; 2_000_003];
+        let mut bits = Vec::new();
+        fill_standard_normal_lanes(&mut v, &mut lanes, &mut bits, &mut tail_rng);
+        // The same words through the scalar formula give the same numbers (low half first).
+        let mut words = vec![0u32; v.len().div_ceil(2)];
+        twin.fill_u32(&mut words);
+        let q = table();
+        let halves = words.iter().flat_map(|&w| [w as u16, (w >> 16) as u16]);
+        assert!(halves.zip(&v).all(|(h, &z)| normal_from_bits16(h, q, &mut twin_tail) == z));
+        check_moments_and_tails(&v);
+    }
+
+    #[test]
     fn samples_have_gaussian_moments_and_tails() {
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
         let mut v = vec![0.0f32; 2_000_001];
         fill_standard_normal(&mut v, &mut rng);
+        check_moments_and_tails(&v);
+    }
+
+    fn check_moments_and_tails(v: &[f32]) {
         let n = v.len() as f64;
         let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
         let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n;

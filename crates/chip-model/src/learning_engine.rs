@@ -205,11 +205,11 @@ impl Chip {
     /// A requested change `Δ` becomes `n = ⌊|Δ|/dw_min⌋` pulses plus one with the probability of the
     /// remainder; each pulse moves the conductance by the device's own up or down step, scaled by the
     /// soft-bound factor, with cycle-to-cycle noise (the sum of `n` noisy pulses is drawn as one
-    /// Gaussian of standard deviation `dw_min_std·√n` steps). Random numbers come from a generator
-    /// seeded by (chip, group, update count) and are drawn in synapse order, so forward and feedback
-    /// devices (different groups) are independent and results do not depend on threads.
+    /// Gaussian of standard deviation `dw_min_std·√n` steps). Random numbers come from generators
+    /// seeded by (chip, group, update count) and are drawn row by row in synapse order, so forward
+    /// and feedback devices (different groups) are independent and results do not depend on threads.
     fn pulsed_update(&mut self, g: usize, delta: &Array2<f32>, global: f64) {
-        use rand::{Rng, SeedableRng};
+        use rand::SeedableRng;
         let Some(a) = self.analog.clone() else { return };
         let seed = self.seed;
         let grp = &mut self.groups[g];
@@ -221,59 +221,47 @@ impl Chip {
                 ^ crate::rounding_noise::mix((g as u64) << 32 ^ grp.updates),
         );
         let r = grp.range;
-        let inv_r = 1.0 / r;
-        let to_pulses = (global / (a.update.dw_min * f64::from(r))) as f32;
         let soft = a.update.bounds == crate::profile::Bounds::Soft;
         let c2c = a.update.dw_min_std as f32;
         let levels = crate::chip::conductance_levels(&a);
-        let table = crate::gaussian::table();
+        let pulse = PulseParams {
+            to_pulses: (global / (a.update.dw_min * f64::from(r))) as f32,
+            bound_slope: if soft { 1.0 / r } else { 0.0 },
+            c2c,
+            range: r,
+        };
         let cols = delta.ncols();
         let (Some(dl), Some(wl), Some(ul), Some(downl)) =
             (delta.as_slice(), grp.weights.as_slice_mut(), up.as_slice(), down.as_slice())
         else {
             unreachable!("update and device arrays are allocated in standard layout")
         };
-        // Column indices of the row's devices with a non-zero request, found without branches
-        // (most requests are exactly zero, and which ones is unpredictable).
-        let mut moving = vec![0u32; cols];
+        // Every device of a row with some request draws one 32-bit word from lane generators seeded
+        // by `rng`: 16 bits round its pulse count, 16 bits give the Gaussian of its cycle-to-cycle
+        // noise (tails drawn exactly from `rng`); the row's
+        // update is then one branch-free pass that the compiler vectorises. (Drawing for devices
+        // that do not move costs less than finding the ones that do.)
+        let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
+        let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
         for (((drow, wrow), uprow), downrow) in dl
             .chunks_exact(cols)
             .zip(wl.chunks_exact_mut(cols))
             .zip(ul.chunks_exact(cols))
             .zip(downl.chunks_exact(cols))
         {
-            let mut n = 0usize;
-            for (i, &d) in drow.iter().enumerate() {
-                moving[n] = i as u32;
-                n += usize::from(d != 0.0);
+            if drow.iter().all(|&d| d == 0.0) {
+                continue;
             }
-            // Devices are visited in column order, so the random stream is drawn as if zero
-            // requests were skipped one by one.
-            for &i in &moving[..n] {
-                let i = i as usize;
-                let (d, w) = (drow[i], &mut wrow[i]);
-                // One 64-bit word per device: 32 bits round the pulse count, 32 bits its noise.
-                let word = rng.next_u64();
-                let want = d * to_pulses;
-                let pulses_real = want.abs().min(1e9);
-                let whole = pulses_real as u32;
-                let u = (word as u32) as f32 * (1.0 / 4_294_967_296.0);
-                let pulses = (whole + u32::from(u < pulses_real - whole as f32)) as f32;
-                // Branch-free from here (the signs and pulse counts of updates are random, so
-                // branches would mispredict): no pulse moves nothing, and the Gaussian tail (the
-                // only part that draws from `rng`) is drawn only for a device that moves.
-                let pos = want > 0.0;
-                let step = if pos { uprow[i] } else { -downrow[i] };
-                let bound = if soft { 1.0 - (if pos { *w } else { -*w }) * inv_r } else { 1.0 };
-                let z = crate::gaussian::normal_from_bits_if(
-                    (word >> 32) as u32,
-                    table,
-                    pulses > 0.0 && c2c > 0.0,
-                    &mut rng,
-                );
-                let jitter = c2c * pulses.sqrt() * z;
-                let moved = (*w + step * bound.max(0.0) * (pulses + jitter)).clamp(-r, r);
-                *w = crate::chip::quantise_conductance(moved, r, levels);
+            lanes.fill_u32(&mut words);
+            if c2c > 0.0 {
+                crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
+            }
+            pulse_row(PulseRow { drow, wrow, uprow, downrow, words: &words, z: &z }, &pulse);
+            if levels > 0 {
+                // Devices that did not move are on the grid already: quantising is idempotent.
+                for w in wrow.iter_mut() {
+                    *w = crate::chip::quantise_conductance(*w, r, levels);
+                }
             }
         }
         grp.updates += 1;
@@ -641,6 +629,61 @@ impl Chip {
         }
         self.count_updates(target);
     }
+}
+
+/// Scalars of one pulsed update (see [`Chip::pulsed_update`]).
+struct PulseParams {
+    /// Pulses per unit of requested change.
+    to_pulses: f32,
+    /// Soft bounds: `1/R` (a pulse's effect shrinks linearly toward the bound it moves to);
+    /// hard bounds: 0.
+    bound_slope: f32,
+    /// Cycle-to-cycle noise of one pulse, relative to its size.
+    c2c: f32,
+    /// Conductance range `R`: devices stay in `[−R, R]`.
+    range: f32,
+}
+
+/// One row of devices and its random numbers: requests, conductances, the devices' up and down
+/// steps, one random word (its low 16 bits round the pulse count) and one standard normal number
+/// (pulse noise) per device.
+struct PulseRow<'a> {
+    drow: &'a [f32],
+    wrow: &'a mut [f32],
+    uprow: &'a [f32],
+    downrow: &'a [f32],
+    words: &'a [u32],
+    z: &'a [f32],
+}
+
+/// Moves one row of devices by whole pulses. Branch-free over slices of one length, with
+/// unconditional loads, so that the compiler vectorises it (a request of zero moves nothing:
+/// zero pulses, zero jitter).
+fn pulse_row(row: PulseRow, p: &PulseParams) {
+    let n = row.drow.len();
+    let (wrow, words, z) = (&mut row.wrow[..n], &row.words[..n], &row.z[..n]);
+    let (uprow, downrow) = (&row.uprow[..n], &row.downrow[..n]);
+    for i in 0..n {
+        let want = row.drow[i] * p.to_pulses;
+        let w = wrow[i];
+        // ⌊|want| + u⌋ with u uniform on the 2^-16 grid: ⌊|want|⌋ pulses, plus one with the
+        // probability of the remainder (to within 2^-16).
+        let u = (words[i] & 0xFFFF) as i32 as f32 * (1.0 / 65_536.0);
+        let pulses = (want.abs().min(1e9) + u) as i32 as f32;
+        let pos = want > 0.0;
+        let step = select(pos, uprow[i], -downrow[i]);
+        let bound = 1.0 - select(pos, w, -w) * p.bound_slope;
+        let jitter = p.c2c * pulses.sqrt() * z[i];
+        wrow[i] = (w + step * bound.max(0.0) * (pulses + jitter)).clamp(-p.range, p.range);
+    }
+}
+
+/// `if c { a } else { b }` on the bits, so that both operands are loaded and the choice
+/// vectorises (a plain `if` on two loads does not).
+#[inline(always)]
+fn select(c: bool, a: f32, b: f32) -> f32 {
+    let m = 0u32.wrapping_sub(u32::from(c));
+    f32::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
 }
 
 /// The rounding numbers of one row of a synapse group's update: synapse `(row, i)` of a forward

@@ -17,6 +17,7 @@ pub mod energy;
 pub mod error;
 pub mod fixed_point;
 pub mod gaussian;
+pub mod lane_rng;
 pub mod learning_engine;
 pub mod learning_rule;
 pub mod mismatch;
