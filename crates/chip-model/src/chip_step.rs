@@ -920,7 +920,7 @@ fn digital_update_fused(
         let trow = targets.map(|(t, beta)| (&t[r.clone()], beta));
         for k in 0..n {
             let v = srow[k];
-            let acc = crow[k] + ((prow[k] as i32 + half) >> shift);
+            let acc = crow[k] + ((exact_f32_to_i32(prow[k]) + half) >> shift);
             let mut drive = acc.clamp(acc_lo, acc_hi) + bias[k];
             if let Some((t, beta)) = trow {
                 drive += (beta * (t[k] as i32 - v) + nudge_half) >> nf;
@@ -934,6 +934,14 @@ fn digital_update_fused(
     }
     pop.fused_shift = None;
     0.0
+}
+
+/// An f32 holding an exact integer of magnitude below 2^31, as i32: the low 32 bits of
+/// `x + 1.5·2^52` in f64 (whose unit in the last place is 1). Unlike `as i32`, whose saturating
+/// conversion stays scalar on baseline x86-64, this vectorises.
+#[inline(always)]
+fn exact_f32_to_i32(x: f32) -> i32 {
+    (f64::from(x) + 6_755_399_441_055_744.0).to_bits() as i32
 }
 
 /// `dst = src` for arrays of one shape, as a memory copy when both are contiguous.
@@ -1022,6 +1030,19 @@ fn reference_float_sum(a: ArrayView2<f32>, w: ArrayView2<f32>, out: &mut Array2<
                 sum += f64::from(a[[b, j]]) * f64::from(w[[j, i]]);
             }
             out[[b, i]] += sum as f32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_f32_to_i32;
+
+    #[test]
+    fn exact_f32_to_i32_agrees_with_the_plain_conversion_on_integers() {
+        let edges = [0.0f32, -0.0, 1.0, -1.0, 16_777_216.0, -16_777_216.0, 2_147_483_520.0, -2_147_483_648.0];
+        for x in edges.into_iter().chain((-70_000..70_000).map(|k| (k * 241) as f32)) {
+            assert_eq!(exact_f32_to_i32(x), x as i32, "{x}");
         }
     }
 }
