@@ -940,7 +940,7 @@ fn digital_update_fused(
 /// `x + 1.5·2^52` in f64 (whose unit in the last place is 1). Unlike `as i32`, whose saturating
 /// conversion stays scalar on baseline x86-64, this vectorises.
 #[inline(always)]
-fn exact_f32_to_i32(x: f32) -> i32 {
+pub(crate) fn exact_f32_to_i32(x: f32) -> i32 {
     (f64::from(x) + 6_755_399_441_055_744.0).to_bits() as i32
 }
 

@@ -53,7 +53,8 @@ impl Chip {
         for p in &mut self.populations {
             let data = if digital {
                 let shift = p.out_bits.saturating_sub(trace_bits);
-                p.activity.mapv(|a| ((a as i64) >> shift) as f32)
+                // Activities are exact integers (payloads) on digital cores.
+                p.activity.mapv(|a| (crate::chip_step::exact_f32_to_i32(a) >> shift) as f32)
             } else {
                 p.activity.clone()
             };
