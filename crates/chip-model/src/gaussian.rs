@@ -95,7 +95,7 @@ fn bin_table() -> &'static [[f32; 2]; BINS] {
 
 /// Fills `out` with standard normal numbers from `lanes`: 16 random bits per number (12-bit bin,
 /// 4-bit position, as [`normal_from_bits16`]; the low half of each word first), in passes simple
-/// enough for the compiler to vectorise or pipeline: random words, table interpolation, then the
+/// enough for the compiler to vectorise or pipeline: random words, one table load per number, then the
 /// rare tail bins (one in 2,048) drawn exactly with `tail_rng`. `bits` is scratch space.
 pub fn fill_standard_normal_lanes<R: Rng + ?Sized>(
     out: &mut [f32],
@@ -105,40 +105,53 @@ pub fn fill_standard_normal_lanes<R: Rng + ?Sized>(
 ) {
     bits.resize(out.len().div_ceil(2), 0);
     lanes.fill_u32(bits);
-    let t = bin_table();
-    // Chunks of 64 numbers (32 words): a chunk is searched for tail bins only if its
-    // branch-free flag says it holds one (about one chunk in 32).
+    let t = value_table();
+    // Chunks of 64 numbers (32 words): a chunk is searched for tail bins only if its flag (a
+    // separate pass, which vectorises) says it holds one (about one chunk in 32).
     for (zs, ws) in out.chunks_mut(64).zip(bits.chunks(32)) {
-        let mut any_tail = false;
         let mut pairs = zs.chunks_exact_mut(2);
         for (pair, &w) in (&mut pairs).zip(ws) {
-            let (h0, h1) = (w & 0xFFFF, w >> 16);
-            pair[0] = interpolate16(h0, t);
-            pair[1] = interpolate16(h1, t);
-            any_tail |= is_tail16(h0) | is_tail16(h1);
+            pair[0] = t[(w & 0xFFFF) as usize];
+            pair[1] = t[(w >> 16) as usize];
         }
         if let ([z], Some(&w)) = (pairs.into_remainder(), ws.last()) {
-            *z = interpolate16(w & 0xFFFF, t);
-            any_tail |= is_tail16(w & 0xFFFF);
+            *z = t[(w & 0xFFFF) as usize];
         }
-        if any_tail {
+        // (The unused high half of an odd final word may raise the flag; `fix_tails` then finds
+        // nothing to replace.)
+        let tails = ws.iter().fold(0u32, |a, &w| a | u32::from(is_tail16(w & 0xFFFF) | is_tail16(w >> 16)));
+        if tails != 0 {
             fix_tails(zs, |i| (ws[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tail_rng);
         }
     }
 }
 
+/// Every 16-bit value's number, `interpolate16(h)` for all 65,536 values `h` (tail bins hold 0):
+/// one load per number instead of a bin lookup and an interpolation (256 KiB, cache-resident).
+fn value_table() -> &'static [f32; 1 << 16] {
+    static VALUES: OnceLock<Box<[f32; 1 << 16]>> = OnceLock::new();
+    VALUES.get_or_init(|| {
+        let t = bin_table();
+        let mut v = Box::new([0.0f32; 1 << 16]);
+        for (h, x) in v.iter_mut().enumerate() {
+            *x = interpolate16(h as u32, t);
+        }
+        v
+    })
+}
+
 /// One standard normal number per 16-bit value `half(i)` (12-bit bin, 4-bit position) into
 /// `out[i]`, with the tail bins drawn exactly from `tail_rng` in order.
 pub fn normals_from_halves<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail_rng: &mut R) {
-    let t = bin_table();
+    let t = value_table();
     for (c, zs) in out.chunks_mut(64).enumerate() {
-        let mut any_tail = false;
+        let mut tails = 0u32;
         for (j, z) in zs.iter_mut().enumerate() {
             let h = half(64 * c + j);
-            *z = interpolate16(h, t);
-            any_tail |= is_tail16(h);
+            *z = t[(h & 0xFFFF) as usize];
+            tails |= u32::from(is_tail16(h));
         }
-        if any_tail {
+        if tails != 0 {
             fix_tails(zs, |j| half(64 * c + j), tail_rng);
         }
     }
