@@ -239,9 +239,9 @@ impl Chip {
         };
         // Every device of a row with some request draws one 32-bit word from lane generators seeded
         // by `rng`: 16 bits round its pulse count, 16 bits give the Gaussian of its cycle-to-cycle
-        // noise (tails drawn exactly from `rng`); the row's
-        // update is then one branch-free pass that the compiler vectorises. (Drawing for devices
-        // that do not move costs less than finding the ones that do.)
+        // noise (tails drawn exactly from `rng`). The row's update is then one branch-free pass
+        // that the compiler vectorises (drawing for devices that do not move costs less than
+        // finding the ones that do).
         let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
         let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
         for (((drow, wrow), uprow), downrow) in dl
