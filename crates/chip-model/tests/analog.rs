@@ -271,3 +271,27 @@ fn cycle_to_cycle_noise_and_device_spread_scatter_equal_requests() -> TestResult
     assert!((cv - 0.304).abs() < 0.04, "cv {cv}");
     Ok(())
 }
+
+#[test]
+fn fractional_requests_are_rounded_to_whole_pulses_without_bias() -> TestResult {
+    let mut p = clean_analog()?;
+    analog_mut(&mut p).update.dw_min = 0.001;
+    let (mut chip, g, rule, pop) = pulse_rig(&p)?;
+    assert!(chip.read_activity(pop)?.iter().all(|&a| a > 0.99), "every trace must be 1 for this rig");
+    // 0.3 pulses requested per update, 100 updates: each device takes Binomial(100, 0.3) pulses.
+    for _ in 0..100 {
+        chip.learn(g, &rule, 0.0003)?;
+    }
+    let w = chip.read_weights(g)?;
+    let pulses: Vec<f64> = w.iter().map(|&x| f64::from(x) / 0.001).collect();
+    for &k in &pulses {
+        assert!((k - k.round()).abs() < 1e-2, "a device moved by a fraction of a pulse: {k}");
+    }
+    let n = pulses.len() as f64;
+    let mean = pulses.iter().sum::<f64>() / n;
+    let var = pulses.iter().map(|k| (k - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    // Mean 30 (standard error √(21/1600) ≈ 0.115), variance 21 (sampling spread about 3.5 %).
+    assert!((mean - 30.0).abs() < 0.6, "mean pulses {mean}");
+    assert!((var / 21.0 - 1.0).abs() < 0.2, "variance of pulse counts {var}");
+    Ok(())
+}
