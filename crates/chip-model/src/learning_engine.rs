@@ -244,15 +244,18 @@ impl Chip {
         // finding the ones that do).
         let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
         let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
-        for (((drow, wrow), uprow), downrow) in dl
+        let mut touched = Vec::new();
+        for (j, (((drow, wrow), uprow), downrow)) in dl
             .chunks_exact(cols)
             .zip(wl.chunks_exact_mut(cols))
             .zip(ul.chunks_exact(cols))
             .zip(downl.chunks_exact(cols))
+            .enumerate()
         {
-            if drow.iter().all(|&d| d == 0.0) {
+            if all_zero(drow) {
                 continue;
             }
+            touched.push(j);
             lanes.fill_u32(&mut words);
             if c2c > 0.0 {
                 crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
@@ -266,7 +269,7 @@ impl Chip {
             }
         }
         grp.updates += 1;
-        self.refresh_effective(GroupId(g));
+        self.refresh_effective_rows(GroupId(g), &touched);
         self.count_updates(Target::Group(g));
     }
 
@@ -563,7 +566,10 @@ impl Chip {
                             // no update (most rows in online learning): one vectorised test skips them.
                             let silent = rows.is_none()
                                 && match delta {
-                                    Delta::Exact(dl) => dl.row(c).iter().all(|&x| x == 0.0),
+                                    Delta::Exact(dl) => dl
+                                        .row(c)
+                                        .as_slice()
+                                        .map_or_else(|| dl.row(c).iter().all(|&x| x == 0.0), all_zero),
                                     Delta::Wide(dl) => dl.row(c).iter().all(|&x| x == 0.0),
                                 };
                             if silent {
@@ -630,6 +636,13 @@ impl Chip {
         }
         self.count_updates(target);
     }
+}
+
+/// True if every value is +0 or −0: an OR over the bits without the sign in chunks of 64, which
+/// vectorises, with an early exit between chunks (a scalar compare per value is slow on the many
+/// all-zero rows of online learning; a whole-row pass is slow on the rows that are not).
+fn all_zero(xs: &[f32]) -> bool {
+    xs.chunks(64).all(|c| c.iter().fold(0u32, |acc, &x| acc | (x.to_bits() << 1)) == 0)
 }
 
 /// Scalars of one pulsed update (see [`Chip::pulsed_update`]).
