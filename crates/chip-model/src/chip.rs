@@ -649,41 +649,32 @@ impl Chip {
         Ok(())
     }
 
-    /// [`Chip::refresh_effective`] after a change confined to presynaptic `rows` (stuck devices are
-    /// re-applied everywhere): the same result with work proportional to the rows changed.
-    pub(crate) fn refresh_effective_rows(&mut self, group: GroupId, rows: &[usize]) {
-        let g = &mut self.groups[group.0];
-        match (&g.gain, &mut g.effective) {
-            (Some(gain), Some(e)) if e.dim() == g.weights.dim() => {
-                for &(j, i, value) in &g.stuck {
-                    g.weights[[j, i]] = value;
-                    e[[j, i]] = value * gain[[j, i]];
-                }
-                for &j in rows {
-                    ndarray::Zip::from(e.row_mut(j))
-                        .and(g.weights.row(j))
-                        .and(gain.row(j))
-                        .for_each(|e, &w, &k| *e = w * k);
-                }
-                if self.populations[g.pre.0].is_input {
-                    self.static_dirty = true;
-                }
-            }
-            _ => self.refresh_effective(group),
-        }
-    }
-
     /// Re-applies stuck devices and recomputes a group's effective weights (conductance × gain).
     pub(crate) fn refresh_effective(&mut self, group: GroupId) {
+        let all: Vec<usize> = (0..self.groups[group.0].weights.nrows()).collect();
+        self.refresh_effective_rows(group, &all);
+    }
+
+    /// [`Chip::refresh_effective`] after a change confined to presynaptic `rows`: stuck devices are
+    /// re-applied everywhere, effective weights recomputed in place for those rows (and the stuck
+    /// devices), so an update costs work in proportion to the rows it changed and no allocation.
+    pub(crate) fn refresh_effective_rows(&mut self, group: GroupId, rows: &[usize]) {
         let g = &mut self.groups[group.0];
         for &(j, i, value) in &g.stuck {
             g.weights[[j, i]] = value;
         }
         if let Some(gain) = &g.gain {
-            // In place when the shape is unchanged: no allocation per update.
             match &mut g.effective {
                 Some(e) if e.dim() == g.weights.dim() => {
-                    ndarray::Zip::from(e).and(&g.weights).and(gain).for_each(|e, &w, &k| *e = w * k);
+                    for &(j, i, value) in &g.stuck {
+                        e[[j, i]] = value * gain[[j, i]];
+                    }
+                    for &j in rows {
+                        ndarray::Zip::from(e.row_mut(j))
+                            .and(g.weights.row(j))
+                            .and(gain.row(j))
+                            .for_each(|e, &w, &k| *e = w * k);
+                    }
                 }
                 e => *e = Some(&g.weights * gain),
             }

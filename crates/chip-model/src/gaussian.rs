@@ -95,8 +95,8 @@ fn bin_table() -> &'static [[f32; 2]; BINS] {
 
 /// Fills `out` with standard normal numbers from `lanes`: 16 random bits per number (12-bit bin,
 /// 4-bit position, as [`normal_from_bits16`]; the low half of each word first), in passes simple
-/// enough for the compiler to vectorise or pipeline: random words, one table load per number, then the
-/// rare tail bins (one in 2,048) drawn exactly with `tail_rng`. `bits` is scratch space.
+/// enough for the compiler to vectorise or pipeline: random words, one table load per number,
+/// then the rare tail bins (one in 2,048) drawn exactly with `tail_rng`. `bits` is scratch space.
 pub fn fill_standard_normal_lanes<R: Rng + ?Sized>(
     out: &mut [f32],
     lanes: &mut crate::lane_rng::LaneRng,

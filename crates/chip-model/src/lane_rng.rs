@@ -19,8 +19,8 @@ pub struct LaneRng {
 }
 
 impl LaneRng {
-    /// `LANES` streams seeded with two words each of `parent` (a stream whose state would be all zero, a
-    /// fixed point of the generator, gets a constant instead).
+    /// `LANES` streams seeded with two words each of `parent` (a stream whose state would be all
+    /// zero, a fixed point of the generator, gets a constant instead).
     pub fn from_rng<R: Rng + ?Sized>(parent: &mut R) -> Self {
         let mut s = [[0u32; LANES]; 4];
         for lane in 0..LANES {
