@@ -101,22 +101,18 @@ impl PopulationGraph {
 
     /// Layers that layer `l` sends to.
     pub fn targets(&self, l: usize) -> Vec<usize> {
-        let mut t: Vec<usize> = self
-            .graph
-            .neighbors_directed(self.layers[l], Direction::Outgoing)
-            .map(|n| self.graph[n].layer)
-            .collect();
-        t.sort_unstable();
-        t
+        self.neighbour_layers(l, Direction::Outgoing)
     }
 
     /// Layers that send to layer `l`.
     pub fn sources(&self, l: usize) -> Vec<usize> {
-        let mut t: Vec<usize> = self
-            .graph
-            .neighbors_directed(self.layers[l], Direction::Incoming)
-            .map(|n| self.graph[n].layer)
-            .collect();
+        self.neighbour_layers(l, Direction::Incoming)
+    }
+
+    /// The layers connected to layer `l` in direction `dir`, in ascending order.
+    fn neighbour_layers(&self, l: usize, dir: Direction) -> Vec<usize> {
+        let mut t: Vec<usize> =
+            self.graph.neighbors_directed(self.layers[l], dir).map(|n| self.graph[n].layer).collect();
         t.sort_unstable();
         t
     }
