@@ -8,17 +8,15 @@
 
 pub mod builtin_profiles;
 pub mod chip;
-pub mod chip_checkpoint;
-pub mod chip_step;
 pub mod core_resources;
+pub mod cores;
 pub mod counters;
-pub mod cuba_lif;
 pub mod energy;
 pub mod error;
 pub mod fixed_point;
 pub mod gaussian;
 pub mod lane_rng;
-pub mod learning_engine;
+mod learning_engine;
 pub mod learning_rule;
 pub mod mismatch;
 pub mod parallel;
@@ -28,10 +26,11 @@ pub mod rounding_noise;
 pub mod synapse_group;
 
 pub use builtin_profiles::BUILTIN_PROFILE_NAMES;
-pub use chip::{Chip, DigitalNeurons, ExecutionPath, StateSnapshot};
-pub use chip_checkpoint::ChipCheckpoint;
-pub use chip_step::Nudge;
+pub use chip::checkpoint::ChipCheckpoint;
+pub use chip::{Chip, DigitalNeurons, ExecutionPath, Nudge, StateSnapshot};
 pub use core_resources::{CoreBlock, CoreUsage, FanInSegment, GroupRoute, spike_destinations};
+/// Loihi's CUBA LIF compartment (a neuron program of digital cores), at its long-standing path.
+pub use cores::cuba_lif;
 pub use counters::OpCounters;
 pub use energy::EnergyReport;
 pub use error::{ChipError, Result};

@@ -85,4 +85,36 @@ impl SynapseGroup {
             fan_in: Vec::new(),
         }
     }
+
+    /// Re-applies stuck devices and recomputes the effective weights (stored weights × gains).
+    pub fn refresh_effective(&mut self) {
+        let all: Vec<usize> = (0..self.weights.nrows()).collect();
+        self.refresh_effective_rows(&all);
+    }
+
+    /// [`SynapseGroup::refresh_effective`] after a change confined to presynaptic `rows`: stuck
+    /// devices are re-applied everywhere, effective weights recomputed in place for those rows (and
+    /// the stuck devices), so an update costs work in proportion to the rows it changed and no
+    /// allocation.
+    pub fn refresh_effective_rows(&mut self, rows: &[usize]) {
+        for &(j, i, value) in &self.stuck {
+            self.weights[[j, i]] = value;
+        }
+        if let Some(gain) = &self.gain {
+            match &mut self.effective {
+                Some(e) if e.dim() == self.weights.dim() => {
+                    for &(j, i, value) in &self.stuck {
+                        e[[j, i]] = value * gain[[j, i]];
+                    }
+                    for &j in rows {
+                        ndarray::Zip::from(e.row_mut(j))
+                            .and(self.weights.row(j))
+                            .and(gain.row(j))
+                            .for_each(|e, &w, &k| *e = w * k);
+                    }
+                }
+                e => *e = Some(&self.weights * gain),
+            }
+        }
+    }
 }

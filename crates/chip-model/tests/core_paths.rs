@@ -1,6 +1,6 @@
 //! The batched fast path of each core against the plain scalar reference implementation.
 
-use chip_model::chip_step::exact_integer_product;
+use chip_model::cores::digital::exact_integer_product;
 use chip_model::{
     Chip, ConnectOptions, CoreBlock, ExecutionPath, FanInSegment, GroupId, HardwareProfile, Nudge,
     PopulationId, PopulationSpec, SumOfProducts, TraceSlot,

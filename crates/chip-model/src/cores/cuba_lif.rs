@@ -254,6 +254,38 @@ pub fn replay(
     Ok(trace)
 }
 
+/// A CUBA LIF population's synaptic input for every example, from the previous step's spikes
+/// (Loihi's dense synapses: weighted sum, then the weight exponent), into `drive_i`.
+pub(crate) fn synaptic_input(net: &mut crate::cores::Fabric<'_>, q: usize) {
+    let (b, n) = (net.batch, net.populations[q].size);
+    let mut input = ndarray::Array2::<i64>::zeros((b, n));
+    for grp in net.groups.iter().filter(|g| g.post.0 == q) {
+        let Some(dense) = &grp.dense else { continue };
+        let pre = &net.populations[grp.pre.0];
+        for (mut row, act) in input.rows_mut().into_iter().zip(pre.activity.rows()) {
+            let spikes: Vec<bool> = act.iter().map(|&a| a > 0.0).collect();
+            for (x, a) in row.iter_mut().zip(dense.accumulate(&spikes)) {
+                *x += a;
+            }
+        }
+    }
+    net.populations[q].drive_i = input;
+}
+
+/// One compartment step of every example with the input in `drive_i`; the activity is the spike
+/// (1 or 0) and `state_i` mirrors the voltage. Spiking neurons report no state change.
+pub(crate) fn update_population(pop: &mut crate::population::Population) -> f64 {
+    for (b, lif) in pop.lif.iter_mut().enumerate() {
+        let input: Vec<i64> = pop.drive_i.row(b).to_vec();
+        let spikes = lif.step(&input);
+        for (i, s) in spikes.iter().enumerate() {
+            pop.activity[[b, i]] = f32::from(u8::from(*s));
+            pop.state_i[[b, i]] = lif.v[i] as i32;
+        }
+    }
+    0.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

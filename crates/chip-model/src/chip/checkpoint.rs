@@ -9,9 +9,8 @@
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::chip::Chip;
+use super::Chip;
 use crate::error::{ChipError, Result};
-use crate::synapse_group::GroupId;
 
 /// The learned state of one synapse group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,19 +110,8 @@ impl Chip {
             if saved.weights.iter().any(|w| !w.is_finite()) {
                 return bad(format!("synapse group {k} holds a non-finite weight"));
             }
-            if let Some(d) = &self.digital {
-                let lim = crate::fixed_point::max_signed_magnitude(d.weight_bits) as f32;
-                if let Some(w) = saved.weights.iter().find(|w| w.fract() != 0.0 || w.abs() > lim) {
-                    return bad(format!("synapse group {k} holds {w}, not a mantissa in ±{lim}"));
-                }
-            }
-            if self.analog.is_some()
-                && let Some(w) = saved.weights.iter().find(|w| w.abs() > g.range)
-            {
-                return bad(format!(
-                    "synapse group {k} holds {w}, outside its conductance range ±{}",
-                    g.range
-                ));
+            if let Some(why) = self.kind.arithmetic().check_saved_weights(g, &saved.weights) {
+                return bad(format!("synapse group {k} {why}"));
             }
         }
         for (k, (p, saved)) in self.populations.iter().zip(&c.populations).enumerate() {
@@ -136,14 +124,8 @@ impl Chip {
             if saved.bias.iter().any(|b| !b.is_finite()) {
                 return bad(format!("population {k} (`{}`) holds a non-finite bias", p.name));
             }
-            if let Some(d) = &self.digital {
-                let lim = crate::fixed_point::max_signed_magnitude(d.bias_bits);
-                if saved.bias_mant.iter().any(|m| m.abs() > lim) {
-                    return bad(format!(
-                        "population {k} (`{}`) holds a bias mantissa outside ±{lim}",
-                        p.name
-                    ));
-                }
+            if let Some(why) = self.kind.arithmetic().check_saved_bias(&saved.bias_mant) {
+                return bad(format!("population {k} (`{}`) {why}", p.name));
             }
         }
         for (k, saved) in c.groups.iter().enumerate() {
@@ -152,7 +134,7 @@ impl Chip {
                 *w = x;
             }
             g.updates = saved.updates;
-            self.refresh_effective(GroupId(k));
+            g.refresh_effective();
         }
         for (p, saved) in self.populations.iter_mut().zip(&c.populations) {
             p.bias.clone_from(&saved.bias);

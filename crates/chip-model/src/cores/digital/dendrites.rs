@@ -1,0 +1,254 @@
+//! Dendritic sums of the digital core: `Σ_j mantissa_ij · activity_j`, shifted into state units,
+//! exactly.
+//!
+//! Operands are integers held in f32; a product is exact while no partial sum exceeds 2^24, so the
+//! inner dimension is cut into chunks below that bound and the chunks are added as integers
+//! ([`exact_integer_product`]). Populations fed by one group with a small enough fan-in take one
+//! exact f32 product that the neuron loop adds itself (the fused path). The reference path uses
+//! scalar i64 loops.
+
+use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul, s};
+
+use super::max_payload;
+use super::neuron::FUSED_LIMIT;
+use crate::cores::float::copy_array;
+use crate::cores::{ExecutionPath, Fabric};
+use crate::fixed_point::{max_signed_magnitude, round_shift};
+use crate::parallel::column_gemm;
+use crate::population::Population;
+use crate::profile::DigitalArithmetic;
+use crate::synapse_group::SynapseGroup;
+
+/// Sums of integers up to this magnitude are exact in f32.
+const F32_EXACT: f64 = (1u64 << 24) as f64;
+
+/// The constant drive of input populations into `q` (`static_i`, and `static_i32` when every
+/// value is small enough for the fused update).
+pub(crate) fn static_drive(d: &DigitalArithmetic, net: &mut Fabric<'_>, q: usize) {
+    let (b, n) = (net.batch, net.populations[q].size);
+    let mut static_i = Array2::<i64>::zeros((b, n));
+    for grp in net.groups.iter() {
+        if grp.post.0 != q || !net.populations[grp.pre.0].is_input {
+            continue;
+        }
+        static_i += &group_sum(d, &net.populations[grp.pre.0], grp, net.path, net.threads);
+    }
+    let narrow = static_i.iter().all(|x| x.abs() < FUSED_LIMIT as i64);
+    let pop = &mut net.populations[q];
+    pop.static_i32 = if narrow { static_i.iter().map(|&x| x as i32).collect() } else { Vec::new() };
+    pop.static_f = Array2::<f32>::zeros((b, n));
+    pop.static_i = static_i;
+}
+
+/// Σ_j mant·a for one group, shifted into state units (exact; fast or reference path).
+fn group_sum(
+    d: &DigitalArithmetic,
+    pre: &Population,
+    grp: &SynapseGroup,
+    path: ExecutionPath,
+    threads: usize,
+) -> Array2<i64> {
+    let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
+    let (max_a, max_w) = (max_payload(pre.out_bits) as f64, max_signed_magnitude(d.weight_bits) as f64);
+    let raw = match path {
+        ExecutionPath::Fast => {
+            // Presynaptic neurons silent in every example contribute nothing: when most are
+            // (an input digit in online learning), the product runs over the others only. The
+            // sums are exact integers, so they are the same numbers.
+            let mut any = vec![false; pre.size];
+            mark_active_columns(pre.activity.view(), &mut any);
+            let active: Vec<usize> = (0..pre.size).filter(|&j| any[j]).collect();
+            if active.len() * 2 < pre.size {
+                let a = pre.activity.select(Axis(1), &active);
+                let w = grp.weights.select(Axis(0), &active);
+                exact_integer_product_threads(threads, a.view(), w.view(), max_a, max_w)
+            } else {
+                exact_integer_product_threads(threads, pre.activity.view(), grp.weights.view(), max_a, max_w)
+            }
+        }
+        ExecutionPath::Reference => reference_integer_product(pre.activity.view(), grp.weights.view()),
+    };
+    raw.mapv(|x| round_shift(x, shift))
+}
+
+/// Fast path: population `q`'s drive as exact f32 products (or one fused product).
+pub(crate) fn compute_drive_fast(d: &DigitalArithmetic, net: &mut Fabric<'_>, q: usize) {
+    net.populations[q].fused_shift = None;
+    if let Some((g, shift)) = fusable_group(d, net, q) {
+        // One exact f32 product; the neuron update adds it to the constant drive.
+        let mut product = std::mem::take(&mut net.populations[q].product);
+        let grp = &net.groups[g];
+        exact_product_into(&net.populations[grp.pre.0].activity, &grp.weights, &mut product);
+        let pop = &mut net.populations[q];
+        pop.product = product;
+        pop.fused_shift = Some(shift);
+        return;
+    }
+    let mut drive_i = std::mem::take(&mut net.populations[q].drive_i);
+    let mut product = std::mem::take(&mut net.populations[q].product);
+    copy_array(&mut drive_i, &net.populations[q].static_i);
+    for grp in net.groups.iter().filter(|g| g.post.0 == q) {
+        let pre = &net.populations[grp.pre.0];
+        if pre.is_input {
+            continue;
+        }
+        let max_w = max_signed_magnitude(d.weight_bits) as f64;
+        let max_a = max_payload(pre.out_bits) as f64;
+        let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
+        if pre.size as f64 * max_a * max_w <= F32_EXACT {
+            // One exact f32 product, then a fused shift-and-add.
+            exact_product_into(&pre.activity, &grp.weights, &mut product);
+            match (drive_i.as_slice_mut(), product.as_slice()) {
+                (Some(acc), Some(p)) => add_shifted(acc, p, shift),
+                _ => drive_i.zip_mut_with(&product, |acc, &p| *acc += round_shift(p as i64, shift)),
+            }
+        } else {
+            let raw = exact_integer_product(pre.activity.view(), grp.weights.view(), max_a, max_w);
+            drive_i.zip_mut_with(&raw, |acc, &p| *acc += round_shift(p, shift));
+        }
+    }
+    let pop = &mut net.populations[q];
+    pop.drive_i = drive_i;
+    pop.product = product;
+}
+
+/// Reference path: population `q`'s drive with scalar i64 loops.
+pub(crate) fn compute_drive_reference(d: &DigitalArithmetic, net: &mut Fabric<'_>, q: usize) {
+    let mut drive_i = net.populations[q].static_i.clone();
+    for grp in net.groups.iter() {
+        if grp.post.0 != q || net.populations[grp.pre.0].is_input {
+            continue;
+        }
+        drive_i += &group_sum(d, &net.populations[grp.pre.0], grp, net.path, net.threads);
+    }
+    let pop = &mut net.populations[q];
+    pop.drive_f = pop.static_f.clone();
+    pop.drive_i = drive_i;
+}
+
+/// The one synapse group feeding digital population `q` from a non-input population, and its
+/// shift, if its drive can be added up inside the neuron update in i32: the product is exact in
+/// f32, the shift is a right shift of at most 30 bits, the constant drive and the biases are
+/// below 2^28, and the population is not a LIF one.
+fn fusable_group(d: &DigitalArithmetic, net: &Fabric<'_>, q: usize) -> Option<(usize, i32)> {
+    let pop = &net.populations[q];
+    if pop.static_i32.len() != net.batch * pop.size {
+        return None;
+    }
+    let bias_exp = super::bias_exponent(d);
+    if pop.bias_mant.iter().any(|&m| (m << bias_exp).abs() >= FUSED_LIMIT as i64) {
+        return None;
+    }
+    let mut groups =
+        net.groups.iter().enumerate().filter(|(_, g)| g.post.0 == q && !net.populations[g.pre.0].is_input);
+    let (g, grp) = groups.next()?;
+    if groups.next().is_some() {
+        return None;
+    }
+    let pre = &net.populations[grp.pre.0];
+    let max_w = max_signed_magnitude(d.weight_bits) as f64;
+    let max_a = max_payload(pre.out_bits) as f64;
+    let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
+    (pre.size as f64 * max_a * max_w <= F32_EXACT && (1..=30).contains(&shift)).then_some((g, shift))
+}
+
+/// Sets `active[j]` for every column `j` of `a` (examples × neurons) that is non-zero in some
+/// example.
+pub(crate) fn mark_active_columns(a: ArrayView2<f32>, active: &mut [bool]) {
+    for row in a.rows() {
+        for (flag, &x) in active.iter_mut().zip(row) {
+            *flag |= x != 0.0;
+        }
+    }
+}
+
+/// `out = a · w` for integer-valued f32 operands whose products and sums stay below 2^24 (so any
+/// summation order gives the same exact result): a matrix product for batches, and for a few rows
+/// (online learning) a loop that adds the weight rows of the active presynaptic neurons only.
+pub(crate) fn exact_product_into(a: &Array2<f32>, w: &Array2<f32>, out: &mut Array2<f32>) {
+    if a.nrows() > 4 {
+        general_mat_mul(1.0, a, w, 0.0, out);
+        return;
+    }
+    out.fill(0.0);
+    for (arow, mut orow) in a.rows().into_iter().zip(out.rows_mut()) {
+        let Some(o) = orow.as_slice_mut() else { unreachable!("population arrays are standard layout") };
+        for (&x, wrow) in arow.iter().zip(w.rows()) {
+            if x != 0.0 {
+                let Some(wr) = wrow.to_slice() else { unreachable!("weights are standard layout") };
+                for (o, &wv) in o.iter_mut().zip(wr) {
+                    *o += x * wv;
+                }
+            }
+        }
+    }
+}
+
+/// `acc[k] += round_shift(p[k], shift)` for exact integer-valued products, with the shift's case
+/// chosen once for the whole slice (the loop then has no branches).
+pub(crate) fn add_shifted(acc: &mut [i64], p: &[f32], shift: i32) {
+    if shift <= 0 {
+        let left = (-shift).min(62);
+        for (a, &x) in acc.iter_mut().zip(p) {
+            *a += (x as i64) << left;
+        }
+    } else if shift >= 63 {
+        // Every value rounds to zero.
+    } else {
+        let half = 1i64 << (shift - 1);
+        for (a, &x) in acc.iter_mut().zip(p) {
+            *a += (x as i64 + half) >> shift;
+        }
+    }
+}
+
+/// `a · w` for integer-valued f32 matrices, exactly: the inner dimension is cut into chunks whose
+/// partial sums cannot exceed 2^24 (where f32 stops being exact), and chunks are added as integers.
+pub fn exact_integer_product(a: ArrayView2<f32>, w: ArrayView2<f32>, max_a: f64, max_w: f64) -> Array2<i64> {
+    exact_integer_product_threads(1, a, w, max_a, max_w)
+}
+
+/// [`exact_integer_product`] with the columns shared among `threads` threads (same result).
+pub fn exact_integer_product_threads(
+    threads: usize,
+    a: ArrayView2<f32>,
+    w: ArrayView2<f32>,
+    max_a: f64,
+    max_w: f64,
+) -> Array2<i64> {
+    let k = a.ncols();
+    let bound = (max_a * max_w).max(1.0);
+    let chunk = (((1u64 << 24) as f64 / bound).floor() as usize).max(1);
+    let mut out = Array2::<i64>::zeros((a.nrows(), w.ncols()));
+    let mut part = Array2::<f32>::zeros((a.nrows(), w.ncols()));
+    let mut start = 0;
+    while start < k {
+        let end = (start + chunk).min(k);
+        column_gemm(
+            threads,
+            1.0,
+            a.slice(s![.., start..end]),
+            w.slice(s![start..end, ..]),
+            0.0,
+            part.view_mut(),
+        );
+        out.zip_mut_with(&part, |o, &p| *o += p as i64);
+        start = end;
+    }
+    out
+}
+
+/// Reference: the same product with scalar i64 loops.
+fn reference_integer_product(a: ArrayView2<f32>, w: ArrayView2<f32>) -> Array2<i64> {
+    let mut out = Array2::<i64>::zeros((a.nrows(), w.ncols()));
+    for b in 0..a.nrows() {
+        for i in 0..w.ncols() {
+            let mut sum = 0i64;
+            for j in 0..a.ncols() {
+                sum += a[[b, j]] as i64 * w[[j, i]] as i64;
+            }
+            out[[b, i]] = sum;
+        }
+    }
+    out
+}

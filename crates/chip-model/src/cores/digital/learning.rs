@@ -1,0 +1,295 @@
+//! The digital core's learning engine: traces latched from integer activities, the rule's sums
+//! over the batch computed exactly, and their stochastic (or nearest) rounding into weight and
+//! bias mantissas.
+//!
+//! Stochastic rounding draws from a counter-based generator keyed by the synapse (see
+//! `rounding_noise.rs`), so results do not depend on the order of visits. The feedback copy of a
+//! synapse (a mirror group) draws the same rounding number as its forward twin, so forward and
+//! feedback weights stay equal when their updates are equal.
+
+use ndarray::{Array2, Axis, linalg::general_mat_mul};
+
+use super::bias_exponent;
+use super::dendrites::mark_active_columns;
+use super::neuron::exact_f32_to_i32;
+use crate::cores::Fabric;
+use crate::fixed_point::{max_signed_magnitude, round_to_grid};
+use crate::learning_engine::{all_zero, sop_factors, sop_sum_float_into, trace};
+use crate::learning_rule::SumOfProducts;
+use crate::parallel::column_gemm;
+use crate::population::{Population, PopulationId};
+use crate::profile::DigitalArithmetic;
+use crate::rounding_noise::{RoundingNoise, mix};
+
+/// A summed update, exact in f32 when its operands allow it.
+pub(crate) enum Delta {
+    /// Exact integer sums held in f32.
+    Exact(Array2<f32>),
+    /// Sums too large for f32, or real-valued ones.
+    Wide(Array2<f64>),
+}
+
+impl Delta {
+    #[inline]
+    fn get(&self, j: usize, i: usize) -> f64 {
+        match self {
+            Delta::Exact(d) => f64::from(d[[j, i]]),
+            Delta::Wide(d) => d[[j, i]],
+        }
+    }
+}
+
+/// A population's activity as trace values: payloads cut to `trace_bits`.
+pub(crate) fn latch(pop: &Population, trace_bits: u32) -> Array2<f32> {
+    let shift = pop.out_bits.saturating_sub(trace_bits);
+    // Activities are exact integers (payloads) on digital cores.
+    pop.activity.mapv(|a| (exact_f32_to_i32(a) >> shift) as f32)
+}
+
+/// Real value of one trace step of a population's traces.
+pub(crate) fn trace_lsb(pop: &Population, trace_bits: u32) -> f64 {
+    let shift = pop.out_bits.saturating_sub(trace_bits);
+    2f64.powi(-((pop.out_bits - shift) as i32))
+}
+
+/// Fast path: the rule's exact sums for group `g`, rounded into its mantissas.
+pub(crate) fn learn_group(
+    d: &DigitalArithmetic,
+    net: &mut Fabric<'_>,
+    g: usize,
+    rule: &SumOfProducts,
+    global: f32,
+) {
+    let (pre, post) = (net.groups[g].pre, net.groups[g].post);
+    let (delta, rows) = sop_sum_rows(net, rule, pre, post);
+    let bits = net.learning.trace_bits;
+    let scale = f64::from(global)
+        * trace_lsb(&net.populations[pre.0], bits)
+        * trace_lsb(&net.populations[post.0], bits);
+    write_group_update(d, net, g, &delta, rows.as_deref(), scale);
+}
+
+/// Fast path: the rule's exact sums for the biases of population `p`, rounded into mantissas.
+pub(crate) fn learn_bias(
+    d: &DigitalArithmetic,
+    net: &mut Fabric<'_>,
+    p: usize,
+    rule: &SumOfProducts,
+    global: f32,
+) {
+    let delta = sop_sum(net, rule, None, PopulationId(p));
+    let scale = f64::from(global) * trace_lsb(&net.populations[p], net.learning.trace_bits);
+    write_bias_update(d, net, p, &delta, scale);
+}
+
+/// Whether the rule's sums over the batch are exact in f32: integer coefficients, and trace
+/// products summed over the batch stay below 2^24.
+fn sop_is_exact_in_f32(net: &Fabric<'_>, rule: &SumOfProducts) -> bool {
+    let max_t = (1u64 << net.learning.trace_bits) as f64;
+    let coeff: f64 = rule.terms().iter().map(|t| f64::from(t.coefficient).abs()).sum();
+    rule.terms().iter().all(|t| t.coefficient.fract() == 0.0)
+        && coeff * max_t * max_t * net.batch as f64 <= (1u64 << 24) as f64
+}
+
+/// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact.
+fn sop_sum(net: &Fabric<'_>, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Delta {
+    let n_post = net.populations[post.0].size;
+    let n_pre = pre.map_or(1, |p| net.populations[p.0].size);
+    if sop_is_exact_in_f32(net, rule) {
+        // Integer-valued operands whose sums stay below 2^24: the f32 products are exact.
+        let mut delta = Array2::<f32>::zeros((0, 0));
+        sop_sum_float_into(net, rule, pre, post, &mut delta);
+        return Delta::Exact(delta);
+    }
+    let mut delta = Array2::<f64>::zeros((n_pre, n_post));
+    for (slot, m) in &sop_factors(net, rule, pre, post) {
+        let m64 = m.mapv(f64::from);
+        match (pre, slot) {
+            (Some(p), Some(k)) => {
+                let a64 = trace(net.populations, p, *k).data.mapv(f64::from);
+                general_mat_mul(1.0, &a64.t(), &m64, 1.0, &mut delta);
+            }
+            _ => {
+                let sums = m64.sum_axis(Axis(0));
+                for mut row in delta.axis_iter_mut(Axis(0)) {
+                    row += &sums;
+                }
+            }
+        }
+    }
+    Delta::Wide(delta)
+}
+
+/// [`sop_sum`] for a synapse group, restricted to the presynaptic rows that were active in some
+/// latched trace when those are few (online learning): the returned delta then holds only those
+/// rows, listed in the second value. Rows left out have an exactly zero update.
+fn sop_sum_rows(
+    net: &Fabric<'_>,
+    rule: &SumOfProducts,
+    pre: PopulationId,
+    post: PopulationId,
+) -> (Delta, Option<Vec<usize>>) {
+    let factors = sop_factors(net, rule, Some(pre), post);
+    let n_pre = net.populations[pre.0].size;
+    let mut active = vec![false; n_pre];
+    for (slot, _) in &factors {
+        let Some(k) = slot else { return (sop_sum(net, rule, Some(pre), post), None) };
+        mark_active_columns(trace(net.populations, pre, *k).data.view(), &mut active);
+    }
+    let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
+    let n_post = net.populations[post.0].size;
+    if !sop_is_exact_in_f32(net, rule) || rows.len() * 2 > n_pre {
+        return (sop_sum(net, rule, Some(pre), post), None);
+    }
+    // Exact f32 products (integer operands, sums below 2^24): the compact rows are the same
+    // numbers as the corresponding rows of the full product.
+    let mut delta = Array2::<f32>::zeros((rows.len(), n_post));
+    for (slot, m) in &factors {
+        if let Some(k) = slot {
+            let a = trace(net.populations, pre, *k).data.select(Axis(1), &rows);
+            column_gemm(net.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
+        }
+    }
+    (Delta::Exact(delta), Some(rows))
+}
+
+/// Writes `scale · delta` (real units) into group `g`'s weight mantissas, rounded with the
+/// profile's rounding mode. `rows`, if given, lists the presynaptic rows the (compact) `delta`
+/// holds, in order; every other row has no update.
+pub(crate) fn write_group_update(
+    d: &DigitalArithmetic,
+    net: &mut Fabric<'_>,
+    g: usize,
+    delta: &Delta,
+    rows: Option<&[usize]>,
+    scale: f64,
+) {
+    let noise = net.rounding_noise;
+    let rounding = net.learning.rounding;
+    let (key, transposed) = match net.groups[g].mirror_of {
+        Some(f) => (f.0 as u64, true),
+        None => (g as u64, false),
+    };
+    let grp = &mut net.groups[g];
+    let counter = grp.updates;
+    let lim = max_signed_magnitude(d.weight_bits) as f32;
+    let to_steps = scale / grp.lsb;
+    // The rounding number of synapse (j, i) is rounding_uniform(key, counter, a, b)
+    // with (a, b) = (j, i), or (i, j) for the mirror group. Along a row of the
+    // forward group one hash serves four neighbouring synapses.
+    let cols = grp.weights.ncols();
+    let mixed_quads: Vec<u64> =
+        if transposed { Vec::new() } else { (0..cols.div_ceil(4) as u64).map(mix).collect() };
+    let pairs: Vec<(usize, usize)> = match rows {
+        Some(rs) => rs.iter().copied().enumerate().collect(),
+        None => (0..grp.weights.nrows()).map(|j| (j, j)).collect(),
+    };
+    for (c, j) in pairs {
+        // Rows whose presynaptic neuron was silent in every latched phase have
+        // no update (most rows in online learning): one vectorised test skips them.
+        let silent = rows.is_none()
+            && match delta {
+                Delta::Exact(dl) => {
+                    dl.row(c).as_slice().map_or_else(|| dl.row(c).iter().all(|&x| x == 0.0), all_zero)
+                }
+                Delta::Wide(dl) => dl.row(c).iter().all(|&x| x == 0.0),
+            };
+        if silent {
+            continue;
+        }
+        let mut row = grp.weights.row_mut(j);
+        let draw = RowDraw { noise, key, counter, row: j, transposed, mixed_quads: &mixed_quads };
+        let exact = |x: &f32| f64::from(*x) * to_steps;
+        let wide = |x: &f64| x * to_steps;
+        // Contiguous rows (the chip's own arrays always are) iterate as slices.
+        match (row.as_slice_mut(), delta) {
+            (Some(r), Delta::Exact(dl)) => {
+                draw.update(r.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
+            }
+            (Some(r), Delta::Wide(dl)) => {
+                draw.update(r.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
+            }
+            (None, Delta::Exact(dl)) => {
+                draw.update(row.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
+            }
+            (None, Delta::Wide(dl)) => draw.update(row.iter_mut(), dl.row(c).iter().map(wide), rounding, lim),
+        }
+    }
+    grp.refresh_effective();
+}
+
+/// Writes `scale · delta` (real units, 1 × post) into population `p`'s bias mantissas.
+pub(crate) fn write_bias_update(
+    d: &DigitalArithmetic,
+    net: &mut Fabric<'_>,
+    p: usize,
+    delta: &Delta,
+    scale: f64,
+) {
+    let noise = net.rounding_noise;
+    let rounding = net.learning.rounding;
+    let pop = &mut net.populations[p];
+    let counter = pop.bias_updates;
+    let key = u64::MAX - p as u64;
+    let lim = max_signed_magnitude(d.bias_bits);
+    let lsb = 2f64.powi(bias_exponent(d) as i32 - d.state_fraction_bits as i32);
+    for (i, m) in pop.bias_mant.iter_mut().enumerate() {
+        let x = delta.get(0, i) * scale / lsb;
+        if x == 0.0 {
+            continue;
+        }
+        let u = noise.rounding_uniform(key, counter, 0, i as u64);
+        *m = (*m + round_to_grid(x, rounding, u)).clamp(-lim, lim);
+    }
+}
+
+/// The rounding numbers of one row of a synapse group's update: synapse `(row, i)` of a forward
+/// group draws lane `i` of the word for `(row, i / 4)`; the mirror group's synapse `(row, i)` is
+/// the forward synapse `(i, row)` and draws the same number.
+struct RowDraw<'a> {
+    noise: RoundingNoise,
+    key: u64,
+    counter: u64,
+    row: usize,
+    transposed: bool,
+    mixed_quads: &'a [u64],
+}
+
+impl RowDraw<'_> {
+    /// Adds the rounded steps `xs` (in mantissa steps) to the row's weight mantissas, drawing
+    /// rounding numbers only where the step is not zero.
+    #[inline(always)]
+    fn update<'m>(
+        &self,
+        row: impl Iterator<Item = &'m mut f32>,
+        xs: impl Iterator<Item = f64>,
+        rounding: crate::profile::Rounding,
+        lim: f32,
+    ) {
+        let (noise, key, counter) = (self.noise, self.key, self.counter);
+        if self.transposed {
+            let mixed = mix(self.row as u64 >> 2);
+            for (i, (m, x)) in row.zip(xs).enumerate() {
+                if x != 0.0 {
+                    let word = noise.rounding_word(key, counter, i as u64, mixed);
+                    let u = RoundingNoise::lane(word, self.row as u64);
+                    *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
+                }
+            }
+        } else {
+            let mut word = (usize::MAX, 0u64);
+            for (i, (m, x)) in row.zip(xs).enumerate() {
+                if x != 0.0 {
+                    if word.0 != i >> 2 {
+                        word = (
+                            i >> 2,
+                            noise.rounding_word(key, counter, self.row as u64, self.mixed_quads[i >> 2]),
+                        );
+                    }
+                    let u = RoundingNoise::lane(word.1, i as u64);
+                    *m = (*m + round_to_grid(x, rounding, u) as f32).clamp(-lim, lim);
+                }
+            }
+        }
+    }
+}
