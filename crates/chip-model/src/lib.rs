@@ -19,6 +19,7 @@ pub mod lane_rng;
 mod learning_engine;
 pub mod learning_rule;
 pub mod mismatch;
+pub mod neuron_program;
 pub mod parallel;
 pub mod population;
 pub mod profile;
@@ -35,9 +36,11 @@ pub use counters::OpCounters;
 pub use energy::EnergyReport;
 pub use error::{ChipError, Result};
 pub use learning_rule::{LocalRule, ProductTerm, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
-pub use population::{NeuronProgram, PopulationId, PopulationKind, PopulationSpec};
+pub use neuron_program::NeuronProgram;
+pub use population::{PopulationId, PopulationKind, PopulationSpec};
 pub use profile::{
     AnalogArithmetic, Arithmetic, Bounds, ChipSpec, CoreLimits, DigitalArithmetic, EnergySpec,
-    HardwareProfile, LearningEngineSpec, MismatchSpec, PulsedUpdate, Rounding, SynapseEncoding,
+    HardwareProfile, LearningEngineSpec, MismatchSpec, PulsedUpdate, Rounding, SigmoidTableSpec,
+    SynapseEncoding,
 };
 pub use synapse_group::{ConnectOptions, GroupId};

@@ -4,6 +4,7 @@ use ndarray::Array2;
 
 use crate::core_resources::CoreBlock;
 use crate::learning_rule::TRACE_SLOTS;
+pub use crate::neuron_program::NeuronProgram;
 
 /// Handle of a population allocated on a [`crate::Chip`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -14,18 +15,6 @@ impl PopulationId {
     pub fn index(self) -> usize {
         self.0
     }
-}
-
-/// The program a population's neurons run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NeuronProgram {
-    /// The equilibrium-propagation rate neuron: a normalised leaky integrator
-    /// `s ← clip(s + dt·(drive − s), 0, 1)` whose output is its state (the hard sigmoid).
-    /// Its fixed point `clip(drive, 0, 1)` does not depend on `dt`.
-    Rate,
-    /// Loihi's current-based leaky integrate-and-fire compartment, bit for bit as Lava's fixed-point
-    /// model (see `cuba_lif.rs`); its output is a binary spike.
-    CubaLif,
 }
 
 /// What a population is.
@@ -93,8 +82,16 @@ impl PopulationSpec {
         Self {
             name: name.into(),
             size: dt.len(),
-            kind: PopulationKind::Neurons { program: NeuronProgram::Rate, dt, bias, placement },
+            kind: PopulationKind::Neurons { program: NeuronProgram::Clip, dt, bias, placement },
         }
+    }
+
+    /// The same rate population running another rate model (`Clip` or `Sigmoid`).
+    pub fn with_program(mut self, program: NeuronProgram) -> Self {
+        if let PopulationKind::Neurons { program: p, .. } = &mut self.kind {
+            *p = program;
+        }
+        self
     }
 }
 
@@ -113,6 +110,9 @@ pub(crate) struct Population {
     pub name: String,
     pub size: usize,
     pub is_input: bool,
+    /// The rate model of a neuron population (`Clip` for inputs and CUBA LIF populations, which
+    /// use their own paths).
+    pub program: NeuronProgram,
     pub placement: Vec<CoreBlock>,
     /// Designed dt (before mismatch).
     pub dt_designed: Vec<f32>,

@@ -198,6 +198,28 @@ pub struct DigitalArithmetic {
     pub bias_bits: u32,
     /// Unsigned width of the nudge gain β's fraction.
     pub nudge_fraction_bits: u32,
+    /// The lookup table that evaluates the sigmoid neuron model's σ in the neuron program.
+    #[serde(default)]
+    pub sigmoid_table: SigmoidTableSpec,
+}
+
+/// A digital core's table for `σ(u) = 1/(1 + e^(−(4u − 2)))`, as a microcoded neuron program would
+/// hold it: `2^index_bits` entries over drives `u ∈ [−1.5, 2.5)` (σ is within 3.4·10⁻⁴ of 0 and 1
+/// outside), indexed by an arithmetic shift of the drive, each entry σ at its bin's centre rounded
+/// to `output_bits` of fraction. Drives outside the range take the first or last entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigmoidTableSpec {
+    /// Table size as a power of two (8: 256 entries, a bin of 1/64 in drive units).
+    pub index_bits: u32,
+    /// Fraction bits of each entry (at most the state's fraction bits).
+    pub output_bits: u32,
+}
+
+impl Default for SigmoidTableSpec {
+    fn default() -> Self {
+        Self { index_bits: 8, output_bits: 12 }
+    }
 }
 
 /// Rounding applied when a learned update is written into a weight.
@@ -440,6 +462,19 @@ impl HardwareProfile {
             v.range_u64(&f("decay_bits"), d.decay_bits.into(), 1, 16)?;
             v.range_u64(&f("bias_bits"), d.bias_bits.into(), 2, 24)?;
             v.range_u64(&f("nudge_fraction_bits"), d.nudge_fraction_bits.into(), 1, 16)?;
+            let t = &d.sigmoid_table;
+            v.range_u64(
+                &f("sigmoid_table.index_bits"),
+                t.index_bits.into(),
+                1,
+                (d.state_fraction_bits + 2).min(16).into(),
+            )?;
+            v.range_u64(
+                &f("sigmoid_table.output_bits"),
+                t.output_bits.into(),
+                1,
+                d.state_fraction_bits.into(),
+            )?;
             v.range_u64(
                 "learning.trace_bits",
                 self.learning.trace_bits.into(),

@@ -2,8 +2,8 @@
 
 use chip_model::cores::digital::exact_integer_product;
 use chip_model::{
-    Chip, ConnectOptions, CoreBlock, ExecutionPath, FanInSegment, GroupId, HardwareProfile, Nudge,
-    PopulationId, PopulationSpec, SumOfProducts, TraceSlot,
+    Chip, ConnectOptions, CoreBlock, ExecutionPath, FanInSegment, GroupId, HardwareProfile, NeuronProgram,
+    Nudge, PopulationId, PopulationSpec, SumOfProducts, TraceSlot,
 };
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
@@ -31,17 +31,29 @@ fn build(profile: &str, seed: u64) -> Result<Net, Box<dyn std::error::Error>> {
 /// [`build`] with the hidden ⇄ output weights drawn in ±0.6·`range` and that weight range (a small
 /// range gives digital groups a small weight exponent, as EP networks have).
 fn build_with_range(profile: &str, seed: u64, range: f32) -> Result<Net, Box<dyn std::error::Error>> {
+    build_program(profile, seed, range, NeuronProgram::Clip)
+}
+
+/// [`build_with_range`] with both rate populations running `program`.
+fn build_program(
+    profile: &str,
+    seed: u64,
+    range: f32,
+    program: NeuronProgram,
+) -> Result<Net, Box<dyn std::error::Error>> {
     let profile = HardwareProfile::load(profile)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut chip = Chip::new(&profile, seed)?;
     let input = chip.add_population(PopulationSpec::input("in", 24))?;
     let dt_h: Vec<f32> = (0..17).map(|_| rng.random_range(0.05..1.0)).collect();
     let b_h: Vec<f32> = (0..17).map(|_| rng.random_range(-0.2..0.2)).collect();
-    let hidden = chip.add_population(PopulationSpec::rate_neurons("h", dt_h, b_h, block(0, 17)))?;
+    let hidden = chip
+        .add_population(PopulationSpec::rate_neurons("h", dt_h, b_h, block(0, 17)).with_program(program))?;
     let dt_o: Vec<f32> = (0..5).map(|_| rng.random_range(0.05..1.0)).collect();
     let out_core = profile.chip.cores as usize - 1;
-    let output =
-        chip.add_population(PopulationSpec::rate_neurons("o", dt_o, vec![0.05; 5], block(out_core, 5)))?;
+    let output = chip.add_population(
+        PopulationSpec::rate_neurons("o", dt_o, vec![0.05; 5], block(out_core, 5)).with_program(program),
+    )?;
     let w1 = Array2::from_shape_fn((24, 17), |_| rng.random_range(-0.4f32..0.4));
     let w2 = Array2::from_shape_fn((17, 5), |_| rng.random_range(-0.6f32..0.6) * range);
     let g1 = chip.connect(input, hidden, w1.view(), ConnectOptions::default())?;
@@ -122,22 +134,25 @@ fn run_both_with(
 fn digital_fast_path_matches_scalar_reference_bit_for_bit() -> TestResult {
     // Weight range 1 (exponent 2: the drive is shifted left) and 0.05 (a negative exponent: the
     // drive is shifted right, which takes the fused i32 neuron update on unmeasured steps).
-    for range in [1.0, 0.05] {
-        digital_paths_agree(range)?;
+    // Both neuron programs: the sigmoid's table lookup sits in every one of the three loops.
+    for program in [NeuronProgram::Clip, NeuronProgram::Sigmoid] {
+        for range in [1.0, 0.05] {
+            digital_paths_agree(range, program)?;
+        }
     }
     Ok(())
 }
 
-fn digital_paths_agree(range: f32) -> TestResult {
+fn digital_paths_agree(range: f32, program: NeuronProgram) -> TestResult {
     // Batches of 3 with 30 % silent inputs, then online learning (batch 1) with 60 % silent inputs,
     // which takes the sparse input drive and the row-restricted update.
-    digital_paths_agree_with(range, 3, 0.3)?;
-    digital_paths_agree_with(range, 1, 0.6)
+    digital_paths_agree_with(range, 3, 0.3, program)?;
+    digital_paths_agree_with(range, 1, 0.6, program)
 }
 
-fn digital_paths_agree_with(range: f32, batch: usize, zeros: f64) -> TestResult {
-    let mut fast = build_with_range("loihi2", 5, range)?;
-    let mut reference = build_with_range("loihi2", 5, range)?;
+fn digital_paths_agree_with(range: f32, batch: usize, zeros: f64, program: NeuronProgram) -> TestResult {
+    let mut fast = build_program("loihi2", 5, range, program)?;
+    let mut reference = build_program("loihi2", 5, range, program)?;
     let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
         for pop in [a.hidden, a.output] {
             let (sa, sb) = (a.chip.read_state_raw(pop)?, b.chip.read_state_raw(pop)?);
@@ -155,7 +170,7 @@ fn digital_paths_agree_with(range: f32, batch: usize, zeros: f64) -> TestResult 
     };
     run_both_with(&mut fast, &mut reference, &compare, batch, zeros)?;
     // The run really exercised the dynamics and the learning engine.
-    let (w0, _) = build_with_range("loihi2", 5, range)?.chip.read_weight_mantissas(fast.groups[1])?;
+    let (w0, _) = build_program("loihi2", 5, range, program)?.chip.read_weight_mantissas(fast.groups[1])?;
     let (w1, _) = fast.chip.read_weight_mantissas(fast.groups[1])?;
     assert_ne!(w0, w1, "learning changed no weight");
     assert!(fast.chip.read_state_raw(fast.hidden)?.iter().any(|&v| v > 0));
@@ -164,8 +179,15 @@ fn digital_paths_agree_with(range: f32, batch: usize, zeros: f64) -> TestResult 
 
 #[test]
 fn float_fast_path_matches_scalar_reference() -> TestResult {
-    let mut fast = build("ideal", 6)?;
-    let mut reference = build("ideal", 6)?;
+    for program in [NeuronProgram::Clip, NeuronProgram::Sigmoid] {
+        float_paths_agree(program)?;
+    }
+    Ok(())
+}
+
+fn float_paths_agree(program: NeuronProgram) -> TestResult {
+    let mut fast = build_program("ideal", 6, 1.0, program)?;
+    let mut reference = build_program("ideal", 6, 1.0, program)?;
     let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
         for pop in [a.hidden, a.output] {
             let (sa, sb) = (a.chip.read_state(pop)?, b.chip.read_state(pop)?);
@@ -210,6 +232,57 @@ fn exact_integer_product_splits_long_sums_exactly() {
     }
     // A plain f32 product would have lost the low bits here.
     assert!(fast[[0, 0]] > 1 << 24);
+}
+
+/// The sigmoid program settles at σ(u) of its drive `u = gain·(x·W + b) + offset`, whatever the
+/// time constants: exactly on the float core, within the table's resolution on the digital core
+/// (half a bin of slope ≤ 1 plus an output step, plus the state's rounding), and through each
+/// neuron's own gain and offset on an analog core (noise and converters off to see the curve).
+#[test]
+fn sigmoid_program_settles_at_sigma_of_its_drive_on_every_core() -> TestResult {
+    let mut analog = HardwareProfile::load("analog-rram")?;
+    if let chip_model::Arithmetic::Analog(a) = &mut analog.arithmetic {
+        (a.read_noise, a.output_noise, a.adc_bits, a.dac_bits, a.conductance_bits) = (0.0, 0.0, 0, 0, 0);
+    }
+    analog.mismatch.neuron_gain_spread = 0.2;
+    analog.mismatch.neuron_offset_spread = 0.1;
+    let sigma = |u: f32| 1.0 / (1.0 + (2.0 - 4.0 * u).exp());
+    for (name, p, tol) in [
+        ("ideal", HardwareProfile::load("ideal")?, 1e-5),
+        ("loihi2", HardwareProfile::load("loihi2")?, 4.0 / 256.0 / 2.0 + 2e-3),
+        ("analog", analog, 1e-5),
+    ] {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let w = Array2::from_shape_fn((12, 6), |_| rng.random_range(-0.3f32..0.4));
+        let x = Array2::from_shape_fn((2, 12), |_| rng.random_range(0.0f32..1.0));
+        let bias = vec![-0.2f32, 0.0, 0.1, 0.3, -0.4, 0.2];
+        for dt in [vec![1.0f32; 6], vec![0.9, 0.05, 0.3, 0.12, 0.7, 0.2]] {
+            let mut chip = Chip::new(&p, 1)?;
+            let input = chip.add_population(PopulationSpec::input("in", 12))?;
+            let spec = PopulationSpec::rate_neurons("o", dt, bias.clone(), block(0, 6));
+            let out = chip.add_population(spec.with_program(NeuronProgram::Sigmoid))?;
+            let g = chip.connect(input, out, w.view(), ConnectOptions::default())?;
+            chip.set_batch_size(2)?;
+            chip.apply_input(input, x.view())?;
+            chip.run(800, None)?;
+            let s = chip.read_state(out)?;
+            let (we, b) = (chip.read_effective_weights(g)?, chip.read_bias(out)?);
+            let (gain, offset) =
+                (chip.realised_neuron_gain(out)?.to_vec(), chip.realised_neuron_offset(out)?.to_vec());
+            let xin = chip.read_activity(input)?;
+            let drive = xin.dot(&we);
+            let mut worst = 0.0f32;
+            for e in 0..2 {
+                for i in 0..6 {
+                    let want = sigma(gain[i] * (drive[[e, i]] + b[i]) + offset[i]);
+                    worst = worst.max((s[[e, i]] - want).abs());
+                }
+            }
+            assert!(worst <= tol, "{name}: fixed point {worst} from σ(u)");
+            assert!(s.iter().any(|&v| v > 0.2 && v < 0.8), "{name}: no neuron in σ's steep part");
+        }
+    }
+    Ok(())
 }
 
 #[test]

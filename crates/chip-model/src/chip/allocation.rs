@@ -10,7 +10,7 @@ use crate::core_resources::{
 use crate::cores::DeviceSampler;
 use crate::error::{ChipError, Result};
 use crate::mismatch::MismatchQuantity;
-use crate::population::{Population, PopulationId, PopulationKind, PopulationSpec};
+use crate::population::{NeuronProgram, Population, PopulationId, PopulationKind, PopulationSpec};
 use crate::synapse_group::{ConnectOptions, GroupId, SynapseGroup};
 
 impl Chip {
@@ -27,6 +27,7 @@ impl Chip {
             name: spec.name.clone(),
             size: n,
             is_input: true,
+            program: NeuronProgram::Clip,
             placement: Vec::new(),
             dt_designed: Vec::new(),
             dt: Vec::new(),
@@ -77,7 +78,15 @@ impl Chip {
             self.populations.push(pop);
             return Ok(id);
         }
-        if let PopulationKind::Neurons { dt, bias, placement, .. } = spec.kind {
+        if let PopulationKind::Neurons { program, dt, bias, placement } = spec.kind {
+            if program == NeuronProgram::CubaLif {
+                return Err(ChipError::InvalidConfig(format!(
+                    "population `{}`: CUBA LIF neurons are added with PopulationSpec::cuba_lif; rate \
+                     populations run `clip` or `sigmoid`",
+                    spec.name
+                )));
+            }
+            pop.program = program;
             if bias.len() != n {
                 return Err(ChipError::InvalidConfig(format!(
                     "population `{}`: {} biases for {} neurons",

@@ -1,7 +1,8 @@
 //! The floating-point core: the reference twin of every chip.
 //!
-//! Neurons are continuous rate units, `s ← clip(s + dt·(gain·(drive + bias) + offset [+ β(y − s)] − s), 0, 1)`
-//! (gain and offset are 1 and 0 here; the analog core reuses this update with its neurons' mismatch);
+//! Neurons are continuous rate units running the clip or the sigmoid model on
+//! `u = gain·(drive + bias) + offset [+ β(y − s)]` (gain and offset are 1 and 0 here; the analog core
+//! reuses this update with its neurons' mismatch, so σ becomes its neurons' transfer curve);
 //! dendritic sums are f32 matrix products (the reference path: scalar f64 loops); learned updates
 //! are added to the weights exactly.
 
@@ -11,6 +12,7 @@ use super::{CoreArithmetic, DeviceSampler, ExecutionPath, Fabric, NudgeUnits};
 use crate::error::Result;
 use crate::learning_engine::{SumTarget, sop_factors, trace};
 use crate::learning_rule::SumOfProducts;
+use crate::neuron_program::{NeuronProgram, sigmoid};
 use crate::parallel::column_gemm;
 use crate::population::{Population, PopulationId};
 use crate::synapse_group::SynapseGroup;
@@ -211,6 +213,7 @@ pub(crate) fn float_update(
     max_change: &mut f32,
 ) -> f64 {
     let measure = rows_sq.is_some();
+    let sigmoid = pop.program == NeuronProgram::Sigmoid;
     let n = pop.size;
     let (dt, bias) = (&pop.dt[..n], &pop.bias[..n]);
     let (gain, offset) = (&pop.neuron_gain[..n], &pop.neuron_offset[..n]);
@@ -226,10 +229,11 @@ pub(crate) fn float_update(
         state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
     {
         let target = targets.map(|(t, beta)| (&t[b * n..(b + 1) * n], beta));
-        let (row, row_max) = if measure {
-            update_row::<true>(srow, arow, drow, &neuron, target)
-        } else {
-            update_row::<false>(srow, arow, drow, &neuron, target)
+        let (row, row_max) = match (measure, sigmoid) {
+            (true, false) => update_row::<true, false>(srow, arow, drow, &neuron, target),
+            (false, false) => update_row::<false, false>(srow, arow, drow, &neuron, target),
+            (true, true) => update_row::<true, true>(srow, arow, drow, &neuron, target),
+            (false, true) => update_row::<false, true>(srow, arow, drow, &neuron, target),
         };
         let row = f64::from(row);
         *max_change = max_change.max(row_max);
@@ -254,12 +258,13 @@ struct NeuronParams<'a> {
     offset: &'a [f32],
 }
 
-/// One row (example) of the float rate-neuron update:
-/// `s ← clip(s + dt·(gain·(drive + bias) + offset [+ β(y − s)] − s), 0, 1)`.
+/// One row (example) of the float rate-neuron update, with `u = gain·(drive + bias) + offset
+/// [+ β(y − s)]`: the clip model `s ← clip(s + dt·(u − s), 0, 1)`, or when `SIGMOID` the sigmoid
+/// model `s ← s + dt·(σ(u) − s)` (in [0, 1] without a clip, as σ is and dt ≤ 1).
 /// Returns the summed squared change when `MEASURE` (kept out of the other steps' loops so that
 /// they vectorise).
 #[inline(always)]
-fn update_row<const MEASURE: bool>(
+fn update_row<const MEASURE: bool, const SIGMOID: bool>(
     srow: &mut [f32],
     arow: &mut [f32],
     drow: &[f32],
@@ -274,7 +279,9 @@ fn update_row<const MEASURE: bool>(
             for (((s, a), &d), ((&dt, &bias), (&g, &o))) in
                 srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(params)
             {
-                let new = (*s + dt * (g * (d + bias) + o - *s)).clamp(0.0, 1.0);
+                let u = g * (d + bias) + o;
+                let new =
+                    if SIGMOID { *s + dt * (sigmoid(u) - *s) } else { (*s + dt * (u - *s)).clamp(0.0, 1.0) };
                 if MEASURE {
                     row_sq += (new - *s) * (new - *s);
                     row_max = row_max.max((new - *s).abs());
@@ -288,7 +295,11 @@ fn update_row<const MEASURE: bool>(
                 srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(params).zip(trow)
             {
                 let total = g * (d + bias) + o + beta * (y - *s);
-                let new = (*s + dt * (total - *s)).clamp(0.0, 1.0);
+                let new = if SIGMOID {
+                    *s + dt * (sigmoid(total) - *s)
+                } else {
+                    (*s + dt * (total - *s)).clamp(0.0, 1.0)
+                };
                 if MEASURE {
                     row_sq += (new - *s) * (new - *s);
                     row_max = row_max.max((new - *s).abs());

@@ -6,12 +6,14 @@
 //!   i32 loop, all bit-identical);
 //! - [`dendrites`]: the dendritic sums, exact integer products (f32 products split where they would
 //!   stop being exact; the reference uses scalar i64 loops);
+//! - [`sigmoid_table`]: σ of the sigmoid neuron program as a lookup table;
 //! - [`learning`]: latched traces, the exact sums of the learning rule and their stochastic rounding
 //!   into weight and bias mantissas.
 
 pub mod dendrites;
 pub mod learning;
 pub mod neuron;
+pub mod sigmoid_table;
 
 use ndarray::{Array2, ArrayView2};
 
@@ -24,18 +26,21 @@ use crate::profile::DigitalArithmetic;
 use crate::synapse_group::SynapseGroup;
 
 pub use dendrites::{exact_integer_product, exact_integer_product_threads};
-pub use neuron::digital_neuron_update;
+pub use neuron::{digital_neuron_update, digital_sigmoid_neuron_update};
+pub use sigmoid_table::SigmoidTable;
 
 /// A digital core and its number formats.
 #[derive(Debug, Clone)]
 pub struct DigitalCore {
     pub(crate) d: DigitalArithmetic,
+    /// σ of the sigmoid neuron program, as the core's table.
+    pub(crate) table: SigmoidTable,
 }
 
 impl DigitalCore {
     /// The core of a profile's digital arithmetic.
     pub fn new(d: DigitalArithmetic) -> Self {
-        Self { d }
+        Self { table: SigmoidTable::new(&d), d }
     }
 }
 
@@ -158,7 +163,7 @@ impl CoreArithmetic for DigitalCore {
         max_change: &mut f32,
         path: ExecutionPath,
     ) -> f64 {
-        neuron::update_population(&self.d, pop, nudge, rows_sq, max_change, path)
+        neuron::update_population(&self.d, &self.table, pop, nudge, rows_sq, max_change, path)
     }
 
     fn latch(&self, pop: &Population, trace_bits: u32) -> Array2<f32> {

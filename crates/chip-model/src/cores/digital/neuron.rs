@@ -1,15 +1,18 @@
 //! The digital rate neuron: a normalised leaky integrator in fixed point.
 //!
-//! `v ← clamp(v + round((drive − v)·d / 2^decay_bits), 0, 1.0)` with
-//! `drive = sat_acc(acc) + bias + round(β·(target − v))`. Three implementations give the same
+//! `v ← clamp(v + round((f(drive) − v)·d / 2^decay_bits), 0, 1.0)` with
+//! `drive = sat_acc(acc) + bias + round(β·(target − v))`, where `f` is the identity for the clip
+//! model and σ from the core's table for the sigmoid model. Three implementations give the same
 //! integers: [`digital_neuron_update`] per element (the reference, and every measured step), a
 //! loop with its constants hoisted (unmeasured steps), and a fused i32 loop that adds the
 //! dendritic product inside the neuron loop (unmeasured steps of populations fed by one group).
 
 use super::dendrites::add_shifted;
+use super::sigmoid_table::SigmoidTable;
 use super::{bias_exponent, max_payload, saturate_accumulator};
 use crate::cores::{ExecutionPath, NudgeUnits};
 use crate::fixed_point::round_shift;
+use crate::neuron_program::NeuronProgram;
 use crate::population::Population;
 use crate::profile::DigitalArithmetic;
 
@@ -17,9 +20,64 @@ use crate::profile::DigitalArithmetic;
 /// [`digital_update_fused`]): every intermediate then stays inside i32.
 pub(crate) const FUSED_LIMIT: i32 = 1 << 28;
 
-/// Updates a digital rate population, choosing the fused, fast or per-element implementation.
+/// What a digital rate neuron does with its drive before the leaky step: nothing (the clip model,
+/// whose clamp comes after the step) or σ from the table (the sigmoid model).
+pub(crate) trait Transfer: Copy {
+    /// The transferred drive, in state units.
+    fn apply(self, u: i64) -> i64;
+    /// The same in i32 (the fused update).
+    fn apply_i32(self, u: i32) -> i32;
+}
+
+/// The clip model's transfer: the drive itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Identity;
+
+impl Transfer for Identity {
+    #[inline(always)]
+    fn apply(self, u: i64) -> i64 {
+        u
+    }
+    #[inline(always)]
+    fn apply_i32(self, u: i32) -> i32 {
+        u
+    }
+}
+
+impl Transfer for &SigmoidTable {
+    #[inline(always)]
+    fn apply(self, u: i64) -> i64 {
+        self.lookup(u)
+    }
+    #[inline(always)]
+    fn apply_i32(self, u: i32) -> i32 {
+        self.lookup_i32(u)
+    }
+}
+
+/// Updates a digital rate population with its program's transfer, choosing the fused, fast or
+/// per-element implementation.
 pub(crate) fn update_population(
     d: &DigitalArithmetic,
+    table: &SigmoidTable,
+    pop: &mut Population,
+    nudge: Option<&NudgeUnits>,
+    rows_sq: Option<&mut [f64]>,
+    max_change: &mut f32,
+    path: ExecutionPath,
+) -> f64 {
+    match pop.program {
+        NeuronProgram::Sigmoid => update_with(d, table, pop, nudge, rows_sq, max_change, path),
+        NeuronProgram::Clip | NeuronProgram::CubaLif => {
+            update_with(d, Identity, pop, nudge, rows_sq, max_change, path)
+        }
+    }
+}
+
+/// [`update_population`] for one transfer.
+fn update_with<T: Transfer>(
+    d: &DigitalArithmetic,
+    f: T,
     pop: &mut Population,
     nudge: Option<&NudgeUnits>,
     rows_sq: Option<&mut [f64]>,
@@ -28,15 +86,15 @@ pub(crate) fn update_population(
 ) -> f64 {
     if path == ExecutionPath::Fast && rows_sq.is_none() {
         match pop.fused_shift {
-            Some(shift) if fused_nudge_fits(nudge) => digital_update_fused(pop, d, nudge, shift),
+            Some(shift) if fused_nudge_fits(nudge) => digital_update_fused(pop, d, f, nudge, shift),
             _ => {
                 materialise_fused_drive(pop);
-                digital_update_fast(pop, d, nudge)
+                digital_update_fast(pop, d, f, nudge)
             }
         }
     } else {
         materialise_fused_drive(pop);
-        digital_update(pop, d, nudge, rows_sq, max_change)
+        digital_update(pop, d, f, nudge, rows_sq, max_change)
     }
 }
 
@@ -54,17 +112,47 @@ pub fn digital_neuron_update(
     decay: i64,
     nudge: Option<(i64, i64)>,
 ) -> i64 {
+    neuron_update_with(d, Identity, v, acc, bias_units, decay, nudge)
+}
+
+/// The sigmoid model's digital update: as [`digital_neuron_update`] with σ(drive) from `table` in
+/// place of the drive, `v ← v + round((σ(drive) − v)·d / 2^decay_bits)`.
+#[inline]
+pub fn digital_sigmoid_neuron_update(
+    d: &DigitalArithmetic,
+    table: &SigmoidTable,
+    v: i64,
+    acc: i64,
+    bias_units: i64,
+    decay: i64,
+    nudge: Option<(i64, i64)>,
+) -> i64 {
+    neuron_update_with(d, table, v, acc, bias_units, decay, nudge)
+}
+
+/// One digital rate-neuron update with a transfer of the drive.
+#[inline(always)]
+fn neuron_update_with<T: Transfer>(
+    d: &DigitalArithmetic,
+    f: T,
+    v: i64,
+    acc: i64,
+    bias_units: i64,
+    decay: i64,
+    nudge: Option<(i64, i64)>,
+) -> i64 {
     let mut drive = saturate_accumulator(d, acc) + bias_units;
     if let Some((beta_q, target)) = nudge {
         drive += round_shift(beta_q * (target - v), d.nudge_fraction_bits as i32);
     }
     let one = 1i64 << d.state_fraction_bits;
-    (v + round_shift((drive - v) * decay, d.decay_bits as i32)).clamp(0, one)
+    (v + round_shift((f.apply(drive) - v) * decay, d.decay_bits as i32)).clamp(0, one)
 }
 
-fn digital_update(
+fn digital_update<T: Transfer>(
     pop: &mut Population,
     d: &DigitalArithmetic,
+    f: T,
     nudge: Option<&NudgeUnits>,
     mut rows_sq: Option<&mut [f64]>,
     max_change: &mut f32,
@@ -94,7 +182,7 @@ fn digital_update(
         {
             let v = i64::from(*s);
             let nud = trow.map(|(t, beta_q)| (beta_q, t[i]));
-            let new = digital_neuron_update(d, v, acc, bias, decay, nud);
+            let new = neuron_update_with(d, f, v, acc, bias, decay, nud);
             sq += i128::from((new - v) * (new - v));
             max_units = max_units.max((new - v).abs());
             *s = new as i32;
@@ -111,7 +199,12 @@ fn digital_update(
 /// The digital update of [`digital_update`] for steps that are not measured, with the constants of
 /// [`digital_neuron_update`] hoisted out of the loop (the same integer arithmetic; the reference path
 /// and every measured step use the per-element function, and the tests compare the two bit for bit).
-fn digital_update_fast(pop: &mut Population, d: &DigitalArithmetic, nudge: Option<&NudgeUnits>) -> f64 {
+fn digital_update_fast<T: Transfer>(
+    pop: &mut Population,
+    d: &DigitalArithmetic,
+    f: T,
+    nudge: Option<&NudgeUnits>,
+) -> f64 {
     let bias_exp = bias_exponent(d);
     let shift = d.state_fraction_bits - pop.out_bits;
     let max_a = max_payload(pop.out_bits);
@@ -138,7 +231,7 @@ fn digital_update_fast(pop: &mut Population, d: &DigitalArithmetic, nudge: Optio
                 for (((s, a), &acc), (&bias, &decay)) in cells {
                     let v = i64::from(*s);
                     let drive = acc.clamp(acc_lo, acc_hi) + bias;
-                    let new = (v + (((drive - v) * decay + decay_half) >> db)).clamp(0, one);
+                    let new = (v + (((f.apply(drive) - v) * decay + decay_half) >> db)).clamp(0, one);
                     *s = new as i32;
                     *a = (new >> shift).min(max_a) as f32;
                 }
@@ -149,7 +242,7 @@ fn digital_update_fast(pop: &mut Population, d: &DigitalArithmetic, nudge: Optio
                     let v = i64::from(*s);
                     let drive =
                         acc.clamp(acc_lo, acc_hi) + bias + ((beta_q * (target - v) + nudge_half) >> nf);
-                    let new = (v + (((drive - v) * decay + decay_half) >> db)).clamp(0, one);
+                    let new = (v + (((f.apply(drive) - v) * decay + decay_half) >> db)).clamp(0, one);
                     *s = new as i32;
                     *a = (new >> shift).min(max_a) as f32;
                 }
@@ -181,9 +274,10 @@ fn materialise_fused_drive(pop: &mut Population) {
 /// ((p + half) >> shift)` is clamped to the accumulator, biased and nudged; the leaky step
 /// `((d · decay + half) >> db)` is computed as `(d >> db) · decay + (((d mod 2^db) · decay + half) >> db)`,
 /// which is exact and keeps every product below 2^31 (|d| < 2^29, decay ≤ 2^db).
-fn digital_update_fused(
+fn digital_update_fused<T: Transfer>(
     pop: &mut Population,
     d: &DigitalArithmetic,
+    f: T,
     nudge: Option<&NudgeUnits>,
     shift: i32,
 ) -> f64 {
@@ -219,7 +313,7 @@ fn digital_update_fused(
             if let Some((t, beta)) = trow {
                 drive += (beta * (t[k] as i32 - v) + nudge_half) >> nf;
             }
-            let diff = drive - v;
+            let diff = f.apply_i32(drive) - v;
             let step = (diff >> db) * decay[k] + (((diff & mask) * decay[k] + decay_half) >> db);
             let new = (v + step).clamp(0, one);
             srow[k] = new;
