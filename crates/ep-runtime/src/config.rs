@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EpError, Result};
-use crate::network::NetworkShape;
-use crate::placement::PlacementStrategy;
-use crate::time_constants::TauSpec;
+use crate::mapping::placement::PlacementStrategy;
+use crate::network::shape::NetworkShape;
+use crate::network::time_constants::TauSpec;
 
 /// How the sign of β is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::dataset::Dataset;
+use crate::data::dataset::Dataset;
 use crate::error::{EpError, Result};
 
 /// Magic number of an IDX file holding images: unsigned bytes, 3 dimensions.

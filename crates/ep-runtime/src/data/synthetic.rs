@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::{Dataset, DatasetSplit};
+use crate::data::dataset::{Dataset, DatasetSplit};
 use crate::error::Result;
 
 /// Side of the square synthetic images.

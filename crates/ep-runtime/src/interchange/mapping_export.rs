@@ -6,11 +6,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::ep_network::EpNetwork;
+use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
-use crate::placement::{PlacementStrategy, layer_name, sender_routes};
-use crate::population_graph::{PopulationGraph, ProjectionKind};
-use crate::run_output::write_atomic;
+use crate::mapping::placement::{PlacementStrategy, sender_routes};
+use crate::mapping::population_graph::{PopulationGraph, ProjectionKind};
+use crate::network::shape::layer_name;
+use crate::on_chip::ep_network::EpNetwork;
 
 /// Format tag of the mapping file.
 pub const MAPPING_FORMAT: &str = "epchip-mapping-1";

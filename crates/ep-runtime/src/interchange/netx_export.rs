@@ -13,10 +13,10 @@ use std::path::Path;
 
 use hdf5_pure::{EnumTypeBuilder, FileBuilder, make_i8_type};
 
-use crate::ep_network::EpNetwork;
+use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
-use crate::nir_export::{matrix, scalar_string};
-use crate::run_output::write_atomic;
+use crate::interchange::nir_export::{matrix, scalar_string};
+use crate::on_chip::ep_network::EpNetwork;
 
 /// Writes the forward path of `net` (on a digital chip) in netx's layout to `path`, atomically.
 pub fn write_netx(net: &EpNetwork, path: &Path) -> Result<()> {
@@ -71,7 +71,7 @@ pub fn write_netx(net: &EpNetwork, path: &Path) -> Result<()> {
             .map_err(|e| err(format!("HDF5 encoding failed: {e}")))?;
         neuron.create_dataset("gradedSpike").with_enum_u8_data(h5_bool, &[1]).with_shape(&[]);
         scalar_string(&mut neuron, "inputScale", "vDecay/4096 (normalised leaky integrator)");
-        scalar_string(&mut neuron, "activation", crate::nir_export::NIR_ACTIVATION);
+        scalar_string(&mut neuron, "activation", crate::interchange::nir_export::NIR_ACTIVATION);
         g.add_group(neuron.finish());
         layers.add_group(g.finish());
     }

@@ -15,9 +15,9 @@ use std::path::Path;
 use hdf5_pure::{FileBuilder, GroupBuilder};
 use ndarray::Array2;
 
+use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
-use crate::network_parameters::NetworkParameters;
-use crate::run_output::write_atomic;
+use crate::network::parameters::NetworkParameters;
 
 /// NIR format version written into the file.
 pub const NIR_VERSION: &str = "1.0.8";

@@ -14,7 +14,7 @@ use hdf5_pure::{File, Group};
 use ndarray::Array2;
 
 use crate::error::{EpError, Result};
-use crate::network_parameters::NetworkParameters;
+use crate::network::parameters::NetworkParameters;
 
 /// Settling steps used when the graph does not record `t1` in its metadata.
 pub const DEFAULT_IMPORT_T1: usize = 30;

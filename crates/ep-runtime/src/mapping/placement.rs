@@ -14,8 +14,8 @@ use chip_model::{CoreBlock, CoreUsage, FanInSegment, GroupRoute, HardwareProfile
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EpError, Result};
-use crate::network::NetworkShape;
-use crate::population_graph::PopulationGraph;
+use crate::mapping::population_graph::PopulationGraph;
+use crate::network::shape::NetworkShape;
 
 /// How blocks are assigned to cores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -529,15 +529,4 @@ pub fn sender_routes(graph: &PopulationGraph, placement: &Placement, l: usize) -
                 .collect(),
         })
         .collect()
-}
-
-/// Name of layer `l` of a network with `count` layers: `input`, `h1`, `h2`, ..., `output`.
-pub fn layer_name(l: usize, count: usize) -> String {
-    if l == 0 {
-        "input".into()
-    } else if l + 1 == count {
-        "output".into()
-    } else {
-        format!("h{l}")
-    }
 }

@@ -5,8 +5,8 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 
-use crate::network::NetworkShape;
-use crate::placement::layer_name;
+use crate::network::shape::NetworkShape;
+use crate::network::shape::layer_name;
 
 /// One population: a layer of the network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,15 +1,12 @@
 //! A trained network as numbers, independent of any chip: layer sizes, the weights each projection
 //! applies (forward and feedback), biases, per-neuron time steps, and the settling schedule. This is
-//! what the exporters write and the NIR importer reads back.
-
-use std::path::Path;
+//! what the exporters write and the NIR importer reads back. They are read from a network on a chip
+//! by `NetworkParameters::from_network` (in `on_chip::ep_network`) and from a run directory by
+//! `NetworkParameters::from_run` (in `training::trainer`).
 
 use ndarray::Array2;
 
-use crate::checkpoint::TrainingCheckpoint;
-use crate::ep_network::EpNetwork;
 use crate::error::{EpError, Result};
-use crate::trainer::Trainer;
 
 /// Numbers of a layered HTS-EP network.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,36 +28,6 @@ pub struct NetworkParameters {
 }
 
 impl NetworkParameters {
-    /// Reads the numbers of a network living on a chip.
-    pub fn from_network(net: &EpNetwork, t1: usize) -> Result<Self> {
-        let layers = net.shape().sizes().to_vec();
-        let chip = net.chip();
-        let mut forward = Vec::new();
-        let mut feedback = Vec::new();
-        let mut bias = Vec::new();
-        let mut dt = Vec::new();
-        for l in 1..layers.len() {
-            let missing = || EpError::DoesNotFit(format!("layer {l} is missing from the network"));
-            forward.push(chip.read_effective_weights(net.forward_group(l - 1).ok_or_else(missing)?)?);
-            feedback.push(match net.feedback_group(l - 1) {
-                Some(g) => Some(chip.read_effective_weights(g)?),
-                None => None,
-            });
-            let pop = net.layer(l).ok_or_else(missing)?;
-            bias.push(chip.read_bias(pop)?);
-            dt.push(chip.realised_dt(pop)?.to_vec());
-        }
-        Ok(Self { layers, forward, feedback, bias, dt, t1 })
-    }
-
-    /// Reads the trained network of a run directory (its `checkpoint.json`).
-    pub fn from_run(dir: &Path) -> Result<(Self, TrainingCheckpoint)> {
-        let checkpoint = TrainingCheckpoint::from_run_dir(dir)?;
-        let trainer = Trainer::resume(&checkpoint, 1)?;
-        let params = Self::from_network(trainer.network(), checkpoint.config.t1)?;
-        Ok((params, checkpoint))
-    }
-
     /// Checks that every array has the shape the layer sizes call for and every number is finite.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(EpError::DoesNotFit(format!("inconsistent network parameters: {what}")));

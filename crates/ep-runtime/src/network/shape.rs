@@ -1,4 +1,4 @@
-//! The shape of a layered EP network.
+//! The shape of a layered EP network: its layer sizes, and the names of its layers.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,5 +79,16 @@ impl std::fmt::Display for NetworkShape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = self.layers.iter().map(usize::to_string).collect::<Vec<_>>().join("-");
         f.write_str(&text)
+    }
+}
+
+/// Name of layer `l` of a network with `count` layers: `input`, `h1`, `h2`, ..., `output`.
+pub fn layer_name(l: usize, count: usize) -> String {
+    if l == 0 {
+        "input".into()
+    } else if l + 1 == count {
+        "output".into()
+    } else {
+        format!("h{l}")
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Everything here goes through chip-model's public interface: allocate populations and synapse
 //! groups, write inputs, run steps with or without a nudge, latch traces and apply the local EP rule
-//! through the chip's learning engine. The runtime never touches weights during training.
+//! through the chip's learning engine. The runtime never touches weights during training. It also
+//! reads a network's numbers back off the chip ([`NetworkParameters::from_network`]).
 
 use chip_model::{
     Chip, ConnectOptions, GroupId, HardwareProfile, Nudge, PopulationId, PopulationSpec, SumOfProducts,
@@ -13,12 +14,13 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Uniform};
 
+use crate::config::{BetaSign, TrainConfig};
 use crate::error::{EpError, Result};
-use crate::network::NetworkShape;
-use crate::network_parameters::NetworkParameters;
-use crate::placement::{Placement, layer_name, place_network};
-use crate::seeds::{SeedPurpose, derive_seed};
-use crate::train_config::{BetaSign, TrainConfig};
+use crate::mapping::placement::{Placement, place_network};
+use crate::network::parameters::NetworkParameters;
+use crate::network::seeds::{SeedPurpose, derive_seed};
+use crate::network::shape::NetworkShape;
+use crate::network::shape::layer_name;
 
 /// Trace slot latched at the end of the free phase.
 pub const SLOT_FREE: usize = 0;
@@ -380,4 +382,28 @@ pub fn argmax_rows(a: &Array2<f32>) -> Vec<usize> {
             best
         })
         .collect()
+}
+
+impl NetworkParameters {
+    /// Reads the numbers of a network living on a chip.
+    pub fn from_network(net: &EpNetwork, t1: usize) -> Result<Self> {
+        let layers = net.shape().sizes().to_vec();
+        let chip = net.chip();
+        let mut forward = Vec::new();
+        let mut feedback = Vec::new();
+        let mut bias = Vec::new();
+        let mut dt = Vec::new();
+        for l in 1..layers.len() {
+            let missing = || EpError::DoesNotFit(format!("layer {l} is missing from the network"));
+            forward.push(chip.read_effective_weights(net.forward_group(l - 1).ok_or_else(missing)?)?);
+            feedback.push(match net.feedback_group(l - 1) {
+                Some(g) => Some(chip.read_effective_weights(g)?),
+                None => None,
+            });
+            let pop = net.layer(l).ok_or_else(missing)?;
+            bias.push(chip.read_bias(pop)?);
+            dt.push(chip.realised_dt(pop)?.to_vec());
+        }
+        Ok(Self { layers, forward, feedback, bias, dt, t1 })
+    }
 }

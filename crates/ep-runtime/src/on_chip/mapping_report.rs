@@ -7,12 +7,13 @@
 use chip_model::HardwareProfile;
 use serde::Serialize;
 
-use crate::ep_network::EpNetwork;
+use crate::config::TrainConfig;
 use crate::error::Result;
-use crate::network::NetworkShape;
-use crate::placement::{PlacementStrategy, layer_name, placement_traffic};
-use crate::population_graph::PopulationGraph;
-use crate::train_config::TrainConfig;
+use crate::mapping::placement::{PlacementStrategy, placement_traffic};
+use crate::mapping::population_graph::PopulationGraph;
+use crate::network::shape::NetworkShape;
+use crate::network::shape::layer_name;
+use crate::on_chip::ep_network::EpNetwork;
 
 /// One core's share of the network (one row per population block).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,10 +4,10 @@
 use chip_model::{Arithmetic, HardwareProfile};
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainConfig;
 use crate::error::{EpError, Result};
-use crate::study_results::Condition;
-use crate::time_constants::TauSpec;
-use crate::train_config::TrainConfig;
+use crate::network::time_constants::TauSpec;
+use crate::study::results::Condition;
 
 /// Distribution names that start a new spec in a comma-separated list of τ specs.
 const DISTRIBUTIONS: &[&str] = &["constant", "lognormal", "gamma", "uniform"];

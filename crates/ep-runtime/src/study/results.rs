@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::EpochMetrics;
+use crate::training::metrics::EpochMetrics;
 
 /// One condition of the study grid (everything but the seed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ impl MeanStd {
 
     /// [`MeanStd::of`] with a seeded bootstrap 95 % interval of the mean.
     pub fn with_ci(values: &[f64], seed: u64) -> Self {
-        let (ci_low, ci_high) = crate::study_statistics::bootstrap_mean_ci(values, seed);
+        let (ci_low, ci_high) = crate::study::statistics::bootstrap_mean_ci(values, seed);
         Self { ci_low, ci_high, ..Self::of(values) }
     }
 }
@@ -186,5 +186,5 @@ pub struct StudyResults {
     pub baseline: String,
     /// Every condition compared with the baseline τ at the same mismatch level, per metric.
     #[serde(default)]
-    pub comparisons: Vec<crate::study_statistics::Comparison>,
+    pub comparisons: Vec<crate::study::statistics::Comparison>,
 }

@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::dataset::{DatasetSplit, load_dataset};
+use crate::atomic_file::write_atomic;
+use crate::data::dataset::DatasetSplit;
+use crate::data::loading::load_dataset;
 use crate::error::{EpError, Result};
-use crate::network::NetworkShape;
-use crate::run_output::{RunDirectory, write_atomic};
-use crate::stability_metrics::stability_metrics;
-use crate::study_grid::{PlannedRun, Shard, StudySpec};
-use crate::study_results::RunRecord;
-use crate::trainer::Trainer;
+use crate::network::shape::NetworkShape;
+use crate::study::grid::{PlannedRun, Shard, StudySpec};
+use crate::study::results::RunRecord;
+use crate::study::stability::stability_metrics;
+use crate::training::run_directory::RunDirectory;
+use crate::training::trainer::Trainer;
 
 /// File that describes the study, in the study directory.
 pub const SPEC_FILE: &str = "spec.json";

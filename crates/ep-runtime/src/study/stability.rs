@@ -1,7 +1,7 @@
 //! Stability metrics of one run, computed from its epoch history (definitions in docs/stability.md).
 
-use crate::metrics::EpochMetrics;
-use crate::study_results::StabilityMetrics;
+use crate::study::results::StabilityMetrics;
+use crate::training::metrics::EpochMetrics;
 
 /// Instability index given to a run that diverged.
 pub const DIVERGED_INSTABILITY: f64 = 100.0;

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
+use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
-use crate::run_output::write_atomic;
-use crate::study_grid::StudySpec;
-use crate::study_results::{ConditionSummary, MeanStd, RunRecord, StudyResults};
-use crate::study_runner::read_record;
-use crate::study_statistics::{Better, Comparison, compare};
+use crate::study::grid::StudySpec;
+use crate::study::results::{ConditionSummary, MeanStd, RunRecord, StudyResults};
+use crate::study::runner::read_record;
+use crate::study::statistics::{Better, Comparison, compare};
 use chip_model::rounding_noise::mix;
 
 /// Collects every finished run of the study in `out` and aggregates it. Returns the results and the
@@ -127,7 +127,7 @@ verdict,seeds_for_80pct_power\n",
 }
 
 fn summarise(
-    condition: crate::study_results::Condition,
+    condition: crate::study::results::Condition,
     runs: &[&RunRecord],
     epochs: usize,
 ) -> ConditionSummary {
@@ -296,6 +296,6 @@ pub fn write_study_outputs(results: &StudyResults, out: &Path) -> Result<()> {
     let json = serde_json::to_vec_pretty(results)
         .map_err(|e| EpError::Output { path: path.clone(), source: std::io::Error::other(e) })?;
     write_atomic(&path, &json)?;
-    crate::study_report::write_study_report(results, out)?;
+    crate::study::report::write_study_report(results, out)?;
     Ok(())
 }

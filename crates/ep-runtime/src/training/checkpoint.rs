@@ -11,11 +11,11 @@ use std::path::Path;
 use chip_model::{ChipCheckpoint, HardwareProfile};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::DatasetSplit;
+use crate::atomic_file::write_atomic;
+use crate::config::TrainConfig;
+use crate::data::dataset::DatasetSplit;
 use crate::error::{EpError, Result};
-use crate::metrics::EpochMetrics;
-use crate::run_output::write_atomic;
-use crate::train_config::TrainConfig;
+use crate::training::metrics::EpochMetrics;
 
 /// Format tag written into every checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "epchip-checkpoint-1";
@@ -88,7 +88,7 @@ pub struct TrainingCheckpoint {
     pub chip: ChipCheckpoint,
     /// Per-core operations and energy of the last completed epoch.
     #[serde(default)]
-    pub cores_last_epoch: Vec<crate::metrics::CoreEnergy>,
+    pub cores_last_epoch: Vec<crate::training::metrics::CoreEnergy>,
 }
 
 impl TrainingCheckpoint {

@@ -2,9 +2,9 @@
 
 use ndarray::Array2;
 
-use crate::dataset::Dataset;
-use crate::ep_network::EpNetwork;
+use crate::data::dataset::Dataset;
 use crate::error::{EpError, Result};
+use crate::on_chip::ep_network::EpNetwork;
 
 /// Accuracy of `net` on `data` after `steps` free steps (fewer if a settling `tolerance` is given), in
 /// batches of `batch` examples.

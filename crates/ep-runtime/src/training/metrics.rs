@@ -142,7 +142,7 @@ pub struct RunSummary {
     /// Training energy spent until that epoch (included), in joules.
     pub energy_to_target_j: Option<f64>,
     /// The full training configuration.
-    pub config: crate::train_config::TrainConfig,
+    pub config: crate::config::TrainConfig,
     /// Per core (cores that did anything), the operations and energy of the last epoch's training
     /// (the mapping decides what each core does; relay cores of fan-in splitting included).
     pub cores_last_epoch: Vec<CoreEnergy>,

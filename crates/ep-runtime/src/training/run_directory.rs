@@ -1,27 +1,11 @@
-//! Writing a run's files: each file is written to a temporary name and renamed into place, so a
-//! reader (or an interrupted run) never sees a half-written file.
+//! The output directory of one training run: metrics.csv and summary.json, each written atomically
+//! ([`write_atomic`]).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
-use crate::metrics::{EpochMetrics, RunSummary};
-
-/// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| EpError::Output { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
-}
+use crate::training::metrics::{EpochMetrics, RunSummary};
 
 /// The output directory of one training run.
 #[derive(Debug, Clone)]

@@ -1,5 +1,7 @@
-//! The training loop: epochs of shuffled mini-batches, evaluation after each epoch, divergence checks.
+//! The training loop: epochs of shuffled mini-batches, evaluation after each epoch, divergence checks;
+//! and reading the trained network of a run directory back ([`NetworkParameters::from_run`]).
 
+use std::path::Path;
 use std::time::Instant;
 
 use chip_model::HardwareProfile;
@@ -8,15 +10,16 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::checkpoint::{CHECKPOINT_FORMAT, RunData, TrainingCheckpoint};
-use crate::dataset::{Dataset, DatasetSplit};
-use crate::ep_network::EpNetwork;
+use crate::config::TrainConfig;
+use crate::data::dataset::{Dataset, DatasetSplit};
 use crate::error::{EpError, Result};
-use crate::evaluation::evaluate;
-use crate::metrics::{CoreEnergy, EpochMetrics, RunSummary};
-use crate::network::NetworkShape;
-use crate::seeds::{SeedPurpose, derive_seed};
-use crate::train_config::TrainConfig;
+use crate::network::parameters::NetworkParameters;
+use crate::network::seeds::{SeedPurpose, derive_seed};
+use crate::network::shape::NetworkShape;
+use crate::on_chip::ep_network::EpNetwork;
+use crate::training::checkpoint::{CHECKPOINT_FORMAT, RunData, TrainingCheckpoint};
+use crate::training::evaluation::evaluate;
+use crate::training::metrics::{CoreEnergy, EpochMetrics, RunSummary};
 use chip_model::EnergyReport;
 
 /// Weights larger than this in magnitude count as exploded (real units; a hard-sigmoid network whose
@@ -165,7 +168,7 @@ impl Trainer {
                     ^ (self.fidelity_samples.len() as u64);
                 // A twin without a stable fixed point has no gradient: that sample is skipped
                 // rather than stopping the run.
-                if let Ok(cosine) = crate::gradient_fidelity::gradient_fidelity(
+                if let Ok(cosine) = crate::fidelity::gradient_fidelity(
                     &self.net,
                     x.view(),
                     y.view(),
@@ -359,5 +362,15 @@ impl Trainer {
                 energy_j: EnergyReport::estimate(&c.counters, spec).total_j(),
             })
             .collect()
+    }
+}
+
+impl NetworkParameters {
+    /// Reads the trained network of a run directory (its `checkpoint.json`).
+    pub fn from_run(dir: &Path) -> Result<(Self, TrainingCheckpoint)> {
+        let checkpoint = TrainingCheckpoint::from_run_dir(dir)?;
+        let trainer = Trainer::resume(&checkpoint, 1)?;
+        let params = Self::from_network(trainer.network(), checkpoint.config.t1)?;
+        Ok((params, checkpoint))
     }
 }

@@ -19,9 +19,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
-use crate::run_output::write_atomic;
-use crate::study_results::{Condition, ConditionSummary, MeanStd, RunRecord, StudyResults};
+use crate::study::results::{Condition, ConditionSummary, MeanStd, RunRecord, StudyResults};
 
 /// File name of the accuracy-curve plot written by [`write_study_report`].
 pub const ACCURACY_CURVES_FILE: &str = "accuracy_curves.svg";
@@ -1257,7 +1257,7 @@ fn push_findings(out: &mut String, results: &StudyResults) {
     let underpowered: Vec<String> = results
         .comparisons
         .iter()
-        .filter(|c| c.verdict == crate::study_statistics::Verdict::NotDistinguishable)
+        .filter(|c| c.verdict == crate::study::statistics::Verdict::NotDistinguishable)
         .filter_map(|c| {
             let k = c.seeds_for_power.filter(|&k| k > c.n)?;
             let label = results.conditions.get(c.condition).map_or(MISSING, |x| x.label.as_str());
