@@ -6,6 +6,14 @@
 //! [`chip_model::Chip`] with per-neuron time constants drawn from a [`TauSpec`]; a [`Trainer`] runs
 //! free and nudged phases on the chip and applies the local EP rule through the chip's learning
 //! engine; [`evaluate`] measures accuracy; [`RunDirectory`] writes metrics.csv and summary.json.
+//!
+//! Modules by stage, each depending only on those before it:
+//! [`error`] and [`atomic_file`] → [`data`] (datasets) and [`network`] (shape, τ, parameters,
+//! seeds) → [`mapping`] (population graph, placement) → [`config`] (the run's [`TrainConfig`]) →
+//! [`on_chip`] (the network on a chip, its EP phases, the mapping report) → [`fidelity`] (gradient
+//! fidelity against a float twin) → [`training`] (trainer, evaluation, metrics, checkpoint, run
+//! directory) → [`study`] (grid, runner, statistics, summary, report). [`interchange`] (NIR,
+//! Lava-NetX, mapping file) sits on [`on_chip`] and [`mapping`].
 
 pub mod atomic_file;
 pub mod config;
