@@ -1,10 +1,9 @@
 //! Gradient fidelity: how well the update a chip makes follows the true gradient of the cost.
 //!
-//! A [`FloatTwin`](float_twin::FloatTwin) copies the realised device parameters of a network on a
-//! chip into `f64` and computes the exact gradient of the cost by recurrent back-propagation
-//! ([`float_twin`]). [`gradient_fidelity`] is the stability-study metric: the cosine between the
-//! change of the forward weights the chip makes on one mini-batch and −dC/dW of the twin before the
-//! update.
+//! A [`FloatTwin`] copies the realised device parameters of a network on a chip into `f64` and
+//! computes the exact gradient of the cost by recurrent back-propagation ([`float_twin`]).
+//! [`gradient_fidelity`] is the stability-study metric: the cosine between the change of the
+//! forward weights the chip makes on one mini-batch and −dC/dW of the twin before the update.
 
 pub mod float_twin;
 
