@@ -31,7 +31,7 @@ use chip_model::lane_rng::LaneRng;
 use chip_model::rounding_noise::RoundingNoise;
 use chip_model::{Arithmetic, Chip, HardwareProfile, Nudge, PopulationSpec, SumOfProducts, TraceSlot};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use ep_runtime::ep_network::{SLOT_FREE, SLOT_PLUS};
+use ep_runtime::on_chip::ep_network::{SLOT_FREE, SLOT_PLUS};
 use ep_runtime::{DatasetSplit, EpNetwork, NetworkShape, TrainConfig, load_dataset};
 use ndarray::Array2;
 use rand::rngs::Xoshiro256PlusPlus;

@@ -6,9 +6,9 @@
 //! directory given as the first argument).
 
 use epchip::chip_model::HardwareProfile;
-use epchip::ep_runtime::mapping_export::write_mapping;
-use epchip::ep_runtime::nir_export::{NirNeurons, write_nir};
-use epchip::ep_runtime::nir_import::read_nir;
+use epchip::ep_runtime::interchange::mapping_export::write_mapping;
+use epchip::ep_runtime::interchange::nir_export::{NirNeurons, write_nir};
+use epchip::ep_runtime::interchange::nir_import::read_nir;
 use epchip::ep_runtime::{
     EpNetwork, NetworkParameters, NetworkShape, PlacementStrategy, TrainConfig, Trainer, evaluate,
     load_dataset,

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use ep_runtime::mapping_export::write_mapping;
-use ep_runtime::netx_export::write_netx;
-use ep_runtime::nir_export::{NirNeurons, write_nir};
+use ep_runtime::interchange::mapping_export::write_mapping;
+use ep_runtime::interchange::netx_export::write_netx;
+use ep_runtime::interchange::nir_export::{NirNeurons, write_nir};
 use ep_runtime::{NetworkParameters, Trainer, TrainingCheckpoint};
 
 use crate::cli::ExportArgs;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use chip_model::HardwareProfile;
-use ep_runtime::nir_import::read_nir;
+use ep_runtime::interchange::nir_import::read_nir;
 use ep_runtime::{EpNetwork, TrainConfig, evaluate, load_dataset};
 
 use crate::cli::ImportArgs;

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use chip_model::HardwareProfile;
 use ep_runtime::NetworkShape;
-use ep_runtime::mapping_report::map_network;
-use ep_runtime::run_output::write_atomic;
+use ep_runtime::atomic_file::write_atomic;
+use ep_runtime::on_chip::mapping_report::map_network;
 
 use crate::cli::MapArgs;
 

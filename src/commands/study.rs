@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use chip_model::HardwareProfile;
-use ep_runtime::study_grid::{MismatchMode, Shard, StudySpec, parse_baseline, parse_tau_list};
-use ep_runtime::study_results::StudyResults;
-use ep_runtime::study_runner::{read_spec, run_study};
-use ep_runtime::study_statistics::Verdict;
-use ep_runtime::study_summary::{collect_study, write_study_outputs};
+use ep_runtime::study::grid::{MismatchMode, Shard, StudySpec, parse_baseline, parse_tau_list};
+use ep_runtime::study::results::StudyResults;
+use ep_runtime::study::runner::{read_spec, run_study};
+use ep_runtime::study::statistics::Verdict;
+use ep_runtime::study::summary::{collect_study, write_study_outputs};
 use ep_runtime::{BetaSign, NetworkShape, TauSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -133,7 +133,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&a.out)?;
     if !a.out.join(COMMAND_FILE).exists() {
         let command = command_line().replace(&format!("--shard {}", a.shard.as_deref().unwrap_or("")), "");
-        ep_runtime::run_output::write_atomic(&a.out.join(COMMAND_FILE), command.trim().as_bytes())?;
+        ep_runtime::atomic_file::write_atomic(&a.out.join(COMMAND_FILE), command.trim().as_bytes())?;
     }
     let progress = run_study(&spec, &a.out, shard, jobs, &|done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();

@@ -6,49 +6,39 @@
 //! [`chip_model::Chip`] with per-neuron time constants drawn from a [`TauSpec`]; a [`Trainer`] runs
 //! free and nudged phases on the chip and applies the local EP rule through the chip's learning
 //! engine; [`evaluate`] measures accuracy; [`RunDirectory`] writes metrics.csv and summary.json.
+//!
+//! Modules by stage, each depending only on those before it:
+//! [`error`] and [`atomic_file`] → [`data`] (datasets) and [`network`] (shape, τ, parameters,
+//! seeds) → [`mapping`] (population graph, placement) → [`config`] (the run's [`TrainConfig`]) →
+//! [`on_chip`] (the network on a chip, its EP phases, the mapping report) → [`fidelity`] (gradient
+//! fidelity against a float twin) → [`training`] (trainer, evaluation, metrics, checkpoint, run
+//! directory) → [`study`] (grid, runner, statistics, summary, report). [`interchange`] (NIR,
+//! Lava-NetX, mapping file) sits on [`on_chip`] and [`mapping`].
 
-pub mod checkpoint;
-pub mod dataset;
-pub mod ep_network;
+pub mod atomic_file;
+pub mod config;
+pub mod data;
 pub mod error;
-pub mod evaluation;
-pub mod gradient_fidelity;
-pub mod idx;
-pub mod mapping_export;
-pub mod mapping_report;
-pub mod metrics;
+pub mod fidelity;
+pub mod interchange;
+pub mod mapping;
 pub mod network;
-pub mod network_parameters;
-pub mod netx_export;
-pub mod nir_export;
-pub mod nir_import;
-pub mod placement;
-pub mod population_graph;
-pub mod run_output;
-pub mod seeds;
-pub mod stability_metrics;
-pub mod study_grid;
-pub mod study_report;
-pub mod study_results;
-pub mod study_runner;
-pub mod study_statistics;
-pub mod study_summary;
-pub mod synthetic;
-pub mod time_constants;
-pub mod train_config;
-pub mod trainer;
+pub mod on_chip;
+pub mod study;
+pub mod training;
 
-pub use checkpoint::{CHECKPOINT_FILE, RunData, TrainingCheckpoint};
-pub use dataset::{Dataset, DatasetSplit, load_dataset};
-pub use ep_network::{BatchOutcome, EpNetwork};
+pub use config::{BetaSign, LrSchedule, TrainConfig};
+pub use data::dataset::{Dataset, DatasetSplit};
+pub use data::loading::load_dataset;
 pub use error::{EpError, Result};
-pub use evaluation::evaluate;
-pub use metrics::{EpochMetrics, RunSummary};
-pub use network::NetworkShape;
-pub use network_parameters::NetworkParameters;
-pub use placement::{Placement, PlacementStrategy, place_layers, place_network};
-pub use population_graph::PopulationGraph;
-pub use run_output::RunDirectory;
-pub use time_constants::TauSpec;
-pub use train_config::{BetaSign, LrSchedule, TrainConfig};
-pub use trainer::Trainer;
+pub use mapping::placement::{Placement, PlacementStrategy, place_layers, place_network};
+pub use mapping::population_graph::PopulationGraph;
+pub use network::parameters::NetworkParameters;
+pub use network::shape::NetworkShape;
+pub use network::time_constants::TauSpec;
+pub use on_chip::ep_network::{BatchOutcome, EpNetwork};
+pub use training::checkpoint::{CHECKPOINT_FILE, RunData, TrainingCheckpoint};
+pub use training::evaluation::evaluate;
+pub use training::metrics::{EpochMetrics, RunSummary};
+pub use training::run_directory::RunDirectory;
+pub use training::trainer::Trainer;

@@ -4,10 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ep_runtime::dataset::{DATASET_HELP, Dataset, DatasetSplit, load_dataset};
+use ep_runtime::data::dataset::{Dataset, DatasetSplit};
+use ep_runtime::data::idx::{IdxArray, dataset_from_idx, parse_idx, read_idx_file};
+use ep_runtime::data::loading::{DATASET_HELP, load_dataset};
+use ep_runtime::data::synthetic::synthetic_split;
 use ep_runtime::error::EpError;
-use ep_runtime::idx::{IdxArray, dataset_from_idx, parse_idx, read_idx_file};
-use ep_runtime::synthetic::synthetic_split;
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use chip_model::HardwareProfile;
-use ep_runtime::mapping_export::mapping_of;
-use ep_runtime::netx_export::write_netx;
-use ep_runtime::nir_export::{NirNeurons, write_nir};
-use ep_runtime::nir_import::read_nir;
-use ep_runtime::placement::placement_traffic;
+use ep_runtime::interchange::mapping_export::mapping_of;
+use ep_runtime::interchange::netx_export::write_netx;
+use ep_runtime::interchange::nir_export::{NirNeurons, write_nir};
+use ep_runtime::interchange::nir_import::read_nir;
+use ep_runtime::mapping::placement::placement_traffic;
 use ep_runtime::{
     EpError, EpNetwork, NetworkParameters, NetworkShape, PlacementStrategy, PopulationGraph, TrainConfig,
     Trainer, evaluate, load_dataset,

@@ -2,7 +2,8 @@
 //! the cosine between the chip's EP update and the twin's true gradient on each profile.
 
 use chip_model::HardwareProfile;
-use ep_runtime::gradient_fidelity::{FloatTwin, gradient_fidelity};
+use ep_runtime::fidelity::float_twin::FloatTwin;
+use ep_runtime::fidelity::gradient_fidelity;
 use ep_runtime::{BetaSign, EpNetwork, NetworkShape, TauSpec, TrainConfig, load_dataset};
 use ndarray::{Array2, arr2};
 

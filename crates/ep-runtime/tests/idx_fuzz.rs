@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ep_runtime::idx::parse_idx;
+use ep_runtime::data::idx::parse_idx;
 use proptest::prelude::*;
 
 fn corpus() -> Vec<Vec<u8>> {

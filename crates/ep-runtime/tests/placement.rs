@@ -2,7 +2,7 @@
 
 use chip_model::HardwareProfile;
 use chip_model::core_resources::axon_synapse_bits;
-use ep_runtime::placement::{PlacementStrategy, place_network, placement_traffic, predict_usage};
+use ep_runtime::mapping::placement::{PlacementStrategy, place_network, placement_traffic, predict_usage};
 use ep_runtime::{EpNetwork, NetworkShape, PopulationGraph, TrainConfig, place_layers};
 
 #[test]

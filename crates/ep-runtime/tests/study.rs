@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use chip_model::HardwareProfile;
-use ep_runtime::metrics::EpochMetrics;
-use ep_runtime::stability_metrics::{DIVERGED_INSTABILITY, stability_metrics};
-use ep_runtime::study_grid::{MismatchMode, Shard, StudySpec, parse_tau_list};
-use ep_runtime::study_runner::{RECORD_FILE, run_study};
-use ep_runtime::study_summary::{collect_study, results_csv, summary_csv, write_study_outputs};
+use ep_runtime::study::grid::{MismatchMode, Shard, StudySpec, parse_tau_list};
+use ep_runtime::study::runner::{RECORD_FILE, run_study};
+use ep_runtime::study::stability::{DIVERGED_INSTABILITY, stability_metrics};
+use ep_runtime::study::summary::{collect_study, results_csv, summary_csv, write_study_outputs};
+use ep_runtime::training::metrics::EpochMetrics;
 use ep_runtime::{TauSpec, TrainConfig};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

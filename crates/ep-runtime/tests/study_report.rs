@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use ep_runtime::metrics::EpochMetrics;
-use ep_runtime::study_report::{
+use ep_runtime::study::report::{
     HeatmapMetric, accuracy_curves_svg, fidelity_vs_mismatch_svg, heatmap_svg, report_html,
     write_study_report,
 };
-use ep_runtime::study_results::{
+use ep_runtime::study::results::{
     Condition, ConditionSummary, MeanStd, RunRecord, StabilityMetrics, StudyResults,
 };
+use ep_runtime::training::metrics::EpochMetrics;
 
 const FILES: [&str; 6] = [
     "accuracy_curves.svg",
@@ -198,11 +198,11 @@ fn study(taus: &[&str], mismatches: &[f64], seeds: &[u64], epochs: usize) -> Stu
         summaries,
         runs,
         baseline: taus[0].to_string(),
-        comparisons: vec![ep_runtime::study_statistics::compare(
+        comparisons: vec![ep_runtime::study::statistics::compare(
             1,
             0,
             "final_accuracy",
-            ep_runtime::study_statistics::Better::Higher,
+            ep_runtime::study::statistics::Better::Higher,
             &[(1, 0.93), (2, 0.94), (3, 0.95)],
             &[(1, 0.90), (2, 0.91), (3, 0.90)],
         )],

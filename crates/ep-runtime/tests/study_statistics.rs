@@ -1,6 +1,6 @@
 //! Study statistics on synthetic metric tables with known answers.
 
-use ep_runtime::study_statistics::{
+use ep_runtime::study::statistics::{
     Better, Verdict, bootstrap_mean_ci, compare, seeds_for_power, sign_flip_p_value,
 };
 use rand::SeedableRng;

@@ -1,0 +1,229 @@
+//! Training parameters, validated before any work starts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EpError, Result};
+use crate::mapping::placement::PlacementStrategy;
+use crate::network::shape::NetworkShape;
+use crate::network::time_constants::TauSpec;
+
+/// How the sign of β is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BetaSign {
+    /// Always +β.
+    Positive,
+    /// A random sign per mini-batch (Laborieux et al. 2021), which cancels the estimator's
+    /// first-order bias on average.
+    Random,
+}
+
+/// How the learning rate changes from epoch to epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum LrSchedule {
+    /// The same learning rate in every epoch.
+    Constant,
+    /// Cosine annealing from the full rate in the first epoch to `floor` × the rate in the last.
+    Cosine {
+        /// Share of the learning rate left in the last epoch.
+        floor: f32,
+    },
+}
+
+impl LrSchedule {
+    /// Multiplier of the learning rate in `epoch` (0-based) of `epochs`.
+    pub fn factor(&self, epoch: usize, epochs: usize) -> f32 {
+        match *self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine { floor } => {
+                if epochs <= 1 {
+                    return 1.0;
+                }
+                let t = epoch.min(epochs - 1) as f32 / (epochs - 1) as f32;
+                floor + (1.0 - floor) * 0.5 * (1.0 + (std::f32::consts::PI * t).cos())
+            }
+        }
+    }
+
+    /// Parses `constant` or `cosine[:floor=F]`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || invalid("lr_schedule", text, "constant, or cosine[:floor=F] with F in [0, 1]");
+        match text.trim() {
+            "constant" => Ok(LrSchedule::Constant),
+            "cosine" => Ok(LrSchedule::Cosine { floor: 0.1 }),
+            other => {
+                let floor = other
+                    .strip_prefix("cosine:floor=")
+                    .and_then(|f| f.parse::<f32>().ok())
+                    .filter(|f| (0.0..=1.0).contains(f))
+                    .ok_or_else(bad)?;
+                Ok(LrSchedule::Cosine { floor })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LrSchedule::Constant => write!(f, "constant"),
+            LrSchedule::Cosine { floor } => write!(f, "cosine:floor={floor}"),
+        }
+    }
+}
+
+/// Everything that defines an EP training run besides the profile, network shape and data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Free-phase steps T1.
+    pub t1: usize,
+    /// Nudged-phase steps T2.
+    pub t2: usize,
+    /// Nudge strength β (> 0; its sign is chosen by `beta_sign`).
+    pub beta: f32,
+    /// Sign of β per mini-batch.
+    pub beta_sign: BetaSign,
+    /// Symmetric estimate: a second nudged phase at −β from the free state, update
+    /// `(ρρ(+β) − ρρ(−β)) / 2β`.
+    pub symmetric: bool,
+    /// Examples per mini-batch (1 = online, the physically faithful on-chip mode).
+    pub batch: usize,
+    /// Learning rate per projection (one value applies to all).
+    pub lr: Vec<f32>,
+    /// Change of the learning rate over the epochs.
+    pub lr_schedule: LrSchedule,
+    /// Base time step Δt; neuron i gets dt_i = Δt/τ_i.
+    pub base_dt: f32,
+    /// Distribution of per-neuron time constants.
+    pub tau: TauSpec,
+    /// Digital cores: weight range of each projection = headroom × its largest initial weight.
+    pub weight_headroom: f32,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Seed of everything random (chip instance, initialisation, τ, shuffling, β signs).
+    pub seed: u64,
+    /// Worker threads (results do not depend on it, so it is not part of a run's recorded config).
+    #[serde(skip, default = "one_thread")]
+    pub threads: usize,
+    /// Examples per batch during evaluation.
+    pub eval_batch: usize,
+    /// End each phase early once no state changes by this much in one step (T1/T2 stay upper
+    /// bounds); `None` runs every phase for exactly T1/T2 steps.
+    #[serde(default)]
+    pub settle_tol: Option<f32>,
+    /// Test accuracy whose first epoch, and the energy spent until then, the summary reports.
+    #[serde(default = "default_target")]
+    pub target_accuracy: f64,
+    /// How the mapper assigns population blocks to cores.
+    #[serde(default)]
+    pub placement: PlacementStrategy,
+}
+
+fn default_target() -> f64 {
+    0.9
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            t1: 30,
+            t2: 10,
+            beta: 0.5,
+            beta_sign: BetaSign::Random,
+            symmetric: false,
+            batch: 20,
+            lr: vec![0.2, 0.1],
+            lr_schedule: LrSchedule::Cosine { floor: 0.1 },
+            base_dt: 0.5,
+            tau: TauSpec::default(),
+            weight_headroom: 2.0,
+            epochs: 10,
+            seed: 1,
+            threads: 1,
+            eval_batch: 500,
+            settle_tol: None,
+            target_accuracy: 0.9,
+            placement: PlacementStrategy::Greedy,
+        }
+    }
+}
+
+fn one_thread() -> usize {
+    1
+}
+
+fn invalid(field: &str, value: impl ToString, allowed: &str) -> EpError {
+    EpError::InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }
+}
+
+impl TrainConfig {
+    /// Checks every parameter, and the learning rates against the network's projections.
+    pub fn validate(&self, shape: &NetworkShape) -> Result<()> {
+        if self.t1 == 0 || self.t1 > 100_000 {
+            return Err(invalid("t1", self.t1, "free-phase steps in 1..=100000"));
+        }
+        if self.t2 == 0 || self.t2 > 100_000 {
+            return Err(invalid("t2", self.t2, "nudged-phase steps in 1..=100000 (EP needs a nudged phase)"));
+        }
+        if !(self.beta.is_finite() && self.beta > 0.0 && self.beta <= 10.0) {
+            return Err(invalid("beta", self.beta, "a number in (0, 10]"));
+        }
+        if self.batch == 0 || self.batch > 100_000 {
+            return Err(invalid("batch", self.batch, "examples per mini-batch in 1..=100000"));
+        }
+        if self.eval_batch == 0 || self.eval_batch > 100_000 {
+            return Err(invalid("eval_batch", self.eval_batch, "an integer in 1..=100000"));
+        }
+        let p = shape.projections();
+        if self.lr.len() != 1 && self.lr.len() != p {
+            let text = self.lr.iter().map(f32::to_string).collect::<Vec<_>>().join(",");
+            return Err(invalid(
+                "lr",
+                text,
+                &format!("one learning rate, or one per projection ({p} for layers {shape})"),
+            ));
+        }
+        if let Some(bad) = self.lr.iter().find(|x| !(x.is_finite() && **x >= 0.0 && **x <= 100.0)) {
+            return Err(invalid("lr", bad, "learning rates in [0, 100]"));
+        }
+        if !(self.base_dt.is_finite() && self.base_dt > 0.0 && self.base_dt <= 1.0) {
+            return Err(invalid("dt", self.base_dt, "a base time step in (0, 1]"));
+        }
+        if !(self.weight_headroom.is_finite()
+            && self.weight_headroom >= 1.0
+            && self.weight_headroom <= 1000.0)
+        {
+            return Err(invalid("weight_headroom", self.weight_headroom, "a number in [1, 1000]"));
+        }
+        if self.epochs > 100_000 {
+            return Err(invalid("epochs", self.epochs, "an integer in 0..=100000"));
+        }
+        if let Some(tol) = self.settle_tol
+            && !(tol.is_finite() && tol > 0.0 && tol <= 1.0)
+        {
+            return Err(invalid("settle_tol", tol, "a state change in (0, 1]"));
+        }
+        if !(self.target_accuracy > 0.0 && self.target_accuracy <= 1.0) {
+            return Err(invalid("target_accuracy", self.target_accuracy, "an accuracy in (0, 1]"));
+        }
+        if self.threads == 0 || self.threads > 1024 {
+            return Err(invalid("threads", self.threads, "an integer in 1..=1024"));
+        }
+        Ok(())
+    }
+
+    /// Learning rate of projection `l` (0-based).
+    pub fn lr_for(&self, l: usize) -> f32 {
+        if self.lr.len() == 1 { self.lr[0] } else { self.lr[l] }
+    }
+
+    /// Parses learning rates: `0.1` or `0.1,0.05`.
+    pub fn parse_lr(text: &str) -> Result<Vec<f32>> {
+        text.split(',')
+            .map(|p| {
+                p.trim().parse::<f32>().map_err(|_| {
+                    invalid("lr", text, "one number, or comma-separated numbers, one per projection")
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,152 @@
+//! Export to NIR (the Neuromorphic Intermediate Representation): an HDF5 file with a `version`, and
+//! a `node` group of type `NIRGraph` holding `edges` and one group per node.
+//!
+//! The EP network becomes: `input` → `fwd1` (Affine) → `layer1` (LI) → `fwd2` → ... → `layerL` →
+//! `output`, with Linear feedback nodes `fb2`..`fbL` from each layer back to the one below (a cyclic
+//! graph, which NIR allows). Each LI node carries its per-neuron time constants `τ_i = dt / dt_i`
+//! (heterogeneous: HTS exports directly), `r = 1` and `v_leak = 0`; the bias lives in the Affine
+//! node. NIR has no hard-sigmoid, so the activation `clip(v, 0, 1)` between a neuron node and the
+//! next projection is recorded in metadata, with `dt` (seconds per step) and the settling steps. The
+//! spiking variant exports LIF nodes (threshold 1, reset 0) instead: a rate-coded approximation
+//! that hardware importers accept.
+
+use std::path::Path;
+
+use hdf5_pure::{FileBuilder, GroupBuilder};
+use ndarray::Array2;
+
+use crate::atomic_file::write_atomic;
+use crate::error::{EpError, Result};
+use crate::network::parameters::NetworkParameters;
+
+/// NIR format version written into the file.
+pub const NIR_VERSION: &str = "1.0.8";
+
+/// Activation recorded in the metadata of every neuron node.
+pub const NIR_ACTIVATION: &str = "hard_sigmoid: clip(v, 0, 1)";
+
+/// Which neuron model the NIR graph uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NirNeurons {
+    /// Leaky integrators (LI): the rate network as trained.
+    Rate,
+    /// Leaky integrate-and-fire neurons (LIF): a rate-coded approximation for spiking hardware.
+    Spiking,
+}
+
+/// Names of the NIR nodes of neuron layer `l` (1-based), its forward projection and its feedback
+/// projection from the layer above.
+pub fn nir_node_names(l: usize) -> (String, String, String) {
+    (format!("layer{l}"), format!("fwd{l}"), format!("fb{}", l + 1))
+}
+
+/// Writes `params` as a NIR graph to `path` (atomically); `dt_seconds` is the time one emulated step
+/// stands for, recorded in metadata and used to turn per-neuron time steps into time constants.
+pub fn write_nir(
+    params: &NetworkParameters,
+    path: &Path,
+    neurons: NirNeurons,
+    dt_seconds: f64,
+) -> Result<()> {
+    params.validate()?;
+    if !(dt_seconds.is_finite() && dt_seconds > 0.0) {
+        return Err(EpError::InvalidParameter {
+            field: "dt".into(),
+            value: dt_seconds.to_string(),
+            allowed: "seconds per step, a positive number".into(),
+        });
+    }
+    let n = params.layers.len();
+    let mut file = FileBuilder::new();
+    file.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
+    let mut graph = file.create_group("node");
+    scalar_string(&mut graph, "type", "NIRGraph");
+    let mut edges: Vec<(String, String)> = Vec::new();
+    let mut nodes = graph.create_group("nodes");
+
+    let mut input = nodes.create_group("input");
+    scalar_string(&mut input, "type", "Input");
+    input.create_dataset("shape").with_i64_data(&[params.layers[0] as i64]);
+    nodes.add_group(input.finish());
+
+    let mut below = "input".to_string();
+    for l in 1..n {
+        let (layer, fwd, _) = nir_node_names(l);
+        let mut affine = nodes.create_group(&fwd);
+        scalar_string(&mut affine, "type", "Affine");
+        matrix(&mut affine, "weight", &params.forward[l - 1].t().to_owned());
+        affine.create_dataset("bias").with_f32_data(&params.bias[l - 1]);
+        nodes.add_group(affine.finish());
+        edges.push((below.clone(), fwd.clone()));
+        edges.push((fwd, layer.clone()));
+
+        let size = params.layers[l];
+        let tau: Vec<f32> = params.dt[l - 1].iter().map(|&d| (dt_seconds / f64::from(d)) as f32).collect();
+        let mut node = nodes.create_group(&layer);
+        scalar_string(&mut node, "type", if neurons == NirNeurons::Rate { "LI" } else { "LIF" });
+        node.create_dataset("tau").with_f32_data(&tau);
+        node.create_dataset("r").with_f32_data(&vec![1.0; size]);
+        node.create_dataset("v_leak").with_f32_data(&vec![0.0; size]);
+        if neurons == NirNeurons::Spiking {
+            node.create_dataset("v_threshold").with_f32_data(&vec![1.0; size]);
+            node.create_dataset("v_reset").with_f32_data(&vec![0.0; size]);
+        }
+        let mut meta = node.create_group("metadata");
+        meta.create_dataset("dt").with_f64_data(&[dt_seconds]).with_shape(&[]);
+        scalar_string(&mut meta, "activation", NIR_ACTIVATION);
+        if neurons == NirNeurons::Spiking {
+            scalar_string(&mut meta, "coding", "rate-coded approximation of the trained rate neuron");
+        }
+        node.add_group(meta.finish());
+        nodes.add_group(node.finish());
+
+        if let Some(w) = &params.feedback[l - 1] {
+            // Feedback from layer l to layer l - 1: `w` is (n_l, n_{l-1}), NIR wants (out, in).
+            let (below_layer, _, fb_into_below) = nir_node_names(l - 1);
+            let mut linear = nodes.create_group(&fb_into_below);
+            scalar_string(&mut linear, "type", "Linear");
+            matrix(&mut linear, "weight", &w.t().to_owned());
+            nodes.add_group(linear.finish());
+            edges.push((layer.clone(), fb_into_below.clone()));
+            edges.push((fb_into_below, below_layer));
+        }
+        below = layer;
+    }
+    let mut output = nodes.create_group("output");
+    scalar_string(&mut output, "type", "Output");
+    output.create_dataset("shape").with_i64_data(&[params.layers[n - 1] as i64]);
+    nodes.add_group(output.finish());
+    edges.push((below, "output".into()));
+    graph.add_group(nodes.finish());
+
+    let flat: Vec<&str> = edges.iter().flat_map(|(a, b)| [a.as_str(), b.as_str()]).collect();
+    graph.create_dataset("edges").with_vlen_strings(&flat).with_shape(&[edges.len() as u64, 2]);
+    let mut meta = graph.create_group("metadata");
+    scalar_string(&mut meta, "source", "epchip");
+    meta.create_dataset("dt").with_f64_data(&[dt_seconds]).with_shape(&[]);
+    meta.create_dataset("t1").with_i64_data(&[params.t1 as i64]).with_shape(&[]);
+    scalar_string(&mut meta, "activation", NIR_ACTIVATION);
+    scalar_string(
+        &mut meta,
+        "inference",
+        "equilibrium propagation: clamp the input, run t1 steps, read the last neuron layer's state",
+    );
+    graph.add_group(meta.finish());
+    file.add_group(graph.finish());
+    let bytes = file.finish().map_err(|e| EpError::ModelFile {
+        path: path.to_path_buf(),
+        reason: format!("HDF5 encoding failed: {e}"),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// A scalar variable-length UTF-8 string dataset (what h5py writes for a Python `str`).
+pub(crate) fn scalar_string(group: &mut GroupBuilder, name: &str, value: &str) {
+    group.create_dataset(name).with_vlen_strings(&[value]).with_shape(&[]);
+}
+
+/// A 2-D float32 dataset, row-major.
+pub(crate) fn matrix(group: &mut GroupBuilder, name: &str, m: &Array2<f32>) {
+    let data: Vec<f32> = m.iter().copied().collect();
+    group.create_dataset(name).with_f32_data(&data).with_shape(&[m.nrows() as u64, m.ncols() as u64]);
+}

@@ -1,0 +1,8 @@
+//! A layered HTS-EP network as a description, independent of any chip: its [`shape`], the
+//! distribution of its per-neuron time constants ([`time_constants`]), its numbers once trained
+//! ([`parameters`]), and the seeds of everything random in a run ([`seeds`]).
+
+pub mod parameters;
+pub mod seeds;
+pub mod shape;
+pub mod time_constants;
