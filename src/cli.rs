@@ -69,12 +69,6 @@ pub struct TrainArgs {
     /// Training epochs.
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// Always nudge with +β instead of a random sign per mini-batch.
-    #[arg(long)]
-    pub positive_beta: bool,
-    /// Symmetric estimate: a third phase at −β.
-    #[arg(long)]
-    pub symmetric: bool,
     /// Worker threads (results do not depend on it).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -212,6 +206,16 @@ pub struct TargetFlags {
 /// EP training settings shared by `epchip train` and every run of `epchip study`.
 #[derive(Debug, Args)]
 pub struct TrainingFlags {
+    /// Neuron model: clip (hard sigmoid, Scellier & Bengio 2017) or sigmoid (σ(4u − 2), the
+    /// discrete-time model of the public EP code).
+    #[arg(long, default_value = "clip")]
+    pub neuron: String,
+    /// Always nudge with +β instead of a random sign per mini-batch.
+    #[arg(long)]
+    pub positive_beta: bool,
+    /// Symmetric estimate: a third phase at −β.
+    #[arg(long)]
+    pub symmetric: bool,
     /// Free-phase steps T1.
     #[arg(long, default_value_t = 30)]
     pub t1: usize,
@@ -230,9 +234,9 @@ pub struct TrainingFlags {
     /// Learning-rate schedule over the epochs: constant, or cosine[:floor=F] (anneal to F × lr).
     #[arg(long, default_value = "cosine")]
     pub lr_schedule: String,
-    /// Base time step Δt (neuron i gets Δt/τ_i).
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub dt: f32,
+    /// Base time step Δt (neuron i gets min(Δt/τ_i, 1)); default 0.5 for clip, 1 for sigmoid.
+    #[arg(long, allow_negative_numbers = true)]
+    pub dt: Option<f32>,
     /// Digital and analog cores: weight range = headroom × largest initial weight of the projection.
     #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     pub weight_headroom: f32,

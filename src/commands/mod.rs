@@ -29,26 +29,28 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 impl crate::cli::TrainingFlags {
     /// The training configuration these flags describe, for a run with the given τ distribution,
-    /// epochs, seed, threads and nudging scheme.
+    /// epochs, seed and threads.
     pub fn config(
         &self,
         tau: ep_runtime::TauSpec,
         epochs: usize,
         seed: u64,
         threads: usize,
-        beta_sign: ep_runtime::BetaSign,
-        symmetric: bool,
     ) -> anyhow::Result<ep_runtime::TrainConfig> {
+        let neuron: ep_runtime::NeuronModel = self.neuron.parse()?;
+        let beta_sign =
+            if self.positive_beta { ep_runtime::BetaSign::Positive } else { ep_runtime::BetaSign::Random };
         Ok(ep_runtime::TrainConfig {
+            neuron,
             t1: self.t1,
             t2: self.t2,
             beta: self.beta,
             beta_sign,
-            symmetric,
+            symmetric: self.symmetric,
             batch: self.batch,
             lr: ep_runtime::TrainConfig::parse_lr(&self.lr)?,
             lr_schedule: ep_runtime::LrSchedule::parse(&self.lr_schedule)?,
-            base_dt: self.dt,
+            base_dt: self.dt.unwrap_or_else(|| neuron.default_dt()),
             tau,
             weight_headroom: self.weight_headroom,
             epochs,

@@ -8,7 +8,7 @@ use ep_runtime::study::results::StudyResults;
 use ep_runtime::study::runner::{read_spec, run_study};
 use ep_runtime::study::statistics::Verdict;
 use ep_runtime::study::summary::{collect_study, write_study_outputs};
-use ep_runtime::{BetaSign, NetworkShape, TauSpec};
+use ep_runtime::{NetworkShape, TauSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{StudyAction, StudyArgs, StudyRunArgs};
@@ -38,7 +38,7 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         Some(m) => MismatchMode::parse(m)?,
         None => MismatchMode::default_for(&profile),
     };
-    let mut config = args.training.config(TauSpec::default(), args.epochs, 1, 1, BetaSign::Random, false)?;
+    let mut config = args.training.config(TauSpec::default(), args.epochs, 1, 1)?;
     config.placement = args.target.placement.parse()?;
     config.validate(&shape)?;
     if let Some(n) = args.training.train_limit {

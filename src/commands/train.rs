@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chip_model::HardwareProfile;
 use ep_runtime::{
-    BetaSign, CHECKPOINT_FILE, DatasetSplit, NetworkShape, RunData, RunDirectory, TauSpec, Trainer,
+    CHECKPOINT_FILE, DatasetSplit, NetworkShape, RunData, RunDirectory, TauSpec, Trainer,
     TrainingCheckpoint, load_dataset,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -37,14 +37,7 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
     let profile = HardwareProfile::load(&args.target.profile)?;
     let shape = NetworkShape::parse(&args.target.layers)?;
     let tau: TauSpec = args.tau.parse()?;
-    let mut config = args.training.config(
-        tau,
-        args.epochs,
-        args.seed,
-        args.threads,
-        if args.positive_beta { BetaSign::Positive } else { BetaSign::Random },
-        args.symmetric,
-    )?;
+    let mut config = args.training.config(tau, args.epochs, args.seed, args.threads)?;
     config.placement = args.target.placement.parse()?;
     config.validate(&shape)?;
     let data = load_data(&args.dataset, args.training.train_limit)?;

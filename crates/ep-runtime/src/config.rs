@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EpError, Result};
 use crate::mapping::placement::PlacementStrategy;
+use crate::network::neuron_model::NeuronModel;
 use crate::network::shape::NetworkShape;
 use crate::network::time_constants::TauSpec;
 
@@ -74,6 +75,9 @@ impl std::fmt::Display for LrSchedule {
 /// Everything that defines an EP training run besides the profile, network shape and data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// The neurons' rate model (runs recorded before the choice existed read as `clip`).
+    #[serde(default)]
+    pub neuron: NeuronModel,
     /// Free-phase steps T1.
     pub t1: usize,
     /// Nudged-phase steps T2.
@@ -125,6 +129,7 @@ fn default_target() -> f64 {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
+            neuron: NeuronModel::Clip,
             t1: 30,
             t2: 10,
             beta: 0.5,

@@ -33,6 +33,7 @@ pub use data::loading::load_dataset;
 pub use error::{EpError, Result};
 pub use mapping::placement::{Placement, PlacementStrategy, place_layers, place_network};
 pub use mapping::population_graph::PopulationGraph;
+pub use network::neuron_model::NeuronModel;
 pub use network::parameters::NetworkParameters;
 pub use network::shape::NetworkShape;
 pub use network::time_constants::TauSpec;

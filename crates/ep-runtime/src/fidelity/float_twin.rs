@@ -9,8 +9,11 @@
 //! The model (see docs/model.md): neuron layer `l` settles where
 //!
 //! ```text
-//! s_l = clip(g_l ⊙ (s_{l−1}·W_l + s_{l+1}·Wfb_{l+1} + b_l) + o_l, 0, 1)
+//! s_l = f(g_l ⊙ (s_{l−1}·W_l + s_{l+1}·Wfb_{l+1} + b_l) + o_l)
 //! ```
+//!
+//! with `f` the network's neuron model: `clip(u, 0, 1)` (derivative 1 inside the box, 0 where
+//! clipped) or `σ(u) = 1/(1 + e^(−(4u − 2)))` (derivative `4σ(1 − σ)`).
 //!
 //! with `W_l` the forward weights of projection `l` (pre × post, `n_{l−1} × n_l`) and `Wfb_{l+1}`
 //! the feedback weights of projection `l + 1` (pre is layer `l + 1`, post is layer `l`, so
@@ -18,7 +21,10 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 
+use chip_model::neuron_program::sigmoid_f64;
+
 use crate::error::{EpError, Result};
+use crate::network::neuron_model::NeuronModel;
 use crate::on_chip::ep_network::EpNetwork;
 /// Default tolerance of the free fixed point: the iteration stops once the largest change of any
 /// state is below it.
@@ -52,6 +58,8 @@ pub struct FloatTwin {
     gain: Vec<Array1<f64>>,
     /// Realised neuron offsets of neuron layer `l` at index `l − 1`.
     offset: Vec<Array1<f64>>,
+    /// The neurons' rate model (their activation `f`).
+    neuron: NeuronModel,
     /// Stopping tolerance of the fixed-point iteration.
     fixed_point_tol: f64,
     /// Stopping tolerance of the adjoint iteration.
@@ -82,8 +90,9 @@ pub struct Convergence {
 struct Settled {
     /// States of every layer, input first (batch × n_l).
     states: Vec<Array2<f64>>,
-    /// Hard-sigmoid derivative of every neuron layer at the fixed point (index `l − 1`): 1 where
-    /// the pre-clip value lies strictly inside (0, 1), 0 where it is clipped.
+    /// Activation derivative of every neuron layer at the fixed point (index `l − 1`): for the clip
+    /// model 1 where the pre-clip value lies strictly inside (0, 1) and 0 where it is clipped; for
+    /// the sigmoid model `4σ(1 − σ)`.
     masks: Vec<Array2<f64>>,
     /// Iterations run.
     iterations: usize,
@@ -163,6 +172,7 @@ impl FloatTwin {
             bias,
             gain,
             offset,
+            neuron: net.neuron_model(),
             fixed_point_tol: FIXED_POINT_TOLERANCE,
             adjoint_tol: ADJOINT_TOLERANCE,
             max_iter: MAX_ITERATIONS,
@@ -223,7 +233,7 @@ impl FloatTwin {
     }
 
     /// Free-phase fixed point for each example (rows of x, values in [0,1]): iterate
-    /// s_l = clip(g_l ⊙ (s_{l-1}·W_l + s_{l+1}·Wfb_{l+1} + b_l) + o_l, 0, 1) (synchronous, all layers)
+    /// s_l = f(g_l ⊙ (s_{l-1}·W_l + s_{l+1}·Wfb_{l+1} + b_l) + o_l) (synchronous, all layers)
     /// until the largest change is below the tolerance (1e-10) or the iteration limit (10 000),
     /// returning the states of every layer (index 0 is the clamped input, clipped to [0, 1] as the
     /// chip does). The iteration starts from zero states, as the chip's free phase does, and is
@@ -242,7 +252,7 @@ impl FloatTwin {
 
     /// dC/dW for every FORWARD projection (same shapes as the forward weights, pre × post), summed
     /// over the batch, by recurrent back-propagation (Almeida–Pineda): at the fixed point s*, with
-    /// mask m = 1 where 0 < pre-clip value < 1 (hard sigmoid derivative; 0 when clipped), solve the
+    /// m = f'(u) the activation's derivative (clip: 1 inside the box, 0 when clipped), solve the
     /// adjoint λ = Jᵀλ + ∂C/∂s by damped fixed-point iteration (tolerance 1e-12, at most 10 000
     /// iterations), where J is the Jacobian of the fixed-point map including the feedback path;
     /// then dC/dW_l[j,i] = λ_l[i] · m_l[i] · g_l[i] · s_{l-1}[j].
@@ -376,6 +386,7 @@ impl FloatTwin {
         let depth = self.forward.len();
         let batch = x.nrows();
         let input = x.mapv(|v| f64::from(v.clamp(0.0, 1.0)));
+        let neuron = self.neuron;
         // The parts of each layer's input that do not change while settling.
         let input_part: Vec<Array2<f64>> = (1..=depth)
             .map(|l| {
@@ -396,7 +407,7 @@ impl FloatTwin {
             let mut largest = 0.0f64;
             for (s, u) in states[1..].iter_mut().zip(&pre) {
                 Zip::from(s).and(u).for_each(|s, &u| {
-                    let change = u.clamp(0.0, 1.0) - *s;
+                    let change = activation(neuron, u) - *s;
                     largest = largest.max(change.abs());
                     *s += DAMPING * change;
                 });
@@ -417,9 +428,34 @@ impl FloatTwin {
         let masks = self
             .pre_clip(&states, &input_part)
             .into_iter()
-            .map(|u| u.mapv(|u| if u > 0.0 && u < 1.0 { 1.0 } else { 0.0 }))
+            .map(|u| u.mapv(|u| derivative(neuron, u)))
             .collect();
         Ok(Settled { states, masks, iterations, residual })
+    }
+}
+
+/// The neuron model's activation `f(u)`.
+fn activation(neuron: NeuronModel, u: f64) -> f64 {
+    match neuron {
+        NeuronModel::Clip => u.clamp(0.0, 1.0),
+        NeuronModel::Sigmoid => sigmoid_f64(u),
+    }
+}
+
+/// The activation's derivative `f'(u)` (the clip model's is taken as 0 at the kinks).
+fn derivative(neuron: NeuronModel, u: f64) -> f64 {
+    match neuron {
+        NeuronModel::Clip => {
+            if u > 0.0 && u < 1.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        NeuronModel::Sigmoid => {
+            let s = sigmoid_f64(u);
+            4.0 * s * (1.0 - s)
+        }
     }
 }
 

@@ -71,7 +71,7 @@ pub fn write_netx(net: &EpNetwork, path: &Path) -> Result<()> {
             .map_err(|e| err(format!("HDF5 encoding failed: {e}")))?;
         neuron.create_dataset("gradedSpike").with_enum_u8_data(h5_bool, &[1]).with_shape(&[]);
         scalar_string(&mut neuron, "inputScale", "vDecay/4096 (normalised leaky integrator)");
-        scalar_string(&mut neuron, "activation", crate::interchange::nir_export::NIR_ACTIVATION);
+        scalar_string(&mut neuron, "activation", net.neuron_model().activation());
         g.add_group(neuron.finish());
         layers.add_group(g.finish());
     }

@@ -5,8 +5,9 @@
 //! `output`, with Linear feedback nodes `fb2`..`fbL` from each layer back to the one below (a cyclic
 //! graph, which NIR allows). Each LI node carries its per-neuron time constants `τ_i = dt / dt_i`
 //! (heterogeneous: HTS exports directly), `r = 1` and `v_leak = 0`; the bias lives in the Affine
-//! node. NIR has no hard-sigmoid, so the activation `clip(v, 0, 1)` between a neuron node and the
-//! next projection is recorded in metadata, with `dt` (seconds per step) and the settling steps. The
+//! node. NIR has neither the hard sigmoid nor EP's sigmoid, so the activation between a neuron node
+//! and the next projection (`clip(v, 0, 1)` or `1/(1 + e^(−(4v − 2)))`, by the network's neuron
+//! model) is recorded in metadata, with `dt` (seconds per step) and the settling steps. The
 //! spiking variant exports LIF nodes (threshold 1, reset 0) instead: a rate-coded approximation
 //! that hardware importers accept.
 
@@ -21,9 +22,6 @@ use crate::network::parameters::NetworkParameters;
 
 /// NIR format version written into the file.
 pub const NIR_VERSION: &str = "1.0.8";
-
-/// Activation recorded in the metadata of every neuron node.
-pub const NIR_ACTIVATION: &str = "hard_sigmoid: clip(v, 0, 1)";
 
 /// Which neuron model the NIR graph uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +91,7 @@ pub fn write_nir(
         }
         let mut meta = node.create_group("metadata");
         meta.create_dataset("dt").with_f64_data(&[dt_seconds]).with_shape(&[]);
-        scalar_string(&mut meta, "activation", NIR_ACTIVATION);
+        scalar_string(&mut meta, "activation", params.neuron.activation());
         if neurons == NirNeurons::Spiking {
             scalar_string(&mut meta, "coding", "rate-coded approximation of the trained rate neuron");
         }
@@ -125,7 +123,8 @@ pub fn write_nir(
     scalar_string(&mut meta, "source", "epchip");
     meta.create_dataset("dt").with_f64_data(&[dt_seconds]).with_shape(&[]);
     meta.create_dataset("t1").with_i64_data(&[params.t1 as i64]).with_shape(&[]);
-    scalar_string(&mut meta, "activation", NIR_ACTIVATION);
+    scalar_string(&mut meta, "activation", params.neuron.activation());
+    scalar_string(&mut meta, "neuron_model", params.neuron.name());
     scalar_string(
         &mut meta,
         "inference",

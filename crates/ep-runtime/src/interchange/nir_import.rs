@@ -13,6 +13,7 @@ use std::path::Path;
 use hdf5_pure::{File, Group};
 use ndarray::Array2;
 
+use crate::network::neuron_model::NeuronModel;
 use crate::error::{EpError, Result};
 use crate::network::parameters::NetworkParameters;
 
@@ -85,7 +86,21 @@ pub fn read_nir(path: &Path) -> Result<NetworkParameters> {
             )));
         }
     }
-    assemble(&nodes, &edges, graph_dt, t1).map_err(err)
+    // The neuron model: the activation recorded in the graph's metadata (epchip writes it); a graph
+    // without one is read as the hard-sigmoid model, the only one before the choice existed.
+    let neuron = match graph_meta.as_ref().and_then(|m| read_string(m, "activation").ok()) {
+        None => NeuronModel::Clip,
+        Some(text) => NeuronModel::from_activation(&text).ok_or_else(|| {
+            let known: Vec<&str> = NeuronModel::ALL.iter().map(|m| m.activation()).collect();
+            err(format!(
+                "node/metadata/activation is `{text}`, which epchip does not run (supported: {})",
+                known.join("; ")
+            ))
+        })?,
+    };
+    let mut params = assemble(&nodes, &edges, graph_dt, t1).map_err(err)?;
+    params.neuron = neuron;
+    Ok(params)
 }
 
 /// Walks the chain Input → projection → neurons → ... → Output and collects the numbers.
@@ -203,7 +218,7 @@ fn assemble(
             feedback[l] = Some(forward[l].t().to_owned());
         }
     }
-    let params = NetworkParameters { layers, forward, feedback, bias, dt, t1 };
+    let params = NetworkParameters { layers, forward, feedback, bias, dt, t1, neuron: NeuronModel::Clip };
     params.validate().map_err(|e| e.to_string())?;
     Ok(params)
 }

@@ -7,6 +7,7 @@
 use ndarray::Array2;
 
 use crate::error::{EpError, Result};
+use crate::network::neuron_model::NeuronModel;
 
 /// Numbers of a layered HTS-EP network.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct NetworkParameters {
     pub dt: Vec<Vec<f32>>,
     /// Free-phase steps used for inference.
     pub t1: usize,
+    /// The neurons' rate model.
+    pub neuron: NeuronModel,
 }
 
 impl NetworkParameters {

@@ -17,6 +17,7 @@ use rand_distr::{Distribution, Uniform};
 use crate::config::{BetaSign, TrainConfig};
 use crate::error::{EpError, Result};
 use crate::mapping::placement::{Placement, place_network};
+use crate::network::neuron_model::NeuronModel;
 use crate::network::parameters::NetworkParameters;
 use crate::network::seeds::{SeedPurpose, derive_seed};
 use crate::network::shape::NetworkShape;
@@ -63,6 +64,7 @@ pub struct EpNetwork {
     forward: Vec<GroupId>,
     feedback: Vec<Option<GroupId>>,
     designed_dt: Vec<Vec<f32>>,
+    neuron: NeuronModel,
 }
 
 impl EpNetwork {
@@ -83,7 +85,9 @@ impl EpNetwork {
     ) -> Result<Self> {
         params.validate()?;
         let shape = NetworkShape::new(params.layers.clone())?;
-        let mut net = Self::build_with(profile, &shape, config, Some(&params.dt))?;
+        // The network runs the model it was trained with, whatever `config` says.
+        let config = TrainConfig { neuron: params.neuron, ..config.clone() };
+        let mut net = Self::build_with(profile, &shape, &config, Some(&params.dt))?;
         for l in 1..params.layers.len() {
             let (fwd, post) = (net.forward[l - 1], net.layers[l - 1]);
             net.chip.write_weights(fwd, params.forward[l - 1].view())?;
@@ -121,7 +125,8 @@ impl EpNetwork {
                 dt.clone(),
                 vec![0.0; size],
                 placement.layers[l - 1].clone(),
-            );
+            )
+            .with_program(config.neuron.program());
             layers.push(chip.add_population(spec)?);
             designed_dt.push(dt);
         }
@@ -164,7 +169,17 @@ impl EpNetwork {
                 feedback.push(None);
             }
         }
-        Ok(Self { chip, shape: shape.clone(), placement, input, layers, forward, feedback, designed_dt })
+        Ok(Self {
+            chip,
+            shape: shape.clone(),
+            placement,
+            input,
+            layers,
+            forward,
+            feedback,
+            designed_dt,
+            neuron: config.neuron,
+        })
     }
 
     /// The chip the network runs on.
@@ -175,6 +190,11 @@ impl EpNetwork {
     /// Mutable access to the chip (e.g. to reset counters or switch execution path).
     pub fn chip_mut(&mut self) -> &mut Chip {
         &mut self.chip
+    }
+
+    /// The rate model the neurons run.
+    pub fn neuron_model(&self) -> NeuronModel {
+        self.neuron
     }
 
     /// The network shape.
@@ -404,6 +424,6 @@ impl NetworkParameters {
             bias.push(chip.read_bias(pop)?);
             dt.push(chip.realised_dt(pop)?.to_vec());
         }
-        Ok(Self { layers, forward, feedback, bias, dt, t1 })
+        Ok(Self { layers, forward, feedback, bias, dt, t1, neuron: net.neuron_model() })
     }
 }

@@ -1,0 +1,84 @@
+//! The neuron model an EP network runs: the rate models of the EP literature (docs/model.md).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chip_model::NeuronProgram;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EpError, Result};
+
+/// Which rate model the network's neurons run.
+///
+/// Runs recorded before the choice existed used the clip model, so that is what a configuration
+/// without the field reads as (`#[serde(default)]`); new runs take [`crate::TrainConfig`]'s default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NeuronModel {
+    /// The hard-sigmoid model of Scellier & Bengio (2017): `s ← clip(s + dt·(u − s), 0, 1)`.
+    #[default]
+    Clip,
+    /// The discrete-time model of the public EP code (Ernoult et al. 2019, Laborieux et al. 2021)
+    /// with HTS: `s ← s + dt·(σ(u) − s)`, `σ(u) = 1/(1 + e^(−(4u − 2)))`; with every `dt = 1` it is
+    /// that code's `s ← σ(u)`. The nudge `β(y − s)` acts inside σ.
+    Sigmoid,
+}
+
+impl NeuronModel {
+    /// Every model, in the order the help text lists them.
+    pub const ALL: [NeuronModel; 2] = [NeuronModel::Clip, NeuronModel::Sigmoid];
+
+    /// The chip's neuron program for this model.
+    pub fn program(self) -> NeuronProgram {
+        match self {
+            NeuronModel::Clip => NeuronProgram::Clip,
+            NeuronModel::Sigmoid => NeuronProgram::Sigmoid,
+        }
+    }
+
+    /// The base time step Δt this model is run with unless told otherwise: 0.5 for clip (Scellier &
+    /// Bengio's ε), 1 for sigmoid (the public code's update).
+    pub fn default_dt(self) -> f32 {
+        match self {
+            NeuronModel::Clip => 0.5,
+            NeuronModel::Sigmoid => 1.0,
+        }
+    }
+
+    /// The activation between a neuron's state and what it sends, as export metadata states it.
+    pub fn activation(self) -> &'static str {
+        match self {
+            NeuronModel::Clip => "hard_sigmoid: clip(v, 0, 1)",
+            NeuronModel::Sigmoid => "sigmoid: 1 / (1 + exp(-(4 v - 2)))",
+        }
+    }
+
+    /// The model whose [`NeuronModel::activation`] text is `text`.
+    pub fn from_activation(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.activation() == text)
+    }
+
+    /// The model's name (`clip`, `sigmoid`).
+    pub fn name(self) -> &'static str {
+        self.program().name()
+    }
+}
+
+impl fmt::Display for NeuronModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for NeuronModel {
+    type Err = EpError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == text.trim()).ok_or_else(|| EpError::InvalidParameter {
+            field: "neuron".into(),
+            value: text.into(),
+            allowed: "clip (hard sigmoid, Scellier & Bengio 2017) or sigmoid (σ(4u − 2), the public EP code)"
+                .into(),
+        })
+    }
+}
