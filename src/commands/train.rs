@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chip_model::HardwareProfile;
 use ep_runtime::{
-    CHECKPOINT_FILE, DatasetSplit, NetworkShape, RunData, RunDirectory, TauSpec, Trainer,
-    TrainingCheckpoint, load_dataset,
+    CHECKPOINT_FILE, DatasetSplit, NetworkShape, RunData, RunDirectory, TauSpec, Trainer, TrainingCheckpoint,
+    load_dataset,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 

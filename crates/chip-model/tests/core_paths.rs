@@ -579,3 +579,46 @@ fn cuba_lif_populations_on_the_chip_match_the_standalone_replay() -> TestResult 
     assert!(float.add_population(PopulationSpec::cuba_lif("x", params, block(0, 1))).is_err());
     Ok(())
 }
+
+/// The symmetric EP estimate restores the free state and runs a second nudged phase: its traces
+/// must not be mistaken for the first nudged phase's (the fast path shares products between traces
+/// of one activity version; versions restored from a snapshot were once reused for other data,
+/// which made `(+β) − (−β)` read `pre(+β)·(post(+β) − post(−β))`). Fast and per-synapse paths agree
+/// on every core kind.
+#[test]
+fn traces_latched_after_a_restored_state_are_not_confused() -> TestResult {
+    for (profile, tol) in [("ideal", 1e-5f32), ("loihi2", 0.0), ("analog-rram", 1e-5)] {
+        let mut nets = [build(profile, 21)?, build(profile, 21)?];
+        nets[1].chip.set_execution_path(ExecutionPath::Reference);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let x = random_batch(&mut rng, 3, 24, 0.2);
+        let y = Array2::from_shape_fn((3, 5), |(b, i)| if b == i { 1.0 } else { 0.0 });
+        let rule = SumOfProducts::contrastive(TraceSlot::new(1)?, TraceSlot::new(2)?);
+        for net in &mut nets {
+            if profile == "analog-rram" {
+                // Same read noise on both chips: the paths differ only in how they learn.
+                net.chip.set_execution_path(ExecutionPath::Fast);
+            }
+            net.chip.set_batch_size(3)?;
+            net.chip.apply_input(net.input, x.view())?;
+            net.chip.run(10, None)?;
+            let free = net.chip.save_state();
+            net.chip.run(4, Some(&Nudge { population: net.output, target: y.view(), beta: 0.5 }))?;
+            net.chip.latch_traces(TraceSlot::new(1)?);
+            net.chip.restore_state(&free)?;
+            net.chip.run(4, Some(&Nudge { population: net.output, target: y.view(), beta: -0.5 }))?;
+            net.chip.latch_traces(TraceSlot::new(2)?);
+        }
+        nets[1].chip.set_execution_path(ExecutionPath::Reference);
+        for net in &mut nets {
+            net.chip.learn(net.groups[1], &rule, 0.7)?;
+        }
+        let (fast, reference) =
+            (nets[0].chip.read_weights(nets[0].groups[1])?, nets[1].chip.read_weights(nets[1].groups[1])?);
+        let diff = (&fast - &reference).mapv(f32::abs).fold(0.0f32, |m, &d| m.max(d));
+        assert!(diff <= tol, "{profile}: fast and per-synapse symmetric updates differ by {diff}");
+        let before = build(profile, 21)?.chip.read_weights(nets[0].groups[1])?;
+        assert!((&fast - &before).iter().any(|d| d.abs() > 1e-6), "{profile}: nothing learned");
+    }
+    Ok(())
+}

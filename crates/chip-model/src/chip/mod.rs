@@ -63,6 +63,11 @@ pub struct Chip {
     pub(crate) last_residual: f32,
     pub(crate) last_residuals: Vec<f32>,
     pub(crate) last_max_change: f32,
+    /// Source of activity versions: every change of a population's activity gets a number never
+    /// used before on this chip, so equal versions mean equal data, also after
+    /// [`Chip::restore_state`] (the learning engine shares products between traces of one version;
+    /// per-population counters restored from a snapshot reused numbers for other data).
+    pub(crate) version_clock: u64,
     /// Next free neuron slot on each core (mismatch streams are addressed by slot).
     next_slot: Vec<usize>,
     /// Where each population's spikes go, per sending block (built on first use after a change).
@@ -94,6 +99,7 @@ impl Chip {
             last_residual: 0.0,
             last_residuals: Vec::new(),
             last_max_change: 0.0,
+            version_clock: 0,
             next_slot: vec![0; cores],
             spike_routes: None,
             update_scratch: Array2::zeros((0, 0)),

@@ -160,7 +160,8 @@ impl Chip {
             p.drive_i = Array2::zeros((batch, n));
             p.product = Array2::zeros((batch, n));
             p.traces = Default::default();
-            p.version += 1;
+            self.version_clock += 1;
+            p.version = self.version_clock;
             if let Some(t) = &p.lif_template {
                 p.lif = vec![t.clone(); batch];
             }
@@ -184,7 +185,8 @@ impl Chip {
             p.state_i.fill(0);
             p.activity.fill(0.0);
             p.nonzero_prefix.fill(0);
-            p.version += 1;
+            self.version_clock += 1;
+            p.version = self.version_clock;
         }
     }
 
@@ -206,7 +208,8 @@ impl Chip {
         }
         self.kind.arithmetic().encode_input(&mut p.activity, values);
         p.recount_nonzero();
-        p.version += 1;
+        self.version_clock += 1;
+        p.version = self.version_clock;
         self.static_dirty = true;
         Ok(())
     }

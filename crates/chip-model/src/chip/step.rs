@@ -172,7 +172,8 @@ impl Chip {
             let rows = if last { Some(&mut row_sq[..]) } else { None };
             sq_change += self.kind.update_neurons(pop, nudge_here, rows, &mut max_change, self.path);
             count += pop.size * self.batch;
-            pop.version += 1;
+            self.version_clock += 1;
+            pop.version = self.version_clock;
             pop.recount_nonzero();
             for (block, route) in self.populations[q].placement.iter().zip(pop_routes) {
                 let (spikes, messages, crossing) = route.count(&self.populations[q]);

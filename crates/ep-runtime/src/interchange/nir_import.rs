@@ -13,8 +13,8 @@ use std::path::Path;
 use hdf5_pure::{File, Group};
 use ndarray::Array2;
 
-use crate::network::neuron_model::NeuronModel;
 use crate::error::{EpError, Result};
+use crate::network::neuron_model::NeuronModel;
 use crate::network::parameters::NetworkParameters;
 
 /// Settling steps used when the graph does not record `t1` in its metadata.

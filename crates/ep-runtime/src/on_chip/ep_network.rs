@@ -135,7 +135,7 @@ impl EpNetwork {
         let mut feedback = Vec::new();
         for l in 1..count {
             let (n_in, n_out) = (sizes[l - 1], sizes[l]);
-            let limit = (6.0 / (n_in + n_out) as f64).sqrt() as f32;
+            let limit = config.neuron.init_limit(n_in, n_out);
             let dist = Uniform::new_inclusive(-limit, limit)
                 .map_err(|e| EpError::DoesNotFit(format!("cannot initialise weights: {e}")))?;
             let w = Array2::from_shape_fn((n_in, n_out), |_| dist.sample(&mut init_rng));
@@ -339,8 +339,12 @@ impl EpNetwork {
             nudged_steps = self.nudged_phase(y, beta, config.t2, config.settle_tol, plus)?;
             (SumOfProducts::contrastive(plus, free), beta)
         };
+        // Every example weighs lr/(β·batch), also in a shorter last mini-batch of an epoch: dividing
+        // by that batch's own size gave its few examples (4 of mnist10k's 8,004 at batch 50) a full
+        // step's weight, a noisy jump right before each evaluation.
+        let per_example = b.max(config.batch) as f32;
         for l in 0..self.forward.len() {
-            let global = lr_factor * config.lr_for(l) / (denominator * b as f32);
+            let global = lr_factor * config.lr_for(l) / (denominator * per_example);
             self.chip.learn(self.forward[l], &rule, global)?;
             if let Some(fb) = self.feedback[l] {
                 self.chip.learn(fb, &rule, global)?;
@@ -359,7 +363,7 @@ impl EpNetwork {
         tolerance: Option<f32>,
         slot: TraceSlot,
     ) -> Result<usize> {
-        let nudge = Nudge { population: self.output(), target: y, beta };
+        let nudge = Nudge { population: self.output(), target: y, beta: beta * self.neuron.nudge_gain() };
         let taken = self.run_phase(steps, tolerance, Some(&nudge))?;
         self.chip.latch_traces(slot);
         Ok(taken)
