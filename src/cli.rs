@@ -216,9 +216,9 @@ pub struct TrainingFlags {
     /// Symmetric estimate: a third phase at −β.
     #[arg(long)]
     pub symmetric: bool,
-    /// Free-phase steps T1.
-    #[arg(long, default_value_t = 30)]
-    pub t1: usize,
+    /// Free-phase steps T1 (default 30 per hidden layer).
+    #[arg(long)]
+    pub t1: Option<usize>,
     /// Nudged-phase steps T2.
     #[arg(long, default_value_t = 10)]
     pub t2: usize,
@@ -228,12 +228,14 @@ pub struct TrainingFlags {
     /// Examples per mini-batch (1 = online on-chip learning).
     #[arg(long, default_value_t = 20)]
     pub batch: usize,
-    /// Learning rate: one value, or one per projection (comma-separated).
-    #[arg(long, default_value = "0.2,0.1", allow_hyphen_values = true)]
-    pub lr: String,
+    /// Learning rate: one value, or one per projection (comma-separated). Default: by neuron model
+    /// and network (0.4,0.1 for sigmoid on 784-500-10; see docs/model.md).
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<String>,
     /// Learning-rate schedule over the epochs: constant, or cosine[:floor=F] (anneal to F × lr).
-    #[arg(long, default_value = "cosine")]
-    pub lr_schedule: String,
+    /// Default: constant for sigmoid, cosine for clip.
+    #[arg(long)]
+    pub lr_schedule: Option<String>,
     /// Base time step Δt (neuron i gets min(Δt/τ_i, 1)); default 0.5 for clip, 1 for sigmoid.
     #[arg(long, allow_negative_numbers = true)]
     pub dt: Option<f32>,

@@ -28,29 +28,38 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 impl crate::cli::TrainingFlags {
-    /// The training configuration these flags describe, for a run with the given τ distribution,
-    /// epochs, seed and threads.
+    /// The training configuration these flags describe, for a run of `shape` with the given τ
+    /// distribution, epochs, seed and threads; settings not given take the neuron model's defaults
+    /// for that network ([`ep_runtime::TrainConfig::for_model`]).
     pub fn config(
         &self,
+        shape: &ep_runtime::NetworkShape,
         tau: ep_runtime::TauSpec,
         epochs: usize,
         seed: u64,
         threads: usize,
     ) -> anyhow::Result<ep_runtime::TrainConfig> {
         let neuron: ep_runtime::NeuronModel = self.neuron.parse()?;
+        let defaults = ep_runtime::TrainConfig::for_model(neuron, shape);
         let beta_sign =
             if self.positive_beta { ep_runtime::BetaSign::Positive } else { ep_runtime::BetaSign::Random };
         Ok(ep_runtime::TrainConfig {
             neuron,
-            t1: self.t1,
+            t1: self.t1.unwrap_or(defaults.t1),
             t2: self.t2,
             beta: self.beta,
             beta_sign,
             symmetric: self.symmetric,
             batch: self.batch,
-            lr: ep_runtime::TrainConfig::parse_lr(&self.lr)?,
-            lr_schedule: ep_runtime::LrSchedule::parse(&self.lr_schedule)?,
-            base_dt: self.dt.unwrap_or_else(|| neuron.default_dt()),
+            lr: match &self.lr {
+                Some(text) => ep_runtime::TrainConfig::parse_lr(text)?,
+                None => defaults.lr,
+            },
+            lr_schedule: match &self.lr_schedule {
+                Some(text) => ep_runtime::LrSchedule::parse(text)?,
+                None => defaults.lr_schedule,
+            },
+            base_dt: self.dt.unwrap_or(defaults.base_dt),
             tau,
             weight_headroom: self.weight_headroom,
             epochs,

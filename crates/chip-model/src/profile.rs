@@ -204,13 +204,14 @@ pub struct DigitalArithmetic {
 }
 
 /// A digital core's table for `σ(u) = 1/(1 + e^(−(4u − 2)))`, as a microcoded neuron program would
-/// hold it: `2^index_bits` entries over drives `u ∈ [−1.5, 2.5)` (σ is within 3.4·10⁻⁴ of 0 and 1
-/// outside), indexed by an arithmetic shift of the drive, each entry σ at its bin's centre rounded
-/// to `output_bits` of fraction. Drives outside the range take the first or last entry.
+/// hold it: `2^index_bits` linear segments over drives `u ∈ [−1.5, 2.5)` (σ is within 3.4·10⁻⁴ of 0
+/// and 1 outside), indexed by an arithmetic shift of the drive; its `2^index_bits + 1` entries are σ
+/// at the segments' ends rounded to `output_bits` of fraction, and the neuron interpolates linearly
+/// between two of them. Drives outside the range take the first or last entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigmoidTableSpec {
-    /// Table size as a power of two (8: 256 entries, a bin of 1/64 in drive units).
+    /// Segments as a power of two (8: 256 segments of 1/64 in drive units, 257 entries).
     pub index_bits: u32,
     /// Fraction bits of each entry (at most the state's fraction bits).
     pub output_bits: u32,

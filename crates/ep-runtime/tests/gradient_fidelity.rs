@@ -4,7 +4,7 @@
 use chip_model::HardwareProfile;
 use ep_runtime::fidelity::float_twin::FloatTwin;
 use ep_runtime::fidelity::gradient_fidelity;
-use ep_runtime::{BetaSign, EpNetwork, NetworkShape, TauSpec, TrainConfig, load_dataset};
+use ep_runtime::{BetaSign, EpNetwork, NetworkShape, NeuronModel, TauSpec, TrainConfig, load_dataset};
 use ndarray::{Array2, arr2};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -64,6 +64,7 @@ fn check_against_finite_differences(
     twin: &FloatTwin,
     x: &Array2<f32>,
     y: &Array2<f32>,
+    relative: f64,
 ) -> Result<(usize, f64), Box<dyn std::error::Error>> {
     let h = 1e-4;
     let gradients = twin.forward_gradients(x.view(), y.view())?;
@@ -83,7 +84,7 @@ fn check_against_finite_differences(
             }
             let fd = (plus.cost(x.view(), y.view())? - minus.cost(x.view(), y.view())?) / (2.0 * h);
             assert!(
-                (fd - g).abs() <= 1e-5 * g.abs() + 1e-10,
+                (fd - g).abs() <= relative * g.abs() + 1e-10,
                 "projection {k} weight ({j}, {i}): RBP {g:e}, finite differences {fd:e}"
             );
             if g != 0.0 {
@@ -117,7 +118,7 @@ fn recurrent_backprop_matches_finite_differences_of_the_twin() -> TestResult {
                 "analog neurons have gain mismatch"
             );
         }
-        let (compared, worst) = check_against_finite_differences(&tight, &x, &y)?;
+        let (compared, worst) = check_against_finite_differences(&tight, &x, &y, 1e-5)?;
         println!("{profile}: {compared} non-zero gradients, largest relative error {worst:.2e}");
         assert!(compared >= 20, "{profile}: only {compared} non-zero gradients compared");
         // The default tolerances give the same gradient to well within the test's needs.
@@ -229,5 +230,135 @@ fn bad_shapes_are_reported_not_panicked_on() -> TestResult {
     assert!(twin.with_forward_weight(2, 0, 0, 1.0).is_err());
     assert!(twin.with_forward_weight(0, 5, 0, 1.0).is_err());
     assert!(twin.with_feedback_weight(0, 0, 0, 1.0).is_err());
+    Ok(())
+}
+
+/// The sigmoid model's twin: recurrent back-propagation through `σ'` against finite differences.
+#[test]
+fn recurrent_backprop_matches_finite_differences_for_the_sigmoid_model() -> TestResult {
+    let (x, y, _) = small_batch();
+    let p = HardwareProfile::load("ideal")?;
+    let cfg = TrainConfig { neuron: NeuronModel::Sigmoid, ..small_config(4) };
+    let net = EpNetwork::build(&p, &NetworkShape::parse("5,7,3")?, &cfg)?;
+    let twin = FloatTwin::from_network(&net)?.with_tolerances(1e-15, 1e-15, 200_000);
+    // σ is curved: central differences at h = 1e-4 carry an O(h²) error of a few 1e-5.
+    let (compared, worst) = check_against_finite_differences(&twin, &x, &y, 1e-4)?;
+    println!("sigmoid: {compared} non-zero gradients, largest relative error {worst:.2e}");
+    assert_eq!(compared, 5 * 7 + 7 * 3, "every sigmoid weight has a gradient");
+    Ok(())
+}
+
+/// The EP update of each projection, read back from the chip after one mini-batch, against the
+/// twin's true gradient of that projection: cosine per layer.
+fn per_layer_fidelity(
+    net: &EpNetwork,
+    batch: &Batch,
+    cfg: &TrainConfig,
+) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+    let (x, y, labels) = batch;
+    let gradients = FloatTwin::from_network(net)?.tied_gradients(x.view(), y.view())?;
+    let mut trained = net.clone();
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    trained.train_batch(x.view(), y.view(), labels, cfg, 1.0, &mut rng)?;
+    let mut cosines = Vec::new();
+    for (k, g) in gradients.iter().enumerate() {
+        let group = net.forward_group(k).ok_or("projection")?;
+        let update = &trained.chip().read_weights(group)? - &net.chip().read_weights(group)?;
+        let (mut dot, mut uu, mut gg) = (0.0f64, 0.0f64, 0.0f64);
+        for (&u, &g) in update.iter().zip(g) {
+            let (u, down) = (f64::from(u), -g);
+            dot += u * down;
+            uu += u * u;
+            gg += down * down;
+        }
+        cosines.push(dot / (uu.sqrt() * gg.sqrt()));
+    }
+    Ok(cosines)
+}
+
+/// EP as the literature runs it: with settled phases and the symmetric estimate at small β, the
+/// update of every layer follows the true gradient (recurrent back-propagation at the free fixed
+/// point) to a cosine of 0.99 or better, for both neuron models and with two hidden layers.
+#[test]
+fn symmetric_ep_matches_the_true_gradient_layer_by_layer() -> TestResult {
+    let batch = small_batch();
+    let p = HardwareProfile::load("ideal")?;
+    for neuron in [NeuronModel::Sigmoid, NeuronModel::Clip] {
+        for layers in ["5,7,3", "5,8,6,3"] {
+            for seed in [4, 5] {
+                let cfg = TrainConfig { neuron, base_dt: neuron.default_dt(), ..small_config(seed) };
+                let net = EpNetwork::build(&p, &NetworkShape::parse(layers)?, &cfg)?;
+                let cosines = per_layer_fidelity(&net, &batch, &cfg)?;
+                println!("{neuron} {layers} seed {seed}: per-layer cosine {cosines:.5?}");
+                // The clip model's kinks (a neuron crossing 0 or 1 between the phases) leave it at
+                // 0.97–1.0 (and a layer with every neuron clipped has no update at all): printed,
+                // asserted for the sigmoid model.
+                if neuron == NeuronModel::Sigmoid {
+                    for (k, &c) in cosines.iter().enumerate() {
+                        assert!(c >= 0.99, "{neuron} {layers} seed {seed}: projection {k} cosine {c}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one-sided estimate `(s^β − s⁰)/β` follows the gradient too once the free phase has settled
+/// (T1 400), at small β; at β 0.2 it is still close, and sign-flipped β points downhill as well.
+#[test]
+fn one_sided_estimate_follows_the_gradient_once_settled() -> TestResult {
+    let batch = small_batch();
+    let p = HardwareProfile::load("ideal")?;
+    let base =
+        TrainConfig { neuron: NeuronModel::Sigmoid, base_dt: 1.0, symmetric: false, ..small_config(6) };
+    for layers in ["5,7,3", "5,8,6,3"] {
+        let net = EpNetwork::build(&p, &NetworkShape::parse(layers)?, &base)?;
+        for (beta, bound) in [(0.005, 0.999), (0.2, 0.9)] {
+            let cosines = per_layer_fidelity(&net, &batch, &TrainConfig { beta, ..base.clone() })?;
+            println!("{layers}, one-sided β {beta}: per-layer cosine {cosines:.5?}");
+            for (k, &c) in cosines.iter().enumerate() {
+                assert!(c >= bound, "{layers} β {beta}: projection {k} cosine {c}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The reference gradient fidelity uses: the derivative with respect to one matrix used both
+/// forward and (transposed) as feedback, checked by moving both copies of a weight together.
+#[test]
+fn tied_gradients_match_finite_differences_of_both_copies() -> TestResult {
+    let (x, y, _) = small_batch();
+    let p = HardwareProfile::load("ideal")?;
+    let cfg = TrainConfig { neuron: NeuronModel::Sigmoid, ..small_config(4) };
+    let net = EpNetwork::build(&p, &NetworkShape::parse("5,7,3")?, &cfg)?;
+    let twin = FloatTwin::from_network(&net)?.with_tolerances(1e-15, 1e-15, 200_000);
+    let tied = twin.tied_gradients(x.view(), y.view())?;
+    let forward = twin.forward_gradients(x.view(), y.view())?;
+    // The input projection has no feedback copy: its tied gradient is the forward one.
+    assert_eq!(tied[0], forward[0]);
+    let (w, h) = (twin.forward_weights(1).ok_or("forward")?.clone(), 1e-4);
+    let mut differs = 0;
+    for ((j, i), &g) in tied[1].indexed_iter() {
+        let moved = |d: f64| -> Result<f64, Box<dyn std::error::Error>> {
+            let t = twin.with_forward_weight(1, j, i, w[[j, i]] + d)?.with_feedback_weight(
+                1,
+                i,
+                j,
+                w[[j, i]] + d,
+            )?;
+            Ok(t.cost(x.view(), y.view())?)
+        };
+        let fd = (moved(h)? - moved(-h)?) / (2.0 * h);
+        assert!(
+            (fd - g).abs() <= 1e-4 * g.abs() + 1e-10,
+            "weight ({j}, {i}): tied {g:e}, finite differences {fd:e}"
+        );
+        if (g - forward[1][[j, i]]).abs() > 1e-3 * g.abs() {
+            differs += 1;
+        }
+    }
+    assert!(differs > 10, "the feedback path changes the gradient of only {differs} weights");
     Ok(())
 }

@@ -270,6 +270,33 @@ impl FloatTwin {
         x: ArrayView2<f32>,
         y: ArrayView2<f32>,
     ) -> Result<(Vec<Array2<f64>>, Convergence)> {
+        let (gradients, report) = self.gradients_with_report(x, y)?;
+        Ok((gradients.into_iter().map(|(forward, _)| forward).collect(), report))
+    }
+
+    /// The gradient EP's rule estimates: the cost's derivative with respect to each projection's
+    /// weight matrix `W` as the rule treats it, one parameter used in both directions (forward as
+    /// `W`, feedback as `Wᵀ`), so `dC/dW = ∂C/∂W_forward + (∂C/∂W_feedback)ᵀ`; the first projection
+    /// (the input is clamped, no feedback) has the forward part only. Taken at the twin's own
+    /// (realised, possibly asymmetric) weights. Shapes as the forward weights (pre × post).
+    pub fn tied_gradients(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Vec<Array2<f64>>> {
+        let (gradients, _) = self.gradients_with_report(x, y)?;
+        Ok(gradients
+            .into_iter()
+            .map(|(forward, feedback)| match feedback {
+                Some(fb) => forward + fb.t(),
+                None => forward,
+            })
+            .collect())
+    }
+
+    /// dC/dW of every projection's forward weights and (for projections with one) its feedback
+    /// weights (`n_{k+1} × n_k`), by recurrent back-propagation, with the iterations' report.
+    fn gradients_with_report(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView2<f32>,
+    ) -> Result<(Vec<(Array2<f64>, Option<Array2<f64>>)>, Convergence)> {
         self.check_targets(x, y)?;
         let Settled { states, masks, iterations, residual } = self.settle(x)?;
         let mut report = Convergence {
@@ -332,7 +359,16 @@ impl FloatTwin {
         }
         report.converged =
             report.fixed_point_residual < self.fixed_point_tol && report.adjoint_residual < self.adjoint_tol;
-        let gradients = (1..=depth).map(|l| states[l - 1].t().dot(&through(&lambda[l - 1], l))).collect();
+        let delta: Vec<Array2<f64>> = (1..=depth).map(|l| through(&lambda[l - 1], l)).collect();
+        // Projection k (layer k → k + 1): forward s_kᵀ·δ_{k+1}; feedback (layer k + 1 → k, k ≥ 1)
+        // feeds layer k, so s_{k+1}ᵀ·δ_k.
+        let gradients = (0..depth)
+            .map(|k| {
+                let forward = states[k].t().dot(&delta[k]);
+                let feedback = self.feedback[k].as_ref().map(|_| states[k + 1].t().dot(&delta[k - 1]));
+                (forward, feedback)
+            })
+            .collect();
         Ok((gradients, report))
     }
 

@@ -3,7 +3,9 @@
 //! A [`FloatTwin`] copies the realised device parameters of a network on a chip into `f64` and
 //! computes the exact gradient of the cost by recurrent back-propagation ([`float_twin`]).
 //! [`gradient_fidelity`] is the stability-study metric: the cosine between the change of the
-//! forward weights the chip makes on one mini-batch and −dC/dW of the twin before the update.
+//! forward weights the chip makes on one mini-batch and −dC/dW of the twin before the update, where
+//! W is each projection's weight matrix as EP's rule treats it (used forward and, transposed, as
+//! feedback: [`FloatTwin::tied_gradients`]).
 
 pub mod float_twin;
 
@@ -18,8 +20,10 @@ use crate::on_chip::ep_network::EpNetwork;
 
 /// Cosine between the update the chip actually makes on this mini-batch (train_batch on a CLONE
 /// of `net` with the given config and lr_factor; ΔW read back from the forward groups, all
-/// projections concatenated) and −dC/dW of the float twin of `net` before the update. Returns
-/// NaN-free values in [-1, 1]; if either vector is all zero, returns 0.
+/// projections concatenated) and −dC/dW of the float twin of `net` before the update, W being each
+/// projection's matrix in both of its roles (forward, and transposed as feedback), the parameter
+/// EP's rule estimates the gradient of ([`FloatTwin::tied_gradients`]). Returns NaN-free values in
+/// [-1, 1]; if either vector is all zero, returns 0.
 ///
 /// ΔW is the change of the *effective* forward weights (stored weights × realised synapse gains),
 /// the parameters the twin's gradient is taken with respect to; on digital and float cores these
@@ -35,7 +39,7 @@ pub fn gradient_fidelity(
     seed: u64,
 ) -> Result<f64> {
     let twin = FloatTwin::from_network(net)?;
-    let gradients = twin.forward_gradients(x, y)?;
+    let gradients = twin.tied_gradients(x, y)?;
     let mut trained = net.clone();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     trained.train_batch(x, y, labels, config, lr_factor, &mut rng)?;
