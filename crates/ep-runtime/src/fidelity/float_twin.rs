@@ -85,6 +85,9 @@ pub struct Convergence {
     pub converged: bool,
 }
 
+/// dC/dW of one projection: its forward weights, and its feedback weights if it has them.
+type ProjectionGradient = (Array2<f64>, Option<Array2<f64>>);
+
 /// What [`FloatTwin::settle`] found.
 #[derive(Debug, Clone, PartialEq)]
 struct Settled {
@@ -296,7 +299,7 @@ impl FloatTwin {
         &self,
         x: ArrayView2<f32>,
         y: ArrayView2<f32>,
-    ) -> Result<(Vec<(Array2<f64>, Option<Array2<f64>>)>, Convergence)> {
+    ) -> Result<(Vec<ProjectionGradient>, Convergence)> {
         self.check_targets(x, y)?;
         let Settled { states, masks, iterations, residual } = self.settle(x)?;
         let mut report = Convergence {
