@@ -206,14 +206,21 @@ pub struct TargetFlags {
 /// EP training settings shared by `epchip train` and every run of `epchip study`.
 #[derive(Debug, Args)]
 pub struct TrainingFlags {
-    /// Neuron model: clip (hard sigmoid, Scellier & Bengio 2017) or sigmoid (σ(4u − 2), the
-    /// discrete-time model of the public EP code).
-    #[arg(long, default_value = "clip")]
+    /// Neuron model: sigmoid (σ(4u − 2), the discrete-time model of the public EP code) or clip
+    /// (hard sigmoid, Scellier & Bengio 2017). The other defaults follow the model.
+    #[arg(long, default_value = "sigmoid")]
     pub neuron: String,
-    /// Always nudge with +β instead of a random sign per mini-batch.
+    /// Sign of β per mini-batch: random or positive (default: the model's).
+    #[arg(long, value_name = "SIGN")]
+    pub beta_sign: Option<String>,
+    /// Shorthand for --beta-sign positive.
     #[arg(long)]
     pub positive_beta: bool,
-    /// Symmetric estimate: a third phase at −β.
+    /// EP estimate: one-sided ((s^β − s⁰)/β) or symmetric (a third phase at −β); default: the
+    /// model's.
+    #[arg(long, value_name = "E")]
+    pub estimate: Option<String>,
+    /// Shorthand for --estimate symmetric.
     #[arg(long)]
     pub symmetric: bool,
     /// Free-phase steps T1 (default 30 per hidden layer).
@@ -222,12 +229,12 @@ pub struct TrainingFlags {
     /// Nudged-phase steps T2.
     #[arg(long, default_value_t = 10)]
     pub t2: usize,
-    /// Nudge strength β.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub beta: f32,
-    /// Examples per mini-batch (1 = online on-chip learning).
-    #[arg(long, default_value_t = 20)]
-    pub batch: usize,
+    /// Nudge strength β (default: 0.1 for sigmoid, 0.5 for clip).
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta: Option<f32>,
+    /// Examples per mini-batch (1 = online on-chip learning; default 20).
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Learning rate: one value, or one per projection (comma-separated). Default: by neuron model
     /// and network (0.4,0.1 for sigmoid on 784-500-10; see docs/model.md).
     #[arg(long, allow_hyphen_values = true)]

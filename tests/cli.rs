@@ -663,3 +663,75 @@ fn map_traffic_aware_shares_cores_on_loihi2() {
     assert_eq!(report["max_messages_per_step"], 405);
     run(&["map", "--placement", "random"]).failure(&["placement", "greedy", "traffic-aware"]);
 }
+
+#[test]
+fn neuron_model_and_estimate_flags_are_checked() {
+    train_bad(&["--neuron", "tanh"]).failure(&["neuron", "tanh", "clip", "sigmoid"]);
+    train_bad(&["--symmetric", "--estimate", "one-sided"]).failure(&["--symmetric", "--estimate one-sided"]);
+    train_bad(&["--estimate", "both"]).failure(&["--estimate both", "one-sided or symmetric"]);
+    train_bad(&["--positive-beta", "--beta-sign", "random"])
+        .failure(&["--positive-beta", "--beta-sign random"]);
+    train_bad(&["--beta-sign", "up"]).failure(&["--beta-sign up", "random or positive"]);
+}
+
+/// What the run recorded: the neuron model and the defaults that follow it, or the flags given.
+#[test]
+fn train_records_the_neuron_model_and_its_defaults() {
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("sigmoid"), dir.path().join("clip"));
+    train_synthetic(&a, &["--epochs", "1", "--quiet"]).success();
+    train_synthetic(&b, &["--epochs", "1", "--quiet", "--neuron", "clip", "--symmetric"]).success();
+    let (sa, sb) = (summary(&a), summary(&b));
+    let (ca, cb) = (&sa["config"], &sb["config"]);
+    assert_eq!(ca["neuron"], "sigmoid");
+    assert_eq!(
+        (ca["beta"].as_f64(), ca["symmetric"].as_bool(), ca["base_dt"].as_f64()),
+        (Some(0.1), Some(true), Some(1.0))
+    );
+    assert_eq!(ca["lr_schedule"], "Constant");
+    assert_eq!(cb["neuron"], "clip");
+    assert_eq!(
+        (cb["beta"].as_f64(), cb["symmetric"].as_bool(), cb["base_dt"].as_f64()),
+        (Some(0.5), Some(true), Some(0.5))
+    );
+}
+
+/// `epchip study` takes every training flag of `epchip train`, and its runs use them.
+#[test]
+fn study_accepts_the_neuron_model_and_estimate_flags() {
+    let dir = tempdir();
+    let out = path_str(&dir.path().join("study"));
+    let args = [
+        "study",
+        "--profile",
+        "ideal",
+        "--dataset",
+        "synthetic",
+        "--layers",
+        SYNTHETIC_LAYERS,
+        "--tau",
+        "constant",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--neuron",
+        "clip",
+        "--positive-beta",
+        "--estimate",
+        "one-sided",
+        "--beta",
+        "0.3",
+        "--quiet",
+        "--out",
+        &out,
+    ];
+    run(&args).success();
+    let spec: Value = serde_json::from_str(&read(&dir.path().join("study/spec.json"))).expect("spec.json");
+    let config = &spec["config"];
+    assert_eq!(config["neuron"], "clip", "{config}");
+    assert_eq!(config["beta_sign"], "Positive");
+    assert_eq!(config["symmetric"], false);
+    let record = summary(&dir.path().join("study/runs/c0-s1"));
+    assert_eq!(record["config"]["neuron"], "clip");
+}

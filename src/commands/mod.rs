@@ -41,16 +41,32 @@ impl crate::cli::TrainingFlags {
     ) -> anyhow::Result<ep_runtime::TrainConfig> {
         let neuron: ep_runtime::NeuronModel = self.neuron.parse()?;
         let defaults = ep_runtime::TrainConfig::for_model(neuron, shape);
-        let beta_sign =
-            if self.positive_beta { ep_runtime::BetaSign::Positive } else { ep_runtime::BetaSign::Random };
+        let beta_sign = match (self.positive_beta, self.beta_sign.as_deref()) {
+            (true, None | Some("positive")) | (false, Some("positive")) => ep_runtime::BetaSign::Positive,
+            (false, Some("random")) => ep_runtime::BetaSign::Random,
+            (false, None) => defaults.beta_sign,
+            (true, Some(other)) => {
+                anyhow::bail!("--positive-beta contradicts --beta-sign {other}: give one of them")
+            }
+            (false, Some(other)) => anyhow::bail!("invalid --beta-sign {other}: use random or positive"),
+        };
+        let symmetric = match (self.symmetric, self.estimate.as_deref()) {
+            (true, None | Some("symmetric")) | (false, Some("symmetric")) => true,
+            (false, Some("one-sided")) => false,
+            (false, None) => defaults.symmetric,
+            (true, Some(other)) => {
+                anyhow::bail!("--symmetric contradicts --estimate {other}: give one of them")
+            }
+            (false, Some(other)) => anyhow::bail!("invalid --estimate {other}: use one-sided or symmetric"),
+        };
         Ok(ep_runtime::TrainConfig {
             neuron,
             t1: self.t1.unwrap_or(defaults.t1),
             t2: self.t2,
-            beta: self.beta,
+            beta: self.beta.unwrap_or(defaults.beta),
             beta_sign,
-            symmetric: self.symmetric,
-            batch: self.batch,
+            symmetric,
+            batch: self.batch.unwrap_or(defaults.batch),
             lr: match &self.lr {
                 Some(text) => ep_runtime::TrainConfig::parse_lr(text)?,
                 None => defaults.lr,

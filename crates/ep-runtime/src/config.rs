@@ -126,19 +126,22 @@ fn default_target() -> f64 {
     0.9
 }
 
+/// The defaults of `epchip train` with no flags on 784-500-10: the sigmoid model at the published
+/// settings (β 0.1, symmetric estimate), batch 20, learning rates 0.4 / 0.1 held constant, Δt 1.
+/// Other networks and the clip model: [`TrainConfig::for_model`].
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            neuron: NeuronModel::Clip,
+            neuron: NeuronModel::Sigmoid,
             t1: 30,
             t2: 10,
-            beta: 0.5,
+            beta: 0.1,
             beta_sign: BetaSign::Random,
-            symmetric: false,
+            symmetric: true,
             batch: 20,
-            lr: vec![0.2, 0.1],
-            lr_schedule: LrSchedule::Cosine { floor: 0.1 },
-            base_dt: 0.5,
+            lr: vec![0.4, 0.1],
+            lr_schedule: LrSchedule::Constant,
+            base_dt: 1.0,
             tau: TauSpec::default(),
             weight_headroom: 2.0,
             epochs: 10,
@@ -154,8 +157,10 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     /// The settings a run of `neuron` on `shape` starts from (docs/model.md, "Defaults"): the
-    /// model's base step, learning-rate schedule and learning rates, and `T1 = 30` per hidden layer
-    /// (deeper networks take longer to settle: 784-500-500-10 at T1 30 collapsed, at 60 trained).
+    /// model's β and estimate (sigmoid: 0.1, symmetric; clip: 0.5, one-sided, as before the choice
+    /// existed), base step, learning-rate schedule and learning rates, and `T1 = 30` per hidden
+    /// layer (deeper networks take longer to settle: 784-500-500-10 at T1 30 collapsed, at 60
+    /// trained).
     ///
     /// Learning rates: `b_0 = 0.4` (sigmoid) or `0.2` (clip) for the input projection and
     /// `b_l = 0.1 · 4^−(l−1)` above it (the ratio Scellier & Bengio used in depth), each scaled down
@@ -177,6 +182,11 @@ impl TrainConfig {
             .collect();
         Self {
             neuron,
+            beta: match neuron {
+                NeuronModel::Clip => 0.5,
+                NeuronModel::Sigmoid => 0.1,
+            },
+            symmetric: neuron == NeuronModel::Sigmoid,
             t1: 30 * hidden,
             base_dt: neuron.default_dt(),
             lr,

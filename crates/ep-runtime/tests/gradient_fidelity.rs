@@ -34,6 +34,8 @@ fn small_batch() -> Batch {
 
 fn small_config(seed: u64) -> TrainConfig {
     TrainConfig {
+        neuron: NeuronModel::Clip,
+        base_dt: 0.5,
         t1: 400,
         t2: 400,
         beta: 0.005,
