@@ -108,6 +108,10 @@ pub struct BenchArgs {
     /// Only this profile (ideal, loihi2 or analog-rram).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Neuron model of the workload (clip, the workload of docs/performance.md, or sigmoid); the
+    /// estimate is one-sided either way (T1 30 + T2 10 steps).
+    #[arg(long, default_value = "clip")]
+    pub neuron: String,
 }
 
 /// `epchip study ...`

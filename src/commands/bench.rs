@@ -73,9 +73,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     data.train = data.train.truncated(args.examples);
     let shape = NetworkShape::parse("784,500,10")?;
     println!(
-        "workload: {shape} on mnist10k ({} training examples per measurement), T1 = 30, T2 = 10, \
-         threads = {}, median of {}; roofline = useful FLOP/s ÷ plain f32 matrix products of the same shapes",
+        "workload: {shape} on mnist10k ({} training examples per measurement), {} neurons, T1 = 30, \
+         T2 = 10, threads = {}, median of {}; roofline = useful FLOP/s ÷ plain f32 matrix products of the \
+         same shapes",
         data.train.len(),
+        args.neuron,
         args.threads,
         args.repeat
     );
@@ -83,12 +85,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "{:<12} {:>6} {:>18} {:>14} {:>10} {:>22}",
         "profile", "batch", "train examples/s", "useful GFLOP/s", "roofline", "eval 1996 digits (s)"
     );
+    let neuron: ep_runtime::NeuronModel = args.neuron.parse()?;
     for &(name, batch) in WORKLOADS {
         if args.profile.as_deref().is_some_and(|p| p != name) {
             continue;
         }
         let profile = HardwareProfile::load(name)?;
-        let config = TrainConfig { batch, threads: args.threads, epochs: 1, ..TrainConfig::default() };
+        let config = TrainConfig {
+            batch,
+            threads: args.threads,
+            epochs: 1,
+            symmetric: false,
+            ..TrainConfig::for_model(neuron, &shape)
+        };
         let mut rates = Vec::new();
         let mut evals = Vec::new();
         for _ in 0..args.repeat {
