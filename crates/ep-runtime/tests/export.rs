@@ -9,8 +9,8 @@ use ep_runtime::interchange::nir_export::{NirNeurons, write_nir};
 use ep_runtime::interchange::nir_import::read_nir;
 use ep_runtime::mapping::placement::placement_traffic;
 use ep_runtime::{
-    EpError, EpNetwork, NetworkParameters, NetworkShape, PlacementStrategy, PopulationGraph, TrainConfig,
-    Trainer, evaluate, load_dataset,
+    EpError, EpNetwork, NetworkParameters, NetworkShape, NeuronModel, PlacementStrategy, PopulationGraph,
+    TrainConfig, Trainer, evaluate, load_dataset,
 };
 use hdf5_pure::{File, FileBuilder};
 
@@ -46,6 +46,8 @@ fn nir_round_trip_keeps_the_network_and_its_test_accuracy() -> TestResult {
         assert_eq!(back.forward, params.forward, "weights are stored as f32, exactly");
         assert_eq!(back.feedback, params.feedback);
         assert_eq!(back.bias, params.bias);
+        // The neuron model travels in the graph's metadata (`activation`).
+        assert_eq!((params.neuron, back.neuron), (NeuronModel::Sigmoid, NeuronModel::Sigmoid));
         for (a, b) in back.dt.iter().flatten().zip(params.dt.iter().flatten()) {
             assert!((a - b).abs() <= 1e-6 * b, "dt {a} vs {b}");
         }
@@ -55,8 +57,10 @@ fn nir_round_trip_keeps_the_network_and_its_test_accuracy() -> TestResult {
         let imported = EpNetwork::from_parameters(
             &p,
             &back,
-            &TrainConfig { lr: vec![0.0], t1, ..TrainConfig::default() },
+            // A config asking for the other model: the network runs the model it was trained with.
+            &TrainConfig { lr: vec![0.0], t1, neuron: NeuronModel::Clip, ..TrainConfig::default() },
         )?;
+        assert_eq!(imported.neuron_model(), NeuronModel::Sigmoid);
         let again = evaluate(&imported, &data.test, t1, None, 500, 1)?;
         assert_eq!(again, original, "{profile}: accuracy after export → import");
         if profile == "loihi2" {
