@@ -30,9 +30,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 impl crate::cli::TrainingFlags {
     /// The training configuration these flags describe, for a run of `shape` with the given τ
     /// distribution, epochs, seed and threads; settings not given take the neuron model's defaults
-    /// for that network ([`ep_runtime::TrainConfig::for_model`]).
+    /// for that network and chip ([`ep_runtime::TrainConfig::for_profile`]).
     pub fn config(
         &self,
+        profile: &chip_model::HardwareProfile,
         shape: &ep_runtime::NetworkShape,
         tau: ep_runtime::TauSpec,
         epochs: usize,
@@ -40,7 +41,7 @@ impl crate::cli::TrainingFlags {
         threads: usize,
     ) -> anyhow::Result<ep_runtime::TrainConfig> {
         let neuron: ep_runtime::NeuronModel = self.neuron.parse()?;
-        let defaults = ep_runtime::TrainConfig::for_model(neuron, shape);
+        let defaults = ep_runtime::TrainConfig::for_profile(neuron, shape, profile);
         let beta_sign = match (self.positive_beta, self.beta_sign.as_deref()) {
             (true, None | Some("positive")) | (false, Some("positive")) => ep_runtime::BetaSign::Positive,
             (false, Some("random")) => ep_runtime::BetaSign::Random,

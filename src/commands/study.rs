@@ -38,7 +38,7 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         Some(m) => MismatchMode::parse(m)?,
         None => MismatchMode::default_for(&profile),
     };
-    let mut config = args.training.config(&shape, TauSpec::default(), args.epochs, 1, 1)?;
+    let mut config = args.training.config(&profile, &shape, TauSpec::default(), args.epochs, 1, 1)?;
     config.placement = args.target.placement.parse()?;
     config.validate(&shape)?;
     if let Some(n) = args.training.train_limit {

@@ -37,7 +37,7 @@ fn fresh(args: &TrainArgs) -> anyhow::Result<Run> {
     let profile = HardwareProfile::load(&args.target.profile)?;
     let shape = NetworkShape::parse(&args.target.layers)?;
     let tau: TauSpec = args.tau.parse()?;
-    let mut config = args.training.config(&shape, tau, args.epochs, args.seed, args.threads)?;
+    let mut config = args.training.config(&profile, &shape, tau, args.epochs, args.seed, args.threads)?;
     config.placement = args.target.placement.parse()?;
     config.validate(&shape)?;
     let data = load_data(&args.dataset, args.training.train_limit)?;
