@@ -9,7 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. Load a hardware profile (built-in name or path to a .ron file).
     let profile = HardwareProfile::load("loihi2")?;
     // 2. Describe the network and the training: per-neuron time constants drawn from a log-normal
-    //    distribution with a coefficient of variation of 0.5.
+    //    distribution with a coefficient of variation of 0.5; everything else is the default, the
+    //    sigmoid model of the public EP code at its published settings (β 0.1, symmetric estimate;
+    //    `TrainConfig::for_model` gives the defaults for other networks and for the clip model).
     let shape = NetworkShape::parse("784,500,10")?;
     let config =
         TrainConfig { tau: "lognormal:cv=0.5".parse()?, epochs: 1, seed: 7, ..TrainConfig::default() };
