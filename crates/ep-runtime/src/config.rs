@@ -294,3 +294,35 @@ impl TrainConfig {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod defaults_tests {
+    use super::*;
+
+    fn lr(neuron: NeuronModel, layers: &str) -> Vec<f32> {
+        let shape = NetworkShape::parse(layers).unwrap_or_else(|e| panic!("{layers}: {e}"));
+        TrainConfig::for_model(neuron, &shape).lr
+    }
+
+    #[test]
+    fn defaults_follow_the_model_the_depth_and_the_width() {
+        let shape = |l: &str| NetworkShape::parse(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+        assert_eq!(lr(NeuronModel::Sigmoid, "784,500,10"), vec![0.4, 0.1]);
+        assert_eq!(lr(NeuronModel::Clip, "784,500,10"), vec![0.2, 0.1]);
+        assert_eq!(lr(NeuronModel::Sigmoid, "784,500,500,10"), vec![0.4, 0.1, 0.025]);
+        // Wider layers than the reference scale down; narrower ones keep the base rate.
+        assert_eq!(lr(NeuronModel::Sigmoid, "784,2000,10"), vec![0.4, 0.025]);
+        assert_eq!(lr(NeuronModel::Sigmoid, "49,60,10"), vec![0.4, 0.1]);
+        let deep = TrainConfig::for_model(NeuronModel::Sigmoid, &shape("784,500,500,10"));
+        assert_eq!((deep.t1, deep.t2), (60, 10));
+        assert!(deep.validate(&shape("784,500,500,10")).is_ok());
+        let clip = TrainConfig::for_model(NeuronModel::Clip, &shape("784,500,10"));
+        assert_eq!((clip.beta, clip.symmetric, clip.base_dt), (0.5, false, 0.5));
+        assert_eq!(clip.lr_schedule, LrSchedule::Cosine { floor: 0.1 });
+        // The library's default is the CLI's: the sigmoid model's defaults on 784-500-10.
+        assert_eq!(
+            TrainConfig::for_model(NeuronModel::Sigmoid, &shape("784,500,10")),
+            TrainConfig::default()
+        );
+    }
+}

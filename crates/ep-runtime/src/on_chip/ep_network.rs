@@ -69,8 +69,9 @@ pub struct EpNetwork {
 
 impl EpNetwork {
     /// Builds the network on a new chip instance of `profile`: places layers on cores, draws
-    /// per-neuron time constants from `config.tau`, Glorot-initialises the weights, and creates the
-    /// forward synapses and their feedback copies.
+    /// per-neuron time constants from `config.tau`, initialises the weights uniformly (the neuron
+    /// model's bound, [`NeuronModel::init_limit`]), and creates the forward synapses and their
+    /// feedback copies; the neurons run `config.neuron`.
     pub fn build(profile: &HardwareProfile, shape: &NetworkShape, config: &TrainConfig) -> Result<Self> {
         Self::build_with(profile, shape, config, None)
     }
