@@ -211,9 +211,10 @@ pub struct TargetFlags {
 #[derive(Debug, Args)]
 pub struct TrainingFlags {
     /// Neuron model: sigmoid (σ(4u − 2), the discrete-time model of the public EP code) or clip
-    /// (hard sigmoid, Scellier & Bengio 2017). The other defaults follow the model.
-    #[arg(long, default_value = "sigmoid")]
-    pub neuron: String,
+    /// (hard sigmoid, Scellier & Bengio 2017). Default: sigmoid, clip on analog profiles. The other
+    /// defaults follow the model.
+    #[arg(long)]
+    pub neuron: Option<String>,
     /// Sign of β per mini-batch: random or positive (default: the model's).
     #[arg(long, value_name = "SIGN")]
     pub beta_sign: Option<String>,

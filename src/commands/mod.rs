@@ -40,7 +40,10 @@ impl crate::cli::TrainingFlags {
         seed: u64,
         threads: usize,
     ) -> anyhow::Result<ep_runtime::TrainConfig> {
-        let neuron: ep_runtime::NeuronModel = self.neuron.parse()?;
+        let neuron = match &self.neuron {
+            Some(name) => name.parse()?,
+            None => ep_runtime::TrainConfig::default_model(profile),
+        };
         let defaults = ep_runtime::TrainConfig::for_profile(neuron, shape, profile);
         let beta_sign = match (self.positive_beta, self.beta_sign.as_deref()) {
             (true, None | Some("positive")) | (false, Some("positive")) => ep_runtime::BetaSign::Positive,

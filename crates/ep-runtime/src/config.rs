@@ -156,17 +156,27 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// [`TrainConfig::for_model`] on a chip of `profile`: on analog cores the sigmoid model's β is
-    /// 0.5, not 0.1 — read noise swamps the nudge's effect at β 0.1 (analog-rram, 784-500-10, three
-    /// epochs: 63 % at β 0.1, 88 % at β 0.5, 82 % at β 1).
+    /// The neuron model a run on `profile` uses unless told otherwise: sigmoid, except on analog
+    /// cores, where the clip model at β 1 trains better (analog-rram, 784-500-10, 8 seeds, 8 epochs:
+    /// 85.6 % for the sigmoid model at its best β there, 0.5; docs/results.md).
+    pub fn default_model(profile: &chip_model::HardwareProfile) -> NeuronModel {
+        if profile.analog().is_some() { NeuronModel::Clip } else { NeuronModel::Sigmoid }
+    }
+
+    /// [`TrainConfig::for_model`] on a chip of `profile`: on analog cores β is larger — read noise
+    /// swamps the nudge's effect at small β (sigmoid on analog-rram, three epochs: 63 % at β 0.1,
+    /// 88 % at β 0.5, 82 % at β 1) — so 0.5 for the sigmoid model and 1 for the clip model.
     pub fn for_profile(
         neuron: NeuronModel,
         shape: &NetworkShape,
         profile: &chip_model::HardwareProfile,
     ) -> Self {
         let mut config = Self::for_model(neuron, shape);
-        if neuron == NeuronModel::Sigmoid && profile.analog().is_some() {
-            config.beta = 0.5;
+        if profile.analog().is_some() {
+            config.beta = match neuron {
+                NeuronModel::Sigmoid => 0.5,
+                NeuronModel::Clip => 1.0,
+            };
         }
         config
     }
