@@ -182,6 +182,16 @@ fn mapping_routes_follow_fan_in_splitting() -> TestResult {
 }
 
 fn write_graph(path: &Path, node_type: &str, edges: &[(&str, &str)]) -> TestResult {
+    write_graph_with(path, node_type, edges, None)
+}
+
+/// [`write_graph`] with an `activation` in the graph's metadata.
+fn write_graph_with(
+    path: &Path,
+    node_type: &str,
+    edges: &[(&str, &str)],
+    activation: Option<&str>,
+) -> TestResult {
     let mut file = FileBuilder::new();
     file.create_dataset("version").with_vlen_strings(&["1.0.8"]).with_shape(&[]);
     let mut graph = file.create_group("node");
@@ -202,6 +212,11 @@ fn write_graph(path: &Path, node_type: &str, edges: &[(&str, &str)]) -> TestResu
     output.create_dataset("shape").with_i64_data(&[2]);
     nodes.add_group(output.finish());
     graph.add_group(nodes.finish());
+    if let Some(text) = activation {
+        let mut meta = graph.create_group("metadata");
+        meta.create_dataset("activation").with_vlen_strings(&[text]).with_shape(&[]);
+        graph.add_group(meta.finish());
+    }
     file.add_group(graph.finish());
     file.write(path)?;
     Ok(())
@@ -231,5 +246,10 @@ fn bad_model_files_get_errors_naming_the_file_and_node() -> TestResult {
     write_graph(&no_neurons, "Linear", &[("x", "conv"), ("conv", "y")])?;
     let msg = read_nir(&no_neurons).err().ok_or("graph without neurons accepted")?.to_string();
     assert!(msg.contains("chain of layers"), "{msg}");
+    // A neuron model epchip does not run is refused by name, with the ones it does.
+    let relu = dir.path().join("relu.nir");
+    write_graph_with(&relu, "Linear", &[("x", "conv"), ("conv", "y")], Some("relu"))?;
+    let msg = read_nir(&relu).err().ok_or("relu activation accepted")?.to_string();
+    assert!(msg.contains("relu.nir") && msg.contains("`relu`") && msg.contains("sigmoid"), "{msg}");
     Ok(())
 }
