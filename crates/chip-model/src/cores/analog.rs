@@ -7,7 +7,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::float::{self, FloatCore};
+use super::float;
 use super::{CoreArithmetic, DeviceSampler, ExecutionPath, Fabric, NudgeUnits};
 use crate::error::Result;
 use crate::learning_engine::{SumTarget, sop_sum_float_into};
@@ -41,10 +41,6 @@ impl AnalogCore {
 }
 
 impl CoreArithmetic for AnalogCore {
-    fn discretise_neurons(&self, pop: &mut Population, realised_dt: Vec<f32>, bias: Vec<f32>) {
-        FloatCore.discretise_neurons(pop, realised_dt, bias);
-    }
-
     fn configure_group(
         &self,
         group: &mut SynapseGroup,
@@ -66,32 +62,12 @@ impl CoreArithmetic for AnalogCore {
         group.weights.mapv_inplace(|w| quantise_conductance(w.clamp(-r, r), r, levels));
     }
 
-    fn real_weights(&self, group: &SynapseGroup) -> Array2<f32> {
-        group.weights.clone()
-    }
-
-    fn store_bias(&self, pop: &mut Population, bias: &[f32]) {
-        FloatCore.store_bias(pop, bias);
-    }
-
-    fn real_bias(&self, pop: &Population) -> Vec<f32> {
-        FloatCore.real_bias(pop)
-    }
-
     fn encode_input(&self, activity: &mut Array2<f32>, values: ArrayView2<f32>) {
         let dac = dac_levels(&self.a);
         activity.zip_mut_with(&values, |a, &x| {
             let x = x.clamp(0.0, 1.0);
             *a = dac.map_or(x, |(step, levels)| dac_quantise(x, step, levels));
         });
-    }
-
-    fn real_activity(&self, pop: &Population) -> Array2<f32> {
-        FloatCore.real_activity(pop)
-    }
-
-    fn real_state(&self, pop: &Population) -> Array2<f32> {
-        FloatCore.real_state(pop)
     }
 
     fn check_saved_weights(&self, group: &SynapseGroup, weights: &[f32]) -> Option<String> {

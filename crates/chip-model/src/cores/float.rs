@@ -22,11 +22,6 @@ use crate::synapse_group::SynapseGroup;
 pub struct FloatCore;
 
 impl CoreArithmetic for FloatCore {
-    fn discretise_neurons(&self, pop: &mut Population, realised_dt: Vec<f32>, bias: Vec<f32>) {
-        pop.dt = realised_dt;
-        pop.bias = bias;
-    }
-
     fn configure_group(
         &self,
         group: &mut SynapseGroup,
@@ -37,36 +32,8 @@ impl CoreArithmetic for FloatCore {
         Ok(())
     }
 
-    fn store_weights(&self, group: &mut SynapseGroup, weights: ArrayView2<f32>) {
-        group.weights.assign(&weights);
-    }
-
-    fn real_weights(&self, group: &SynapseGroup) -> Array2<f32> {
-        group.weights.clone()
-    }
-
-    fn store_bias(&self, pop: &mut Population, bias: &[f32]) {
-        pop.bias = bias.to_vec();
-    }
-
-    fn real_bias(&self, pop: &Population) -> Vec<f32> {
-        pop.bias.clone()
-    }
-
     fn encode_input(&self, activity: &mut Array2<f32>, values: ArrayView2<f32>) {
         activity.zip_mut_with(&values, |a, &x| *a = x.clamp(0.0, 1.0));
-    }
-
-    fn real_activity(&self, pop: &Population) -> Array2<f32> {
-        pop.activity.clone()
-    }
-
-    fn real_state(&self, pop: &Population) -> Array2<f32> {
-        pop.state_f.clone()
-    }
-
-    fn check_saved_weights(&self, _group: &SynapseGroup, _weights: &[f32]) -> Option<String> {
-        None
     }
 
     fn static_drive(&self, net: &mut Fabric<'_>, q: usize) {

@@ -155,7 +155,10 @@ pub(crate) trait CoreArithmetic {
     }
 
     /// Stores a rate population's realised time steps and biases in the core's formats.
-    fn discretise_neurons(&self, pop: &mut Population, realised_dt: Vec<f32>, bias: Vec<f32>);
+    fn discretise_neurons(&self, pop: &mut Population, realised_dt: Vec<f32>, bias: Vec<f32>) {
+        pop.dt = realised_dt;
+        pop.bias = bias;
+    }
 
     /// Sets a new synapse group's number format and device parameters (`mirror`: the forward group
     /// whose feedback copy this is).
@@ -167,10 +170,14 @@ pub(crate) trait CoreArithmetic {
     ) -> Result<()>;
 
     /// Writes weights given in real units into a group's storage.
-    fn store_weights(&self, group: &mut SynapseGroup, weights: ArrayView2<f32>);
+    fn store_weights(&self, group: &mut SynapseGroup, weights: ArrayView2<f32>) {
+        group.weights.assign(&weights);
+    }
 
     /// A group's weights in real units.
-    fn real_weights(&self, group: &SynapseGroup) -> Array2<f32>;
+    fn real_weights(&self, group: &SynapseGroup) -> Array2<f32> {
+        group.weights.clone()
+    }
 
     /// The weights the dynamics use (real units): stored weights times per-synapse gains.
     fn effective_weights(&self, group: &SynapseGroup) -> Array2<f32> {
@@ -178,19 +185,27 @@ pub(crate) trait CoreArithmetic {
     }
 
     /// Writes biases given in real units.
-    fn store_bias(&self, pop: &mut Population, bias: &[f32]);
+    fn store_bias(&self, pop: &mut Population, bias: &[f32]) {
+        pop.bias = bias.to_vec();
+    }
 
     /// A population's biases in real units.
-    fn real_bias(&self, pop: &Population) -> Vec<f32>;
+    fn real_bias(&self, pop: &Population) -> Vec<f32> {
+        pop.bias.clone()
+    }
 
     /// Converts input values in [0, 1] into an input population's activity.
     fn encode_input(&self, activity: &mut Array2<f32>, values: ArrayView2<f32>);
 
     /// A population's activity in real units.
-    fn real_activity(&self, pop: &Population) -> Array2<f32>;
+    fn real_activity(&self, pop: &Population) -> Array2<f32> {
+        pop.activity.clone()
+    }
 
     /// A population's neuron states in real units.
-    fn real_state(&self, pop: &Population) -> Array2<f32>;
+    fn real_state(&self, pop: &Population) -> Array2<f32> {
+        pop.state_f.clone()
+    }
 
     /// The unit of a state (1 in real units) and the fraction bits of β.
     fn nudge_units(&self) -> (f64, u32) {
@@ -198,7 +213,9 @@ pub(crate) trait CoreArithmetic {
     }
 
     /// Why saved weights of `group` cannot be loaded (`None` if they can).
-    fn check_saved_weights(&self, group: &SynapseGroup, weights: &[f32]) -> Option<String>;
+    fn check_saved_weights(&self, _group: &SynapseGroup, _weights: &[f32]) -> Option<String> {
+        None
+    }
 
     /// Why saved bias mantissas cannot be loaded (`None` if they can).
     fn check_saved_bias(&self, _mantissas: &[i64]) -> Option<String> {
