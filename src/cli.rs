@@ -184,6 +184,14 @@ pub struct StudyRunArgs {
     /// Reference of the paired comparisons: tau=SPEC, one of the --tau values (default: the first).
     #[arg(long)]
     pub baseline: Option<String>,
+    /// Vary a training setting: KEY=V1,V2,... (repeatable; the grid is τ × mismatch × every axis ×
+    /// seeds). KEY: lr, beta, t1, t2, dt, batch, neuron, symmetric, positive-beta, weight-headroom,
+    /// lr-schedule. lr values: 0.2, per projection 0.2:0.1, or a multiple of the default x2.
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub vary: Vec<String>,
+    /// The two --vary settings of the robustness heatmaps, e.g. lr,beta (default: the first two).
+    #[arg(long, value_name = "A,B")]
+    pub heatmap_axes: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -231,9 +239,9 @@ pub struct TrainingFlags {
     /// Free-phase steps T1 (default 30 per hidden layer).
     #[arg(long)]
     pub t1: Option<usize>,
-    /// Nudged-phase steps T2.
-    #[arg(long, default_value_t = 10)]
-    pub t2: usize,
+    /// Nudged-phase steps T2 (default 10).
+    #[arg(long)]
+    pub t2: Option<usize>,
     /// Nudge strength β (default: 0.1 for sigmoid, 0.5 for clip).
     #[arg(long, allow_negative_numbers = true)]
     pub beta: Option<f32>,
@@ -252,8 +260,9 @@ pub struct TrainingFlags {
     #[arg(long, allow_negative_numbers = true)]
     pub dt: Option<f32>,
     /// Digital and analog cores: weight range = headroom × largest initial weight of the projection.
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
-    pub weight_headroom: f32,
+    /// Default 2.
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_headroom: Option<f32>,
     /// Limit the training set to its first N examples (quick runs).
     #[arg(long)]
     pub train_limit: Option<usize>,

@@ -69,6 +69,31 @@ fn run_in(dir: &Path, args: &[&str]) -> Run {
     Run::from_output(epchip().args(args).current_dir(dir).output().expect("cannot start epchip"))
 }
 
+/// `epchip study` on the synthetic task (ideal profile, constant τ, one seed, one epoch) into `out`,
+/// with `extra` flags appended.
+fn study_synthetic(out: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "study",
+        "--profile",
+        "ideal",
+        "--dataset",
+        "synthetic",
+        "--layers",
+        SYNTHETIC_LAYERS,
+        "--tau",
+        "constant",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("cannot create a temporary directory")
 }
@@ -701,32 +726,11 @@ fn train_records_the_neuron_model_and_its_defaults() {
 fn study_accepts_the_neuron_model_and_estimate_flags() {
     let dir = tempdir();
     let out = path_str(&dir.path().join("study"));
-    let args = [
-        "study",
-        "--profile",
-        "ideal",
-        "--dataset",
-        "synthetic",
-        "--layers",
-        SYNTHETIC_LAYERS,
-        "--tau",
-        "constant",
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--neuron",
-        "clip",
-        "--positive-beta",
-        "--estimate",
-        "one-sided",
-        "--beta",
-        "0.3",
-        "--quiet",
-        "--out",
+    study_synthetic(
         &out,
-    ];
-    run(&args).success();
+        &["--neuron", "clip", "--positive-beta", "--estimate", "one-sided", "--beta", "0.3"],
+    )
+    .success();
     let spec: Value = serde_json::from_str(&read(&dir.path().join("study/spec.json"))).expect("spec.json");
     let config = &spec["config"];
     assert_eq!(config["neuron"], "clip", "{config}");
@@ -734,4 +738,44 @@ fn study_accepts_the_neuron_model_and_estimate_flags() {
     assert_eq!(config["symmetric"], false);
     let record = summary(&dir.path().join("study/runs/c0-s1"));
     assert_eq!(record["config"]["neuron"], "clip");
+}
+
+/// `--vary` names every setting it refuses, and what is allowed; nothing is run or written.
+#[test]
+fn study_vary_refuses_bad_axes_clearly() {
+    let dir = tempdir();
+    let out = path_str(&dir.path().join("study"));
+    let study = |extra: &[&str]| study_synthetic(&out, extra);
+    study(&["--vary", "gamma=1,2"]).failure(&["gamma", "beta", "lr-schedule"]);
+    study(&["--vary", "beta"]).failure(&["KEY=V1,V2"]);
+    study(&["--vary", "beta=0.1,abc"]).failure(&["abc", "(0, 10]"]);
+    study(&["--vary", "lr=0.1:0.2:0.3"]).failure(&["lr=0.1:0.2:0.3", "one per projection"]);
+    study(&["--vary", "beta=0.1,0.2", "--beta", "0.3"]).failure(&["beta", "own flag"]);
+    study(&["--vary", "t1=10,20", "--vary", "t1=30"]).failure(&["varied twice"]);
+    study(&["--vary", "neuron=clip,spiking"]).failure(&["spiking"]);
+    study(&["--vary", "beta=0.1,0.2", "--heatmap-axes", "beta,lr"]).failure(&["heatmap-axes", "beta"]);
+    assert!(!dir.path().join("study/runs").exists(), "a refused study wrote runs");
+}
+
+/// A study over a neuron-model axis: each model gets its own defaults for the settings the study
+/// did not fix, and the one it fixed (β) holds for both.
+#[test]
+fn study_vary_neuron_uses_each_models_defaults() {
+    let dir = tempdir();
+    let out = path_str(&dir.path().join("study"));
+    let done = study_synthetic(&out, &["--beta", "0.3", "--vary", "neuron=clip,sigmoid"]).success();
+    assert!(done.stdout.contains("robustness over 2 points of neuron=clip,sigmoid"), "{}", done.stdout);
+    let clip = summary(&dir.path().join("study/runs/c0-s1"));
+    let sigmoid = summary(&dir.path().join("study/runs/c1-s1"));
+    assert_eq!(
+        (clip["config"]["neuron"].as_str(), sigmoid["config"]["neuron"].as_str()),
+        (Some("clip"), Some("sigmoid"))
+    );
+    assert_eq!(
+        (clip["config"]["base_dt"].as_f64(), sigmoid["config"]["base_dt"].as_f64()),
+        (Some(0.5), Some(1.0))
+    );
+    assert_eq!((clip["config"]["beta"].as_f64(), sigmoid["config"]["beta"].as_f64()), (Some(0.3), Some(0.3)));
+    let csv = read(&dir.path().join("study/robustness.csv"));
+    assert!(csv.lines().count() == 2 && csv.contains("\"constant\",0,2,"), "{csv}");
 }

@@ -28,6 +28,28 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 impl crate::cli::TrainingFlags {
+    /// The settings these flags fix (a study's `neuron` axis keeps them instead of the model's
+    /// defaults, and a study may not also vary them).
+    pub fn fixed_settings(&self) -> Vec<ep_runtime::study::axes::Setting> {
+        use ep_runtime::study::axes::Setting;
+        [
+            (Setting::Neuron, self.neuron.is_some()),
+            (Setting::PositiveBeta, self.positive_beta || self.beta_sign.is_some()),
+            (Setting::Symmetric, self.symmetric || self.estimate.is_some()),
+            (Setting::T1, self.t1.is_some()),
+            (Setting::T2, self.t2.is_some()),
+            (Setting::Beta, self.beta.is_some()),
+            (Setting::Batch, self.batch.is_some()),
+            (Setting::Lr, self.lr.is_some()),
+            (Setting::LrSchedule, self.lr_schedule.is_some()),
+            (Setting::Dt, self.dt.is_some()),
+            (Setting::WeightHeadroom, self.weight_headroom.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(s, given)| given.then_some(s))
+        .collect()
+    }
+
     /// The training configuration these flags describe, for a run of `shape` with the given τ
     /// distribution, epochs, seed and threads; settings not given take the neuron model's defaults
     /// for that network and chip ([`ep_runtime::TrainConfig::for_profile`]).
@@ -66,7 +88,7 @@ impl crate::cli::TrainingFlags {
         Ok(ep_runtime::TrainConfig {
             neuron,
             t1: self.t1.unwrap_or(defaults.t1),
-            t2: self.t2,
+            t2: self.t2.unwrap_or(defaults.t2),
             beta: self.beta.unwrap_or(defaults.beta),
             beta_sign,
             symmetric,
@@ -81,7 +103,7 @@ impl crate::cli::TrainingFlags {
             },
             base_dt: self.dt.unwrap_or(defaults.base_dt),
             tau,
-            weight_headroom: self.weight_headroom,
+            weight_headroom: self.weight_headroom.unwrap_or(defaults.weight_headroom),
             epochs,
             seed,
             threads,

@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use chip_model::HardwareProfile;
+use ep_runtime::study::axes::{SettingsGrid, VaryAxis};
 use ep_runtime::study::grid::{MismatchMode, Shard, StudySpec, parse_baseline, parse_tau_list};
 use ep_runtime::study::results::StudyResults;
-use ep_runtime::study::runner::{read_spec, run_study};
+use ep_runtime::study::runner::{read_record, read_spec, run_study};
 use ep_runtime::study::statistics::Verdict;
 use ep_runtime::study::summary::{collect_study, write_study_outputs};
 use ep_runtime::{NetworkShape, TauSpec};
@@ -62,9 +63,37 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         fidelity_every: args.fidelity_every,
         burn_in: args.burn_in,
         baseline,
+        settings: SettingsGrid::new(
+            args.vary.iter().map(|v| VaryAxis::parse(v)).collect::<Result<_, _>>()?,
+            args.training.fixed_settings(),
+        )?,
+        heatmap_axes: match &args.heatmap_axes {
+            Some(text) => text.split(',').map(|a| a.trim().replace('_', "-")).collect(),
+            None => Vec::new(),
+        },
     };
     spec.validate()?;
     Ok(spec)
+}
+
+/// The first few ids of a list, and how many more there are.
+fn list_some(ids: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut text = ids.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if ids.len() > SHOWN {
+        text.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    text
+}
+
+/// A duration for people: `45 s`, `12 min`, `1 h 05 min`.
+fn human_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// The command line as typed, quoted where needed, for the report.
@@ -87,7 +116,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
                  skipped), or merge what exists with `epchip study merge --partial {}`",
                 missing.len(),
                 spec.runs().len(),
-                missing.join(", "),
+                list_some(&missing),
                 dir.display()
             );
             return Ok(ExitCode::from(EXIT_INCOMPLETE));
@@ -95,8 +124,9 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
         write_study_outputs(&results, &dir)?;
         println!("merged {} runs of {} into {}", results.runs.len(), spec.runs().len(), dir.display());
         print_comparisons(&results);
+        print_robustness(&results);
         if !missing.is_empty() {
-            eprintln!("epchip: partial merge: {} runs missing: {}", missing.len(), missing.join(", "));
+            eprintln!("epchip: partial merge: {} runs missing: {}", missing.len(), list_some(&missing));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -108,13 +138,17 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
     };
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     anyhow::ensure!(jobs > 0, "invalid --jobs 0: use 1 or more");
-    let total = shard.select(&spec.runs()).len();
-    let bar = if a.quiet {
+    let planned = shard.select(&spec.runs());
+    let total = planned.len();
+    let finished = planned.iter().filter(|r| read_record(&a.out, r).is_some()).count();
+    let to_run = total - finished;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = if a.quiet || !tty {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::new(total as u64);
+        let bar = ProgressBar::new(to_run as u64);
         bar.set_style(
-            ProgressStyle::with_template("study [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
+            ProgressStyle::with_template("study [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -122,11 +156,11 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
     };
     if !a.quiet {
         eprintln!(
-            "epchip: study of {} conditions × {} seeds on `{}` ({} runs in this shard, {jobs} at a time) → {}",
+            "epchip: study of {} conditions × {} seeds on `{}` → {}: {total} runs in this shard, {to_run} to run \
+             ({finished} already finished), {jobs} at a time",
             spec.conditions().len(),
             spec.seeds.len(),
             spec.profile.name,
-            total,
             a.out.display()
         );
     }
@@ -135,7 +169,23 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
         let command = command_line().replace(&format!("--shard {}", a.shard.as_deref().unwrap_or("")), "");
         ep_runtime::atomic_file::write_atomic(&a.out.join(COMMAND_FILE), command.trim().as_bytes())?;
     }
-    let progress = run_study(&spec, &a.out, shard, jobs, &|done, _| bar.set_position(done as u64))?;
+    let started = std::time::Instant::now();
+    let report = |done: usize, _total: usize| {
+        let ran = done.saturating_sub(finished);
+        if ran == 0 {
+            return;
+        }
+        let left = to_run.saturating_sub(ran);
+        let eta = started.elapsed().as_secs_f64() / ran as f64 * left as f64;
+        let eta = format!("{left} left, about {} to go", human_duration(eta));
+        if tty {
+            bar.set_position(ran as u64);
+            bar.set_message(eta);
+        } else if !a.quiet {
+            eprintln!("epchip: {ran}/{to_run} runs done, {eta}");
+        }
+    };
+    let progress = run_study(&spec, &a.out, shard, jobs, &report)?;
     bar.finish_and_clear();
     if shard != Shard::ALL {
         println!(
@@ -167,8 +217,9 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
         );
     }
     print_comparisons(&results);
+    print_robustness(&results);
     println!(
-        "wrote {}/results.csv, summary.csv, comparisons.csv, study.json and report.html",
+        "wrote {}/results.csv, summary.csv, comparisons.csv, robustness.csv, study.json and report.html",
         a.out.display()
     );
     if !missing.is_empty() {
@@ -181,6 +232,10 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
 /// Prints each paired comparison with the baseline, and how many seeds an undecided one would need.
 fn print_comparisons(results: &StudyResults) {
     if results.comparisons.is_empty() {
+        return;
+    }
+    if !results.axes.is_empty() {
+        print_comparison_counts(results);
         return;
     }
     println!(
@@ -203,6 +258,90 @@ fn print_comparisons(results: &StudyResults) {
             && let Some(k) = c.seeds_for_power.filter(|&k| k > c.n)
         {
             line.push_str(&format!("; ~{k} seeds for 80 % power"));
+        }
+        println!("{line}");
+    }
+}
+
+/// For a study with `--vary` axes: per τ and metric, at how many points of the grid the paired
+/// comparison with the baseline came out better, worse or not distinguishable (comparisons.csv
+/// has every one).
+fn print_comparison_counts(results: &StudyResults) {
+    println!(
+        "paired comparisons with tau = {} at each point of the grid (better / worse / not distinguishable; \
+         every one in comparisons.csv):",
+        results.baseline
+    );
+    let mut taus: Vec<&str> = Vec::new();
+    for c in &results.comparisons {
+        if let Some(x) = results.conditions.get(c.condition)
+            && !taus.contains(&x.tau.as_str())
+        {
+            taus.push(&x.tau);
+        }
+    }
+    for tau in taus {
+        let counts: Vec<String> = ep_runtime::study::summary::COMPARED_METRICS
+            .iter()
+            .filter_map(|(metric, _)| {
+                let mine: Vec<Verdict> = results
+                    .comparisons
+                    .iter()
+                    .filter(|c| c.metric == *metric)
+                    .filter(|c| results.conditions.get(c.condition).is_some_and(|x| x.tau == tau))
+                    .map(|c| c.verdict)
+                    .collect();
+                let n = |v: Verdict| mine.iter().filter(|x| **x == v).count();
+                (!mine.is_empty()).then(|| {
+                    format!(
+                        "{metric} {}/{}/{}",
+                        n(Verdict::Better),
+                        n(Verdict::Worse),
+                        n(Verdict::NotDistinguishable)
+                    )
+                })
+            })
+            .collect();
+        println!("  {tau:<24} {}", counts.join(", "));
+    }
+}
+
+/// Prints the share of runs that trained per τ and mismatch level, when the study varies settings.
+fn print_robustness(results: &StudyResults) {
+    if results.axes.is_empty() {
+        return;
+    }
+    println!(
+        "robustness over {} points of {} (trained = not diverged and ≥ {:.1} % test accuracy):",
+        results.robustness.first().map_or(0, |r| r.points),
+        results.axes.iter().map(|(k, v)| format!("{k}={}", v.join(","))).collect::<Vec<_>>().join(" × "),
+        100.0 * results.target_accuracy
+    );
+    for r in &results.robustness {
+        if r.runs == 0 {
+            println!("  {:<24} mismatch {:<5} no finished runs", r.tau, r.mismatch);
+            continue;
+        }
+        let mut line = format!(
+            "  {:<24} mismatch {:<5} trained {:>5.1} % [{:.1}, {:.1}] of {} runs, median instability {:.2}",
+            r.tau,
+            r.mismatch,
+            100.0 * r.trained_share,
+            100.0 * r.ci_low,
+            100.0 * r.ci_high,
+            r.runs,
+            r.median_instability
+        );
+        if let Some(c) = &r.versus_baseline {
+            line.push_str(&format!(
+                "; vs {}: {:+.1} points [{:+.1}, {:+.1}], p = {:.3}, {}",
+                results.baseline,
+                100.0 * c.mean_difference,
+                100.0 * c.ci_low,
+                100.0 * c.ci_high,
+                c.p_value,
+                c.verdict.words()
+            ));
         }
         println!("{line}");
     }

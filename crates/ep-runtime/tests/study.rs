@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use chip_model::HardwareProfile;
+use ep_runtime::study::axes::{SettingsGrid, VaryAxis};
 use ep_runtime::study::grid::{MismatchMode, Shard, StudySpec, parse_tau_list};
 use ep_runtime::study::runner::{RECORD_FILE, run_study};
 use ep_runtime::study::stability::{DIVERGED_INSTABILITY, stability_metrics};
@@ -84,6 +85,8 @@ fn tiny_spec(profile: &str) -> Result<StudySpec, Box<dyn std::error::Error>> {
         fidelity_every: 2,
         burn_in: 1,
         baseline: 0,
+        settings: SettingsGrid::default(),
+        heatmap_axes: Vec::new(),
     })
 }
 
@@ -169,5 +172,85 @@ fn shards_run_separately_merge_into_the_full_study() -> TestResult {
     let mut other = spec.clone();
     other.seeds = vec![7];
     assert!(run_study(&other, shared.path(), Shard::ALL, 1, &|_, _| {}).is_err());
+    Ok(())
+}
+
+/// A study over a β × learning-rate grid: conditions are τ × mismatch × points with labels that name
+/// the settings, each run trains with its point's settings, comparisons pair the same point, and
+/// robustness.csv's trained shares are what the runs' own records say.
+#[test]
+fn a_study_varies_training_settings_and_summarises_robustness() -> TestResult {
+    let mut spec = tiny_spec("ideal")?;
+    spec.mismatch = vec![0.0];
+    spec.config.epochs = 2;
+    spec.config.target_accuracy = 0.5;
+    spec.settings =
+        SettingsGrid::new(vec![VaryAxis::parse("beta=0.1,0.5")?, VaryAxis::parse("lr=x1,x40")?], vec![])?;
+    spec.validate()?;
+    let conditions = spec.conditions();
+    assert_eq!(conditions.len(), 2 * 4);
+    assert_eq!(conditions[5].label, "beta=0.1 lr=x40 | lognormal:cv=0.5 | mismatch 0");
+    assert_eq!(conditions[5].settings, vec![("beta".into(), "0.1".into()), ("lr".into(), "x40".into())]);
+    let dir = tempfile::tempdir()?;
+    let full = run_all(&spec, dir.path(), 2)?;
+    // Each run trained with its point's settings (the run directory records its config).
+    let run = spec.runs().into_iter().find(|r| r.condition == 3 && r.seed == 2).ok_or("no run")?;
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs").join(&run.id).join("summary.json"))?)?;
+    assert_eq!(summary["config"]["beta"].as_f64(), Some(0.5));
+    assert!((summary["config"]["lr"][0].as_f64().unwrap_or(0.0) - 8.0).abs() < 1e-6, "{}", summary["config"]);
+    let (results, _) = collect_study(&spec, dir.path(), "test");
+    // Comparisons pair the same point: condition p + 4 with p.
+    assert!(results.comparisons.iter().all(|c| c.condition == c.baseline + 4), "{:?}", results.comparisons);
+    assert_eq!(results.comparisons.iter().filter(|c| c.metric == "final_accuracy").count(), 4);
+    // Robustness rows agree with the records: share of runs not diverged and at or above the target.
+    assert_eq!(results.robustness.len(), 2);
+    for (t, row) in results.robustness.iter().enumerate() {
+        let mine: Vec<_> = results.runs.iter().filter(|r| r.condition / 4 == t).collect();
+        let trained = mine
+            .iter()
+            .filter(|r| !r.stability.diverged && r.history.iter().any(|m| m.test_accuracy >= 0.5))
+            .count();
+        assert_eq!(row.runs, 8);
+        assert!((row.trained_share - trained as f64 / 8.0).abs() < 1e-12, "{row:?}");
+        assert!(row.ci_low <= row.trained_share + 1e-12 && row.trained_share <= row.ci_high + 1e-12);
+        assert_eq!(row.versus_baseline.is_some(), t == 1);
+    }
+    // The x40 learning rate is far outside the stable range: those runs do not train, the x1 runs
+    // do, so the share is strictly between 0 and 1 and the axes matter.
+    let share = results.robustness[0].trained_share;
+    assert!(share > 0.0 && share < 1.0, "trained share {share}");
+    let csv = std::fs::read_to_string(dir.path().join("robustness.csv"))?;
+    assert!(csv.starts_with("tau,mismatch,points,trained_share,ci_low,ci_high,median_instability"));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let html = std::fs::read_to_string(dir.path().join("report.html"))?;
+    let robustness = html.find("id=\"robustness\"").ok_or("no robustness section")?;
+    assert!(robustness < html.find("id=\"findings\"").ok_or("no findings")?, "robustness comes first");
+    assert!(std::fs::read_to_string(dir.path().join("robustness.svg"))?.contains("4/4") || share < 1.0);
+    // Shards of a varied study merge into the same results.
+    let shared = tempfile::tempdir()?;
+    for i in 1..=3 {
+        run_study(&spec, shared.path(), Shard { index: i, count: 3 }, 1, &|_, _| {})?;
+    }
+    let (merged, missing) = collect_study(&spec, shared.path(), "test");
+    assert!(missing.is_empty());
+    assert_eq!(results_csv(&merged) + &summary_csv(&merged), full);
+    Ok(())
+}
+
+/// Settings the grid cannot run are refused before any run starts, naming the point.
+#[test]
+fn a_study_point_with_an_impossible_setting_is_refused_up_front() -> TestResult {
+    let mut spec = tiny_spec("ideal")?;
+    spec.settings = SettingsGrid::new(vec![VaryAxis::parse("lr=0.1:0.2:0.3,0.1")?], vec![])?;
+    let e = spec.validate().err().ok_or("accepted three learning rates for two projections")?.to_string();
+    assert!(e.contains("lr=0.1:0.2:0.3") && e.contains("one per projection"), "{e}");
+    spec.settings = SettingsGrid::new(vec![VaryAxis::parse("t1=10,0")?], vec![])?;
+    let dir = tempfile::tempdir()?;
+    assert!(run_study(&spec, dir.path(), Shard::ALL, 1, &|_, _| {}).is_err());
+    assert!(!dir.path().join("runs/c0-s1").exists(), "a run started before the grid was checked");
+    spec.settings = SettingsGrid::new(vec![VaryAxis::parse("beta=0.1,0.2")?], vec![])?;
+    spec.heatmap_axes = vec!["beta".into(), "lr".into()];
+    assert!(spec.validate().is_err(), "heatmap axis lr is not varied");
     Ok(())
 }

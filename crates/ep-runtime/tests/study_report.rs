@@ -11,12 +11,13 @@ use ep_runtime::study::results::{
 };
 use ep_runtime::training::metrics::EpochMetrics;
 
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "accuracy_curves.svg",
     "accuracy_vs_energy.svg",
     "heatmap_final_accuracy.svg",
     "heatmap_instability.svg",
     "gradient_fidelity.svg",
+    "robustness.svg",
     "report.html",
 ];
 
@@ -147,6 +148,8 @@ fn study(taus: &[&str], mismatches: &[f64], seeds: &[u64], epochs: usize) -> Stu
                 tau: (*tau).to_string(),
                 mismatch: *m,
                 label: format!("{tau} | mismatch {m}"),
+                point: 0,
+                settings: Vec::new(),
             });
         }
     }
@@ -206,6 +209,10 @@ fn study(taus: &[&str], mismatches: &[f64], seeds: &[u64], epochs: usize) -> Stu
             &[(1, 0.93), (2, 0.94), (3, 0.95)],
             &[(1, 0.90), (2, 0.91), (3, 0.90)],
         )],
+        axes: Vec::new(),
+        heatmap_axes: Vec::new(),
+        target_accuracy: 0.9,
+        robustness: Vec::new(),
     }
 }
 
@@ -360,6 +367,10 @@ fn empty_study_writes_placeholders() {
         runs: Vec::new(),
         baseline: String::new(),
         comparisons: Vec::new(),
+        axes: Vec::new(),
+        heatmap_axes: Vec::new(),
+        target_accuracy: 0.9,
+        robustness: Vec::new(),
     };
     let dir = write_all(&results);
     let out = dir.path().join("report");

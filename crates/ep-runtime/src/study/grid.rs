@@ -1,12 +1,15 @@
-//! The grid of a stability study: conditions (time-constant distribution × mismatch level) × seeds,
-//! how a mismatch level changes the profile, and how the grid is cut into shards.
+//! The grid of a stability study: conditions (time-constant distribution × mismatch level × point of
+//! the hyperparameter grid) × seeds, how a mismatch level changes the profile, and how the grid is cut
+//! into shards.
 
 use chip_model::{Arithmetic, HardwareProfile};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::error::{EpError, Result};
+use crate::network::shape::NetworkShape;
 use crate::network::time_constants::TauSpec;
+use crate::study::axes::SettingsGrid;
 use crate::study::results::Condition;
 
 /// Distribution names that start a new spec in a comma-separated list of τ specs.
@@ -160,6 +163,12 @@ pub struct StudySpec {
     /// Position in `taus` of the baseline of paired comparisons (the first τ by default).
     #[serde(default)]
     pub baseline: usize,
+    /// The hyperparameter axes (`--vary`); empty: every run uses `config` as it is.
+    #[serde(default)]
+    pub settings: SettingsGrid,
+    /// The two axes of the robustness heatmaps, as setting names (default: the first two axes).
+    #[serde(default)]
+    pub heatmap_axes: Vec<String>,
 }
 
 impl StudySpec {
@@ -188,29 +197,83 @@ impl StudySpec {
                 bad("mismatch", level.to_string(), &format!("a level that gives a valid profile ({e})"))
             })?;
         }
+        let shape = NetworkShape::new(self.layers.clone())?;
+        for p in 0..self.settings.len() {
+            self.settings.configure(&self.config, p, &shape, &self.profile)?;
+        }
+        for name in &self.heatmap_axes {
+            let known = self.settings.axes.iter().any(|a| a.setting.name() == name.as_str());
+            if !known {
+                let axes: Vec<&str> = self.settings.axes.iter().map(|a| a.setting.name()).collect();
+                return Err(bad(
+                    "heatmap-axes",
+                    self.heatmap_axes.join(","),
+                    &format!("two of the study's --vary settings ({})", axes.join(", ")),
+                ));
+            }
+        }
+        if !self.heatmap_axes.is_empty()
+            && (self.heatmap_axes.len() != 2 || self.heatmap_axes[0] == self.heatmap_axes[1])
+        {
+            return Err(bad(
+                "heatmap-axes",
+                self.heatmap_axes.join(","),
+                "two different --vary settings, e.g. lr,beta",
+            ));
+        }
         Ok(())
     }
 
-    /// The conditions in grid order: τ-major, then mismatch.
+    /// Number of conditions: τ distributions × mismatch levels × hyperparameter points.
+    pub fn condition_count(&self) -> usize {
+        self.taus.len() * self.mismatch.len() * self.settings.len()
+    }
+
+    /// The (τ, mismatch level, hyperparameter point) positions of condition `c`.
+    pub fn condition_position(&self, c: usize) -> (usize, usize, usize) {
+        let points = self.settings.len();
+        let per_tau = self.mismatch.len() * points;
+        (c / per_tau, (c % per_tau) / points, c % points)
+    }
+
+    /// The condition at (τ, mismatch level, hyperparameter point) positions.
+    pub fn condition_index(&self, tau: usize, mismatch: usize, point: usize) -> usize {
+        (tau * self.mismatch.len() + mismatch) * self.settings.len() + point
+    }
+
+    /// The conditions in grid order: τ-major, then mismatch, then the hyperparameter point.
     pub fn conditions(&self) -> Vec<Condition> {
-        let mut out = Vec::new();
-        for tau in &self.taus {
-            for &mismatch in &self.mismatch {
-                out.push(Condition {
-                    index: out.len(),
+        (0..self.condition_count())
+            .map(|index| {
+                let (t, m, p) = self.condition_position(index);
+                let (tau, mismatch) = (self.taus[t], self.mismatch[m]);
+                let point = self.settings.label(p);
+                let label = if point.is_empty() {
+                    format!("{tau} | mismatch {mismatch}")
+                } else {
+                    format!("{point} | {tau} | mismatch {mismatch}")
+                };
+                Condition {
+                    index,
                     tau: tau.to_string(),
                     mismatch,
-                    label: format!("{tau} | mismatch {mismatch}"),
-                });
-            }
-        }
-        out
+                    label,
+                    point: p,
+                    settings: self
+                        .settings
+                        .point(p)
+                        .into_iter()
+                        .map(|(s, v)| (s.name().to_string(), v))
+                        .collect(),
+                }
+            })
+            .collect()
     }
 
     /// Every run of the grid, in order: conditions × seeds.
     pub fn runs(&self) -> Vec<PlannedRun> {
         let mut out = Vec::new();
-        for c in 0..self.taus.len() * self.mismatch.len() {
+        for c in 0..self.condition_count() {
             for &seed in &self.seeds {
                 out.push(PlannedRun { index: out.len(), condition: c, seed, id: format!("c{c}-s{seed}") });
             }
@@ -220,11 +283,11 @@ impl StudySpec {
 
     /// The profile and training configuration of one run.
     pub fn run_setup(&self, run: &PlannedRun) -> Result<(HardwareProfile, TrainConfig)> {
-        let tau = self.taus[run.condition / self.mismatch.len()];
-        let level = self.mismatch[run.condition % self.mismatch.len()];
-        let profile = self.mismatch_mode.apply(&self.profile, level)?;
-        let config = TrainConfig { tau, seed: run.seed, ..self.config.clone() };
-        Ok((profile, config))
+        let (t, m, p) = self.condition_position(run.condition);
+        let profile = self.mismatch_mode.apply(&self.profile, self.mismatch[m])?;
+        let shape = NetworkShape::new(self.layers.clone())?;
+        let config = self.settings.configure(&self.config, p, &shape, &self.profile)?;
+        Ok((profile, TrainConfig { tau: self.taus[t], seed: run.seed, ..config }))
     }
 }
 

@@ -13,8 +13,14 @@ pub struct Condition {
     pub tau: String,
     /// Device-mismatch level (its meaning is given by the study's mismatch mode).
     pub mismatch: f64,
-    /// Short label for tables and plots, e.g. `lognormal:cv=0.5 | mismatch 0.1`.
+    /// Short label for tables and plots, e.g. `beta=0.1 lr=0.2:0.1 | lognormal:cv=0.5 | mismatch 0.1`.
     pub label: String,
+    /// Position of its point in the study's hyperparameter grid (0 without `--vary`).
+    #[serde(default)]
+    pub point: usize,
+    /// The settings of that point, as (setting, value) pairs in axis order.
+    #[serde(default)]
+    pub settings: Vec<(String, String)>,
 }
 
 /// Stability metrics of one run, computed from its epoch history (see docs/stability.md).
@@ -184,7 +190,24 @@ pub struct StudyResults {
     /// The baseline τ distribution of the paired comparisons.
     #[serde(default)]
     pub baseline: String,
-    /// Every condition compared with the baseline τ at the same mismatch level, per metric.
+    /// Every condition compared with the baseline τ at the same mismatch level and hyperparameter
+    /// point, per metric.
     #[serde(default)]
     pub comparisons: Vec<crate::study::statistics::Comparison>,
+    /// The hyperparameter axes (`--vary`), as (setting, values).
+    #[serde(default)]
+    pub axes: Vec<(String, Vec<String>)>,
+    /// The two axes of the robustness heatmaps (empty: the first two axes).
+    #[serde(default)]
+    pub heatmap_axes: Vec<String>,
+    /// The accuracy a run must reach to count as trained.
+    #[serde(default = "default_target")]
+    pub target_accuracy: f64,
+    /// Share of runs that trained, per τ distribution and mismatch level.
+    #[serde(default)]
+    pub robustness: Vec<crate::study::robustness::RobustnessRow>,
+}
+
+fn default_target() -> f64 {
+    0.9
 }

@@ -6,6 +6,7 @@ use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
 use crate::study::grid::StudySpec;
 use crate::study::results::{ConditionSummary, MeanStd, RunRecord, StudyResults};
+use crate::study::robustness::{robustness, robustness_csv};
 use crate::study::runner::read_record;
 use crate::study::statistics::{Better, Comparison, compare};
 use chip_model::rounding_noise::mix;
@@ -30,6 +31,7 @@ pub fn collect_study(spec: &StudySpec, out: &Path, command: &str) -> (StudyResul
         })
         .collect();
     let comparisons = compare_with_baseline(spec, &runs);
+    let robustness = robustness(spec, &runs);
     let results = StudyResults {
         command: command.to_string(),
         profile: spec.profile.name.clone(),
@@ -42,6 +44,10 @@ pub fn collect_study(spec: &StudySpec, out: &Path, command: &str) -> (StudyResul
         runs,
         baseline: spec.taus.get(spec.baseline).map(ToString::to_string).unwrap_or_default(),
         comparisons,
+        axes: spec.settings.axes.iter().map(|a| (a.setting.name().to_string(), a.values.clone())).collect(),
+        heatmap_axes: spec.heatmap_axes.clone(),
+        target_accuracy: spec.config.target_accuracy,
+        robustness,
     };
     (results, missing)
 }
@@ -71,26 +77,28 @@ pub fn metric_value(r: &RunRecord, metric: &str) -> f64 {
 }
 
 /// Paired comparisons of every condition whose τ is not the baseline τ with the baseline condition at
-/// the same mismatch level, on every compared metric that was measured.
+/// the same mismatch level and hyperparameter point, on every compared metric that was measured.
 pub fn compare_with_baseline(spec: &StudySpec, runs: &[RunRecord]) -> Vec<Comparison> {
-    let levels = spec.mismatch.len();
     let mut out = Vec::new();
     for t in (0..spec.taus.len()).filter(|&t| t != spec.baseline) {
-        for m in 0..levels {
-            let (condition, baseline) = (t * levels + m, spec.baseline * levels + m);
-            for &(metric, better) in COMPARED_METRICS {
-                let values = |c: usize| -> Vec<(u64, f64)> {
-                    runs.iter()
-                        .filter(|r| r.condition == c)
-                        .map(|r| (r.seed, metric_value(r, metric)))
-                        .filter(|(_, v)| v.is_finite())
-                        .collect()
-                };
-                let (a, b) = (values(condition), values(baseline));
-                if a.is_empty() || b.is_empty() {
-                    continue;
+        for m in 0..spec.mismatch.len() {
+            for p in 0..spec.settings.len() {
+                let (condition, baseline) =
+                    (spec.condition_index(t, m, p), spec.condition_index(spec.baseline, m, p));
+                for &(metric, better) in COMPARED_METRICS {
+                    let values = |c: usize| -> Vec<(u64, f64)> {
+                        runs.iter()
+                            .filter(|r| r.condition == c)
+                            .map(|r| (r.seed, metric_value(r, metric)))
+                            .filter(|(_, v)| v.is_finite())
+                            .collect()
+                    };
+                    let (a, b) = (values(condition), values(baseline));
+                    if a.is_empty() || b.is_empty() {
+                        continue;
+                    }
+                    out.push(compare(condition, baseline, metric, better, &a, &b));
                 }
-                out.push(compare(condition, baseline, metric, better, &a, &b));
             }
         }
     }
@@ -287,11 +295,12 @@ epochs_to_target_mean,target_reached_share\n",
     s
 }
 
-/// Writes results.csv, summary.csv, study.json and the report (plots and report.html) into `out`.
+/// Writes results.csv, summary.csv, comparisons.csv, robustness.csv, study.json and the report (plots and report.html) into `out`.
 pub fn write_study_outputs(results: &StudyResults, out: &Path) -> Result<()> {
     write_atomic(&out.join("results.csv"), results_csv(results).as_bytes())?;
     write_atomic(&out.join("summary.csv"), summary_csv(results).as_bytes())?;
     write_atomic(&out.join("comparisons.csv"), comparisons_csv(results).as_bytes())?;
+    write_atomic(&out.join("robustness.csv"), robustness_csv(&results.robustness).as_bytes())?;
     let path = out.join("study.json");
     let json = serde_json::to_vec_pretty(results)
         .map_err(|e| EpError::Output { path: path.clone(), source: std::io::Error::other(e) })?;

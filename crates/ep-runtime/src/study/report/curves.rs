@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 
 use crate::study::report::format::fmt_num;
-use crate::study::report::rows::{condition_rows, finite_std};
+use crate::study::report::rows::{finite_std, plotted_rows};
 use crate::study::report::svg::{
     FONT, GRID, LegendEntry, Look, draw_legend, draw_line, extend, legend_layout, message_svg, padded_range,
     render_svg,
@@ -31,7 +31,7 @@ fn condition_curves(
     results: &StudyResults,
     points: impl Fn(&ConditionSummary) -> Vec<(f64, f64, f64)>,
 ) -> Vec<Curve> {
-    condition_rows(results)
+    plotted_rows(results)
         .iter()
         .map(|row| Curve {
             label: row.condition.label.clone(),

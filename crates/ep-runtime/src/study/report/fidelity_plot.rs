@@ -3,7 +3,7 @@
 use plotters::prelude::*;
 
 use crate::study::report::format::fmt_num;
-use crate::study::report::rows::{condition_rows, distinct_taus, finite_std};
+use crate::study::report::rows::{distinct_taus, finite_std, plotted_rows};
 use crate::study::report::svg::{
     FONT, GRID, LegendEntry, Look, draw_legend, draw_line, extend, legend_layout, message_svg, padded_range,
     render_svg,
@@ -20,7 +20,7 @@ struct FidelitySeries {
 /// Fallible body of [`fidelity_vs_mismatch_svg`].
 pub(super) fn try_fidelity_vs_mismatch_svg(results: &StudyResults) -> std::result::Result<String, String> {
     const TITLE: &str = "Gradient fidelity vs mismatch (mean ± 1 std over seeds)";
-    let rows = condition_rows(results);
+    let rows = plotted_rows(results);
     let taus = distinct_taus(&rows);
     let series: Vec<FidelitySeries> = taus
         .iter()

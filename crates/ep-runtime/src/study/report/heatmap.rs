@@ -69,7 +69,7 @@ impl HeatmapMetric {
 }
 
 /// Interpolates the anchors of a colormap at `t` in 0..1.
-fn colormap(anchors: &[(u8, u8, u8)], t: f64) -> RGBColor {
+pub(super) fn colormap(anchors: &[(u8, u8, u8)], t: f64) -> RGBColor {
     let Some(&last) = anchors.last() else {
         return NO_DATA;
     };
@@ -88,10 +88,32 @@ fn colormap(anchors: &[(u8, u8, u8)], t: f64) -> RGBColor {
 }
 
 /// Black or white, whichever reads better on `bg`.
-fn text_color_on(bg: RGBColor) -> RGBColor {
+pub(super) fn text_color_on(bg: RGBColor) -> RGBColor {
     let RGBColor(r, g, b) = bg;
     let luminance = 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
     if luminance > 140.0 { BLACK } else { WHITE }
+}
+
+/// The value of a cell: the metric of its one condition, or the mean of its conditions' means over
+/// the points of a `--vary` grid (then without a spread); with the runs and the diverged share.
+fn cell_value(cell: &[&Row<'_>], metric: HeatmapMetric) -> Option<(MeanStd, (usize, f64))> {
+    let summaries: Vec<&ConditionSummary> = cell.iter().filter_map(|row| row.summary).collect();
+    match summaries.as_slice() {
+        [] => None,
+        [s] => Some((metric.value(s), (s.runs, s.divergence_share))),
+        many => {
+            let means: Vec<f64> =
+                many.iter().map(|s| metric.value(s).mean).filter(|v| v.is_finite()).collect();
+            let runs: usize = many.iter().map(|s| s.runs).sum();
+            let diverged = many
+                .iter()
+                .map(|s| s.divergence_share * s.runs as f64)
+                .filter(|v| v.is_finite())
+                .sum::<f64>();
+            let mean = MeanStd { std: f64::NAN, ..MeanStd::of(&means) };
+            Some((mean, (runs, if runs > 0 { diverged / runs as f64 } else { f64::NAN })))
+        }
+    }
 }
 
 /// Fallible body of [`heatmap_svg`].
@@ -106,15 +128,14 @@ pub(super) fn try_heatmap_svg(
     let taus = distinct_taus(&rows);
     let levels = distinct_mismatches(&rows);
 
-    // Cell values, row-major (tau, mismatch).
-    let mut cells: Vec<Vec<Option<&Row<'_>>>> = vec![vec![None; levels.len()]; taus.len()];
+    // Cell values, row-major (tau, mismatch); a study with `--vary` axes has one row per point in a
+    // cell, shown as the mean over the points.
+    let mut cells: Vec<Vec<Vec<&Row<'_>>>> = vec![vec![Vec::new(); levels.len()]; taus.len()];
     for row in &rows {
         let r = taus.iter().position(|t| *t == row.condition.tau);
         let c = levels.iter().position(|m| m.total_cmp(&row.condition.mismatch).is_eq());
-        if let (Some(r), Some(c)) = (r, c)
-            && cells[r][c].is_none()
-        {
-            cells[r][c] = Some(row);
+        if let (Some(r), Some(c)) = (r, c) {
+            cells[r][c].push(row);
         }
     }
     let mut value_range = None;
@@ -180,7 +201,7 @@ pub(super) fn try_heatmap_svg(
             for (c, cell) in cell_row.iter().enumerate() {
                 let x0 = grid_x + i32::try_from(c).unwrap_or(0) * cell_w;
                 let y0 = grid_y + i32::try_from(r).unwrap_or(0) * cell_h;
-                let value = cell.and_then(|row| row.summary).map(|s| (metric.value(s), s));
+                let value = cell_value(cell, metric);
                 let mean = value.map(|(m, _)| m.mean).filter(|v| v.is_finite());
                 let bg = mean.map_or(NO_DATA, color_of);
                 root.draw(&Rectangle::new([(x0, y0), (x0 + cell_w, y0 + cell_h)], bg.filled()))?;
@@ -202,13 +223,13 @@ pub(super) fn try_heatmap_svg(
                     styled((FONT, 18.0).into_font().style(FontStyle::Bold), fg, HPos::Center, VPos::Center),
                 ))?;
                 let mut detail = Vec::new();
-                if let Some((m, s)) = value {
+                if let Some((m, (runs, diverged))) = value {
                     if m.n > 1 && m.std.is_finite() {
                         detail.push(format!("± {:.2}", m.std));
                     }
-                    detail.push(format!("n={}", s.runs));
-                    if metric == HeatmapMetric::Instability && s.divergence_share > 0.0 {
-                        detail.push(format!("{:.0}% div.", s.divergence_share * 100.0));
+                    detail.push(format!("n={runs}"));
+                    if metric == HeatmapMetric::Instability && diverged > 0.0 {
+                        detail.push(format!("{:.0}% div.", diverged * 100.0));
                     }
                 }
                 root.draw(&Text::new(

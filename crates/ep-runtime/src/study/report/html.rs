@@ -14,6 +14,7 @@ pub(super) struct Plots {
     pub(super) heat_inst: String,
     pub(super) fidelity: String,
     pub(super) energy: String,
+    pub(super) robustness: String,
 }
 
 /// Mean ± std with `decimals` decimals after scaling by `factor`; "—" if missing or NaN.
@@ -50,7 +51,7 @@ fn fmt_value(v: f64, factor: f64, decimals: usize) -> String {
 
 /// An SVG prepared for inlining into HTML: leading whitespace/XML declaration removed and the
 /// (optional in HTML) namespace attribute dropped, so the page contains no URLs.
-fn inline_svg(svg: &str) -> String {
+pub(super) fn inline_svg(svg: &str) -> String {
     let start = svg.find("<svg").unwrap_or(0);
     svg[start..].replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
@@ -203,6 +204,13 @@ fn push_findings(out: &mut String, results: &StudyResults) {
         );
         return;
     }
+    if !results.axes.is_empty() {
+        out.push_str(
+            "<p>The paired comparisons at every point of the grid are counted in the Robustness section \
+             above and listed in comparisons.csv.</p>\n",
+        );
+        return;
+    }
     let _ = writeln!(
         out,
         "<p>Each τ distribution is compared with the baseline <b>tau = {}</b> at the same mismatch level, \
@@ -315,6 +323,7 @@ pub(super) fn report_html_with(results: &StudyResults, plots: &Plots) -> String 
         escape(mode),
     );
 
+    super::robustness_findings::push_robustness(&mut out, results, &plots.robustness);
     push_findings(&mut out, results);
 
     out.push_str("<h2 id=\"command\">Command</h2>\n");
@@ -325,6 +334,15 @@ pub(super) fn report_html_with(results: &StudyResults, plots: &Plots) -> String 
     push_condition_table(&mut out, results);
 
     out.push_str("<h2 id=\"plots\">Plots</h2>\n");
+    let middle = super::rows::middle_point(results);
+    if !middle.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>The line plots show the middle point of the grid, <b>{}</b>; the τ × mismatch heatmaps \
+             the mean over every point.</p>",
+            escape(&middle)
+        );
+    }
     push_figure(
         &mut out,
         &plots.accuracy,

@@ -19,6 +19,8 @@ mod fidelity_plot;
 mod format;
 mod heatmap;
 mod html;
+mod robustness_findings;
+mod robustness_map;
 mod rows;
 mod svg;
 
@@ -33,6 +35,7 @@ use fidelity_plot::try_fidelity_vs_mismatch_svg;
 pub use heatmap::HeatmapMetric;
 use heatmap::try_heatmap_svg;
 use html::{Plots, report_html_with};
+use robustness_map::try_robustness_svg;
 use svg::message_svg;
 
 /// File name of the accuracy-curve plot written by [`write_study_report`].
@@ -47,11 +50,14 @@ pub const GRADIENT_FIDELITY_FILE: &str = "gradient_fidelity.svg";
 pub const REPORT_FILE: &str = "report.html";
 /// File name of the accuracy-vs-energy plot.
 pub const ACCURACY_VS_ENERGY_FILE: &str = "accuracy_vs_energy.svg";
+/// File name of the robustness heatmaps (share of runs that trained over two `--vary` axes).
+pub const ROBUSTNESS_FILE: &str = "robustness.svg";
 
 /// Writes the study's plots (SVG) and report.html into `dir`. Returns the paths written.
 ///
 /// The directory is created if needed. The files are accuracy_curves.svg,
-/// heatmap_final_accuracy.svg, heatmap_instability.svg, gradient_fidelity.svg and report.html,
+/// heatmap_final_accuracy.svg, heatmap_instability.svg, gradient_fidelity.svg, robustness.svg and
+/// report.html,
 /// each written atomically. Every plot is rendered before the first file is written, so a
 /// rendering failure leaves the directory untouched.
 pub fn write_study_report(results: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -67,16 +73,18 @@ pub fn write_study_report(results: &StudyResults, dir: &Path) -> Result<Vec<Path
     let fidelity =
         try_fidelity_vs_mismatch_svg(results).map_err(|e| render_error(GRADIENT_FIDELITY_FILE, e))?;
     let energy = try_accuracy_vs_energy_svg(results).map_err(|e| render_error(ACCURACY_VS_ENERGY_FILE, e))?;
-    let plots = Plots { accuracy, heat_acc, heat_inst, fidelity, energy };
+    let robustness = try_robustness_svg(results).map_err(|e| render_error(ROBUSTNESS_FILE, e))?;
+    let plots = Plots { accuracy, heat_acc, heat_inst, fidelity, energy, robustness };
     let html = report_html_with(results, &plots);
 
     std::fs::create_dir_all(dir).map_err(|source| EpError::Output { path: dir.to_path_buf(), source })?;
-    let files: [(&str, &str); 6] = [
+    let files: [(&str, &str); 7] = [
         (ACCURACY_CURVES_FILE, &plots.accuracy),
         (ACCURACY_VS_ENERGY_FILE, &plots.energy),
         (HEATMAP_FINAL_ACCURACY_FILE, &plots.heat_acc),
         (HEATMAP_INSTABILITY_FILE, &plots.heat_inst),
         (GRADIENT_FIDELITY_FILE, &plots.fidelity),
+        (ROBUSTNESS_FILE, &plots.robustness),
         (REPORT_FILE, &html),
     ];
     let mut written = Vec::with_capacity(files.len());
@@ -126,6 +134,13 @@ pub fn fidelity_vs_mismatch_svg(results: &StudyResults) -> String {
         .unwrap_or_else(|e| message_svg("Gradient fidelity vs mismatch", &format!("plot failed: {e}")))
 }
 
+/// Share of runs that trained over two `--vary` axes, one panel per τ distribution and mismatch
+/// level (a small SVG that says so for a study without axes).
+pub fn robustness_svg(results: &StudyResults) -> String {
+    try_robustness_svg(results)
+        .unwrap_or_else(|e| message_svg(robustness_map::TITLE, &format!("plot failed: {e}")))
+}
+
 /// One self-contained HTML page: title, command, how to read the metrics, the per-condition table,
 /// the five plots inline, and the per-run table.
 ///
@@ -138,6 +153,7 @@ pub fn report_html(results: &StudyResults) -> String {
         heat_inst: heatmap_svg(results, HeatmapMetric::Instability),
         fidelity: fidelity_vs_mismatch_svg(results),
         energy: accuracy_vs_energy_svg(results),
+        robustness: robustness_svg(results),
     };
     report_html_with(results, &plots)
 }

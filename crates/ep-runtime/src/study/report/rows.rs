@@ -35,6 +35,32 @@ pub(super) fn condition_rows(results: &StudyResults) -> Vec<Row<'_>> {
         .collect()
 }
 
+/// The rows the line plots draw: every condition, or for a study with `--vary` axes only those at
+/// the middle value of every axis (one line per τ and mismatch level instead of one per point).
+pub(super) fn plotted_rows(results: &StudyResults) -> Vec<Row<'_>> {
+    let middle: Vec<(&str, &str)> = results
+        .axes
+        .iter()
+        .filter_map(|(k, v)| v.get(v.len() / 2).map(|m| (k.as_str(), m.as_str())))
+        .collect();
+    condition_rows(results)
+        .into_iter()
+        .filter(|row| {
+            middle.iter().all(|(k, m)| row.condition.settings.iter().any(|(key, v)| key == k && v == m))
+        })
+        .collect()
+}
+
+/// The middle point of a study's `--vary` grid as `beta=0.2 lr=x1` (empty without axes).
+pub(super) fn middle_point(results: &StudyResults) -> String {
+    results
+        .axes
+        .iter()
+        .filter_map(|(k, v)| v.get(v.len() / 2).map(|m| format!("{k}={m}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `m` with mean and std multiplied by `factor`.
 pub(super) fn scaled(m: MeanStd, factor: f64) -> MeanStd {
     MeanStd {
