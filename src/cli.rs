@@ -26,6 +26,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Read a NIR graph into the emulator and evaluate it on a dataset's test set.
     Import(ImportArgs),
+    /// Program a trained run onto a fresh chip instance (any profile), evaluate it after programming
+    /// and after conductance drift, and optionally fine-tune it there with on-chip EP.
+    Deploy(DeployArgs),
     /// Replay a spec through the bit-accurate CUBA LIF compartment (Lava's fixed-point semantics) and
     /// print the trace as JSON (u, v, spikes per step).
     LifTrace(LifTraceArgs),
@@ -181,12 +184,14 @@ pub struct StudyRunArgs {
     /// Epochs ignored when measuring oscillation.
     #[arg(long, default_value_t = 2)]
     pub burn_in: usize,
-    /// Reference of the paired comparisons: tau=SPEC, one of the --tau values (default: the first).
+    /// Reference of the paired comparisons: tau=SPEC, one of the --tau values (default: the first),
+    /// or KEY=VALUE of a --vary setting (e.g. training=on-chip): each condition is then compared with
+    /// the one that differs only in that setting.
     #[arg(long)]
     pub baseline: Option<String>,
     /// Vary a training setting: KEY=V1,V2,... (repeatable; the grid is τ × mismatch × every axis ×
     /// seeds). KEY: lr, beta, t1, t2, dt, batch, neuron, symmetric, positive-beta, weight-headroom,
-    /// lr-schedule. lr values: 0.2, per projection 0.2:0.1, or a multiple of the default x2.
+    /// lr-schedule, training (on-chip, off-chip). lr values: 0.2, per projection 0.2:0.1, or a multiple of the default x2.
     #[arg(long, value_name = "KEY=V1,V2,...")]
     pub vary: Vec<String>,
     /// The two --vary settings of the robustness heatmaps, e.g. lr,beta (default: the first two).
@@ -293,6 +298,41 @@ pub struct ExportArgs {
     /// File to write (written to a temporary file first, then renamed).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `epchip deploy --run DIR --profile P [--seed S] [--drift 0,1h,1d] [--finetune-epochs K] --out D`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Run directory written by `epchip train` (its checkpoint.json holds the trained network).
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Profile of the chip to program: built-in name or .ron file.
+    #[arg(long)]
+    pub profile: String,
+    /// Seed of the chip instance (its mismatch, faults and write errors).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Times after programming to evaluate at, comma-separated (units s, min, h, d, w, y).
+    #[arg(long, default_value = "0")]
+    pub drift: String,
+    /// Epochs of on-chip EP fine-tuning from the state at each time (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub finetune_epochs: usize,
+    /// Fine-tuning learning rates (default: the target chip's defaults for the network's model).
+    #[arg(long)]
+    pub finetune_lr: Option<String>,
+    /// Dataset (default: the run's).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Evaluation and fine-tuning threads (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Directory for deploy.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// No progress messages.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `epchip import model.nir [--profile P] [--dataset D]`

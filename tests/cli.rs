@@ -779,3 +779,43 @@ fn study_vary_neuron_uses_each_models_defaults() {
     let csv = read(&dir.path().join("study/robustness.csv"));
     assert!(csv.lines().count() == 2 && csv.contains("\"constant\",0,2,"), "{csv}");
 }
+
+/// `epchip deploy`: a trained run programmed onto another chip writes deploy.json with one point per
+/// drift time and fine-tuning epochs; bad times and missing runs are refused by name.
+#[test]
+fn deploy_programs_a_run_onto_another_chip_and_measures_drift() {
+    let dir = tempdir();
+    let run_dir = dir.path().join("run");
+    train_synthetic(&run_dir, &["--epochs", "2", "--quiet", "--profile", "ideal"]).success();
+    let run_str = path_str(&run_dir);
+    let out = path_str(&dir.path().join("deploy"));
+    let done = run(&[
+        "deploy",
+        "--run",
+        &run_str,
+        "--profile",
+        "analog-rram",
+        "--drift",
+        "0,1d,1y",
+        "--finetune-epochs",
+        "1",
+        "--quiet",
+        "--out",
+        &out,
+    ])
+    .success();
+    assert!(done.stdout.contains("1y") && done.stdout.contains("analog-rram"), "{}", done.stdout);
+    let report: Value =
+        serde_json::from_str(&read(&dir.path().join("deploy/deploy.json"))).expect("deploy.json");
+    assert_eq!(report["target_profile"], "analog-rram");
+    assert_eq!(report["drifts"], true);
+    let points = report["points"].as_array().expect("points");
+    assert_eq!(points.len(), 3);
+    assert_eq!(points[2]["seconds"].as_f64(), Some(31_557_600.0));
+    assert_eq!(points[1]["finetuned"].as_array().map(Vec::len), Some(1));
+    run(&["deploy", "--run", &run_str, "--profile", "analog-rram", "--drift", "1 fortnight", "--out", &out])
+        .failure(&["1 fortnight", "min, h, d"]);
+    run(&["deploy", "--run", &path_str(&dir.path().join("none")), "--profile", "loihi2", "--out", &out])
+        .failure(&["none"]);
+    run(&["deploy", "--run", &run_str, "--profile", "loihi9", "--out", &out]).failure(&["loihi9"]);
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod bench;
+mod deploy;
 mod export;
 mod import;
 mod lif_trace;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Map(args) => map::run(args),
         Command::Export(args) => export::run(args),
         Command::Import(args) => import::run(args),
+        Command::Deploy(args) => deploy::run(args),
         Command::Study(args) => study::run(*args),
         Command::Profile(cmd) => profile::run(cmd),
     }

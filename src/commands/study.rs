@@ -46,9 +46,13 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");
     }
     let taus = parse_tau_list(&args.tau)?;
-    let baseline = match &args.baseline {
-        Some(b) => parse_baseline(b, &taus)?,
-        None => 0,
+    let (baseline, baseline_setting) = match args.baseline.as_deref() {
+        Some(b) if !b.trim().starts_with("tau=") && b.contains('=') => {
+            let (key, value) = b.split_once('=').unwrap_or_default();
+            (0, Some((key.trim().replace('_', "-"), value.trim().to_string())))
+        }
+        Some(b) => (parse_baseline(b, &taus)?, None),
+        None => (0, None),
     };
     let spec = StudySpec {
         profile,
@@ -67,6 +71,7 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
             args.vary.iter().map(|v| VaryAxis::parse(v)).collect::<Result<_, _>>()?,
             args.training.fixed_settings(),
         )?,
+        baseline_setting,
         heatmap_axes: match &args.heatmap_axes {
             Some(text) => text.split(',').map(|a| a.trim().replace('_', "-")).collect(),
             None => Vec::new(),
@@ -239,8 +244,8 @@ fn print_comparisons(results: &StudyResults) {
         return;
     }
     println!(
-        "paired comparisons with tau = {} at the same mismatch level (per-seed differences):",
-        results.baseline
+        "paired comparisons with {} at the same mismatch level (per-seed differences):",
+        results.baseline_phrase()
     );
     for c in &results.comparisons {
         let label = results.conditions.get(c.condition).map_or("?", |x| x.label.as_str());
@@ -268,19 +273,18 @@ fn print_comparisons(results: &StudyResults) {
 /// has every one).
 fn print_comparison_counts(results: &StudyResults) {
     println!(
-        "paired comparisons with tau = {} at each point of the grid (better / worse / not distinguishable; \
+        "paired comparisons with {} at each point of the grid (better / worse / not distinguishable; \
          every one in comparisons.csv):",
-        results.baseline
+        results.baseline_phrase()
     );
-    let mut taus: Vec<&str> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
     for c in &results.comparisons {
-        if let Some(x) = results.conditions.get(c.condition)
-            && !taus.contains(&x.tau.as_str())
-        {
-            taus.push(&x.tau);
+        let group = results.comparison_group(c.condition);
+        if !groups.contains(&group) {
+            groups.push(group);
         }
     }
-    for tau in taus {
+    for group in groups {
         let counts: Vec<String> = ep_runtime::study::summary::COMPARED_METRICS
             .iter()
             .filter_map(|(metric, _)| {
@@ -288,7 +292,7 @@ fn print_comparison_counts(results: &StudyResults) {
                     .comparisons
                     .iter()
                     .filter(|c| c.metric == *metric)
-                    .filter(|c| results.conditions.get(c.condition).is_some_and(|x| x.tau == tau))
+                    .filter(|c| results.comparison_group(c.condition) == group)
                     .map(|c| c.verdict)
                     .collect();
                 let n = |v: Verdict| mine.iter().filter(|x| **x == v).count();
@@ -302,7 +306,7 @@ fn print_comparison_counts(results: &StudyResults) {
                 })
             })
             .collect();
-        println!("  {tau:<24} {}", counts.join(", "));
+        println!("  {group:<24} {}", counts.join(", "));
     }
 }
 
@@ -335,7 +339,7 @@ fn print_robustness(results: &StudyResults) {
         if let Some(c) = &r.versus_baseline {
             line.push_str(&format!(
                 "; vs {}: {:+.1} points [{:+.1}, {:+.1}], p = {:.3}, {}",
-                results.baseline,
+                results.baseline_tau,
                 100.0 * c.mean_difference,
                 100.0 * c.ci_low,
                 100.0 * c.ci_high,

@@ -39,8 +39,8 @@ pub use learning_rule::{LocalRule, ProductTerm, SumOfProducts, SynapseLocal, TRA
 pub use neuron_program::NeuronProgram;
 pub use population::{PopulationId, PopulationKind, PopulationSpec};
 pub use profile::{
-    AnalogArithmetic, Arithmetic, Bounds, ChipSpec, CoreLimits, DigitalArithmetic, EnergySpec,
-    HardwareProfile, LearningEngineSpec, MismatchSpec, PulsedUpdate, Rounding, SigmoidTableSpec,
+    AnalogArithmetic, Arithmetic, Bounds, ChipSpec, ConductanceDrift, CoreLimits, DigitalArithmetic,
+    EnergySpec, HardwareProfile, LearningEngineSpec, MismatchSpec, PulsedUpdate, Rounding, SigmoidTableSpec,
     SynapseEncoding,
 };
 pub use synapse_group::{ConnectOptions, GroupId};

@@ -139,6 +139,57 @@ pub struct AnalogArithmetic {
     pub stuck_off_fraction: f64,
     /// How devices change their conductance when the learning engine asks for an update.
     pub update: PulsedUpdate,
+    /// Write error of program-and-verify when weights are programmed from outside (deploying a
+    /// network trained elsewhere, importing one): Gaussian, standard deviation relative to `R`.
+    /// On-chip learning's pulses have their own noise (`update`).
+    #[serde(default)]
+    pub programming_noise: f64,
+    /// How programmed conductances change with time (retention).
+    #[serde(default)]
+    pub drift: ConductanceDrift,
+    /// Let conductances drift between training epochs for the chip time the epoch took (a chip that
+    /// learns slowly drifts while it learns).
+    #[serde(default)]
+    pub drift_while_training: bool,
+}
+
+/// How an analog device's conductance changes after it was programmed, `t` seconds later.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub enum ConductanceDrift {
+    /// Conductances hold (SRAM- or bias-generated weights, or an idealised device).
+    #[default]
+    None,
+    /// Phase-change memory: `w(t) = w · ((t + t0)/t0)^−ν` with a per-device exponent
+    /// `ν ~ N(nu, nu_dtod)` (clipped at 0); IBM aihwkit's PCM model measures ν ≈ 0.05–0.1 with a
+    /// spread of 0.01–0.045 and t0 = 20 s.
+    PowerLaw {
+        /// Mean drift exponent.
+        nu: f64,
+        /// Device-to-device standard deviation of the exponent.
+        nu_dtod: f64,
+        /// Time after programming at which the programmed value is read, in seconds.
+        t0_s: f64,
+    },
+    /// Resistive RAM relaxation: each device wanders from its programmed value by
+    /// `σ(t) · R · z` with a per-device `z ~ N(0, 1)` and `σ(t) = sigma · log10(1 + t/t0)`
+    /// (a spread that broadens with the logarithm of time).
+    Relaxation {
+        /// Spread added per decade of time, relative to `R`.
+        sigma: f64,
+        /// Time constant of the onset, in seconds.
+        t0_s: f64,
+    },
+}
+
+impl ConductanceDrift {
+    /// True if conductances change with time.
+    pub fn drifts(&self) -> bool {
+        match *self {
+            ConductanceDrift::None => false,
+            ConductanceDrift::PowerLaw { nu, nu_dtod, .. } => nu > 0.0 || nu_dtod > 0.0,
+            ConductanceDrift::Relaxation { sigma, .. } => sigma > 0.0,
+        }
+    }
 }
 
 /// Pulsed conductance updates, after the parameters of IBM aihwkit's pulsed devices.
@@ -362,6 +413,7 @@ impl HardwareProfile {
                     d.weight_bits, d.state_bits, d.activation_bits, d.decay_bits
                 ));
                 out.push(format!("learned updates rounded ({:?})", self.learning.rounding));
+                out.push("no weight drift (digital synapse memory)".into());
             }
             Arithmetic::Analog(a) => {
                 if a.dac_bits > 0 {
@@ -392,6 +444,20 @@ impl HardwareProfile {
                          (spread {}), {:?} bounds",
                         u.dw_min, u.dw_min_dtod, u.dw_min_std, u.up_down, u.up_down_dtod, u.bounds
                     ));
+                }
+                if a.programming_noise > 0.0 {
+                    out.push(format!("programming (write) error σ = {} R", a.programming_noise));
+                }
+                match a.drift {
+                    ConductanceDrift::None => out.push("no conductance drift".into()),
+                    ConductanceDrift::PowerLaw { nu, nu_dtod, t0_s } => out.push(format!(
+                        "power-law conductance drift: ν = {nu} ± {nu_dtod}, t0 = {t0_s} s{}",
+                        if a.drift_while_training { ", also between training epochs" } else { "" }
+                    )),
+                    ConductanceDrift::Relaxation { sigma, t0_s } => out.push(format!(
+                        "conductance relaxation: σ = {sigma} R per decade of time, t0 = {t0_s} s{}",
+                        if a.drift_while_training { ", also between training epochs" } else { "" }
+                    )),
                 }
                 out.push("separate forward and feedback devices (weight symmetry not enforced)".into());
             }
@@ -508,6 +574,19 @@ impl HardwareProfile {
             v.range_f64(&f("update.dw_min_std"), u.dw_min_std, 0.0, 10.0)?;
             v.range_f64(&f("update.up_down"), u.up_down, -0.99, 0.99)?;
             v.range_f64(&f("update.up_down_dtod"), u.up_down_dtod, 0.0, 1.0)?;
+            v.range_f64(&f("programming_noise"), a.programming_noise, 0.0, 1.0)?;
+            match a.drift {
+                ConductanceDrift::None => {}
+                ConductanceDrift::PowerLaw { nu, nu_dtod, t0_s } => {
+                    v.range_f64(&f("drift.nu"), nu, 0.0, 1.0)?;
+                    v.range_f64(&f("drift.nu_dtod"), nu_dtod, 0.0, 1.0)?;
+                    v.range_f64(&f("drift.t0_s"), t0_s, 1e-9, 1e9)?;
+                }
+                ConductanceDrift::Relaxation { sigma, t0_s } => {
+                    v.range_f64(&f("drift.sigma"), sigma, 0.0, 1.0)?;
+                    v.range_f64(&f("drift.t0_s"), t0_s, 1e-9, 1e9)?;
+                }
+            }
         }
         if self.digital().is_some() {
             for (field, value) in [

@@ -33,6 +33,9 @@ fn clean_analog() -> Result<HardwareProfile, Box<dyn std::error::Error>> {
             up_down_dtod: 0.0,
             bounds: Bounds::Hard,
         },
+        programming_noise: 0.0,
+        drift: chip_model::ConductanceDrift::None,
+        drift_while_training: false,
     });
     p.validate()?;
     Ok(p)

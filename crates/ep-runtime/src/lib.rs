@@ -12,12 +12,14 @@
 //! seeds) → [`mapping`] (population graph, placement) → [`config`] (the run's [`TrainConfig`]) →
 //! [`on_chip`] (the network on a chip, its EP phases, the mapping report) → [`fidelity`] (gradient
 //! fidelity against a float twin) → [`training`] (trainer, evaluation, metrics, checkpoint, run
-//! directory) → [`study`] (grid, runner, statistics, summary, report). [`interchange`] (NIR,
+//! directory) → [`deployment`] (a trained network programmed onto another chip instance, drift,
+//! fine-tuning) → [`study`] (grid, runner, statistics, summary, report). [`interchange`] (NIR,
 //! Lava-NetX, mapping file) sits on [`on_chip`] and [`mapping`].
 
 pub mod atomic_file;
 pub mod config;
 pub mod data;
+pub mod deployment;
 pub mod error;
 pub mod fidelity;
 pub mod interchange;

@@ -87,6 +87,7 @@ fn tiny_spec(profile: &str) -> Result<StudySpec, Box<dyn std::error::Error>> {
         baseline: 0,
         settings: SettingsGrid::default(),
         heatmap_axes: Vec::new(),
+        baseline_setting: None,
     })
 }
 

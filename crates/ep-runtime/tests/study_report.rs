@@ -213,6 +213,7 @@ fn study(taus: &[&str], mismatches: &[f64], seeds: &[u64], epochs: usize) -> Stu
         heatmap_axes: Vec::new(),
         target_accuracy: 0.9,
         robustness: Vec::new(),
+        baseline_tau: taus[0].to_string(),
     }
 }
 
@@ -371,6 +372,7 @@ fn empty_study_writes_placeholders() {
         heatmap_axes: Vec::new(),
         target_accuracy: 0.9,
         robustness: Vec::new(),
+        baseline_tau: String::new(),
     };
     let dir = write_all(&results);
     let out = dir.path().join("report");

@@ -17,6 +17,7 @@
 mod allocation;
 pub mod checkpoint;
 mod learning;
+mod retention;
 mod routes;
 mod state_io;
 mod step;
@@ -75,6 +76,8 @@ pub struct Chip {
     /// Reused buffer for summed updates (saves allocating and page-faulting a pre × post array at
     /// every update).
     pub(crate) update_scratch: Array2<f32>,
+    /// Times weights were programmed from outside (each draws a new write error).
+    pub(crate) programmings: u64,
 }
 
 impl Chip {
@@ -103,6 +106,7 @@ impl Chip {
             next_slot: vec![0; cores],
             spike_routes: None,
             update_scratch: Array2::zeros((0, 0)),
+            programmings: 0,
         })
     }
 

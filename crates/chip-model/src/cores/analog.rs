@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::learning_engine::{SumTarget, sop_sum_float_into};
 use crate::learning_rule::SumOfProducts;
 use crate::population::Population;
-use crate::profile::{AnalogArithmetic, Bounds};
+use crate::profile::{AnalogArithmetic, Bounds, ConductanceDrift};
 use crate::synapse_group::SynapseGroup;
 
 /// An analog core and its non-idealities.
@@ -129,6 +129,65 @@ impl CoreArithmetic for AnalogCore {
     fn write_bias_update(&self, net: &mut Fabric<'_>, p: usize, delta: &Array2<f64>) {
         float::add_bias_update(&mut net.populations[p], delta);
     }
+
+    fn programming_error(&self, group: &mut SynapseGroup, devices: &DeviceSampler<'_>, programming: u64) {
+        let sigma = self.a.programming_noise as f32 * group.range;
+        if sigma <= 0.0 {
+            return;
+        }
+        let np = group.weights.nrows();
+        let substream = (programming << 40) | (devices.group << 8) | DeviceStream::Programming as u64;
+        let z = devices.device_draws(np, substream, rand_distr::StandardNormal);
+        let r = group.range;
+        group.weights.zip_mut_with(&z, |w, &z| *w = (*w + sigma * z).clamp(-r, r));
+    }
+
+    fn drifts(&self) -> bool {
+        self.a.drift.drifts()
+    }
+
+    fn drift(&self, group: &mut SynapseGroup, devices: &DeviceSampler<'_>, seconds: f64, episode: u64) {
+        if seconds <= 0.0 || !self.a.drift.drifts() {
+            return;
+        }
+        let np = group.weights.nrows();
+        let draws = |k: DeviceStream, episode: u64| {
+            let substream = (episode << 40) | (devices.group << 8) | k as u64;
+            devices.device_draws(np, substream, rand_distr::StandardNormal)
+        };
+        let r = group.range;
+        match self.a.drift {
+            ConductanceDrift::None => {}
+            ConductanceDrift::PowerLaw { nu, nu_dtod, t0_s } => {
+                let log_t = ((seconds + t0_s) / t0_s).ln();
+                let z = draws(DeviceStream::DriftExponent, 0);
+                group.weights.zip_mut_with(&z, |w, &z| {
+                    let nu_i = (nu + nu_dtod * f64::from(z)).max(0.0);
+                    *w *= (-nu_i * log_t).exp() as f32;
+                });
+            }
+            ConductanceDrift::Relaxation { sigma, t0_s } => {
+                let spread = (sigma * (1.0 + seconds / t0_s).log10()) as f32 * r;
+                let z = draws(DeviceStream::Relaxation, episode);
+                group.weights.zip_mut_with(&z, |w, &z| *w = (*w + spread * z).clamp(-r, r));
+            }
+        }
+    }
+
+    fn drifts_while_training(&self) -> bool {
+        self.a.drift_while_training && self.a.drift.drifts()
+    }
+}
+
+/// Substreams of a group's per-device draws (below the group index, which is shifted by 8 bits).
+#[derive(Debug, Clone, Copy)]
+enum DeviceStream {
+    /// Write error of one programming (combined with the programming count).
+    Programming = 5,
+    /// Power-law drift exponent of each device.
+    DriftExponent = 6,
+    /// Direction of each device's relaxation (combined with the retention episode).
+    Relaxation = 7,
 }
 
 /// Each device's pulse sizes (device-to-device spread, asymmetry) and faults.

@@ -266,6 +266,25 @@ pub(crate) trait CoreArithmetic {
 
     /// Writes `delta` (real units, 1 × post) into population `p`'s biases.
     fn write_bias_update(&self, net: &mut Fabric<'_>, p: usize, delta: &Array2<f64>);
+
+    /// Adds the write error of programming `group`'s weights from outside (the `programming`-th
+    /// programming of this chip); exact by default.
+    fn programming_error(&self, _group: &mut SynapseGroup, _devices: &DeviceSampler<'_>, _programming: u64) {}
+
+    /// True if this core's conductances change with time.
+    fn drifts(&self) -> bool {
+        false
+    }
+
+    /// Changes `group`'s weights as `seconds` of retention after they were programmed would, in
+    /// retention `episode` (each episode draws its own random directions); nothing by default
+    /// (digital synapse memory and floating point hold their values).
+    fn drift(&self, _group: &mut SynapseGroup, _devices: &DeviceSampler<'_>, _seconds: f64, _episode: u64) {}
+
+    /// True if conductances also drift between training epochs.
+    fn drifts_while_training(&self) -> bool {
+        false
+    }
 }
 
 /// The kind of core a chip is made of, chosen by the profile's `arithmetic`.

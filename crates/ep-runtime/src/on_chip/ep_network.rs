@@ -73,12 +73,16 @@ impl EpNetwork {
     /// model's bound, [`NeuronModel::init_limit`]), and creates the forward synapses and their
     /// feedback copies; the neurons run `config.neuron`.
     pub fn build(profile: &HardwareProfile, shape: &NetworkShape, config: &TrainConfig) -> Result<Self> {
-        Self::build_with(profile, shape, config, None)
+        Self::build_with(profile, shape, config, None, None)
     }
 
     /// Builds the network of `params` (a trained or imported network) on a new chip instance of
-    /// `profile`: its per-neuron time steps become the designed ones (the chip's own mismatch, if
-    /// any, applies on top), and its weights and biases are written in the chip's own format.
+    /// `profile`, as a toolchain programs a chip: its per-neuron time steps become the designed ones
+    /// (the chip's own mismatch, if any, applies on top); each projection's weight range is the larger
+    /// of the one training would start with and the largest weight (so a network trained elsewhere
+    /// fits, scaled per layer the way analog-inference tools map `w_max` to `g_max`); weights are
+    /// programmed with the chip's write error ([`Chip::program_weights`]) and biases written in the
+    /// chip's own format.
     pub fn from_parameters(
         profile: &HardwareProfile,
         params: &NetworkParameters,
@@ -88,12 +92,18 @@ impl EpNetwork {
         let shape = NetworkShape::new(params.layers.clone())?;
         // The network runs the model it was trained with, whatever `config` says.
         let config = TrainConfig { neuron: params.neuron, ..config.clone() };
-        let mut net = Self::build_with(profile, &shape, &config, Some(&params.dt))?;
+        let largest: Vec<f32> = (0..params.forward.len())
+            .map(|l| {
+                let fb = params.feedback[l].iter().flat_map(|w| w.iter());
+                params.forward[l].iter().chain(fb).fold(0.0f32, |m, w| m.max(w.abs()))
+            })
+            .collect();
+        let mut net = Self::build_with(profile, &shape, &config, Some(&params.dt), Some(&largest))?;
         for l in 1..params.layers.len() {
             let (fwd, post) = (net.forward[l - 1], net.layers[l - 1]);
-            net.chip.write_weights(fwd, params.forward[l - 1].view())?;
+            net.chip.program_weights(fwd, params.forward[l - 1].view())?;
             if let (Some(fb), Some(w)) = (net.feedback[l - 1], &params.feedback[l - 1]) {
-                net.chip.write_weights(fb, w.view())?;
+                net.chip.program_weights(fb, w.view())?;
             }
             net.chip.write_bias(post, &params.bias[l - 1])?;
         }
@@ -105,6 +115,7 @@ impl EpNetwork {
         shape: &NetworkShape,
         config: &TrainConfig,
         dt: Option<&[Vec<f32>]>,
+        largest_weight: Option<&[f32]>,
     ) -> Result<Self> {
         config.validate(shape)?;
         let placement = place_network(profile, shape, config.placement)?;
@@ -142,7 +153,8 @@ impl EpNetwork {
             let w = Array2::from_shape_fn((n_in, n_out), |_| dist.sample(&mut init_rng));
             let pre = if l == 1 { input } else { layers[l - 2] };
             let post = layers[l - 1];
-            let range = limit * config.weight_headroom;
+            let initial_range = limit * config.weight_headroom;
+            let range = largest_weight.map_or(initial_range, |m| initial_range.max(m[l - 1]));
             let g = chip.connect(
                 pre,
                 post,

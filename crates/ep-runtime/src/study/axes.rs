@@ -37,11 +37,14 @@ pub enum Setting {
     WeightHeadroom,
     /// Learning-rate schedule (`constant`, `cosine[:floor=F]`).
     LrSchedule,
+    /// Where the network learns: `on-chip` (EP on the chip) or `off-chip` (EP on the float twin, the
+    /// parameters programmed onto the chip after every epoch and evaluated there).
+    Training,
 }
 
 impl Setting {
     /// Every setting, in the order `--help` lists them.
-    pub const ALL: [Setting; 11] = [
+    pub const ALL: [Setting; 12] = [
         Setting::Lr,
         Setting::Beta,
         Setting::T1,
@@ -53,6 +56,7 @@ impl Setting {
         Setting::PositiveBeta,
         Setting::WeightHeadroom,
         Setting::LrSchedule,
+        Setting::Training,
     ];
 
     /// The name used in `--vary` and in condition labels.
@@ -69,6 +73,7 @@ impl Setting {
             Setting::PositiveBeta => "positive-beta",
             Setting::WeightHeadroom => "weight-headroom",
             Setting::LrSchedule => "lr-schedule",
+            Setting::Training => "training",
         }
     }
 
@@ -123,6 +128,9 @@ impl Setting {
                 config.lr_schedule =
                     LrSchedule::parse(value).map_err(|_| bad("constant, or cosine[:floor=F]"))?
             }
+            Setting::Training => {
+                parse_training(value).ok_or(bad("on-chip or off-chip"))?;
+            }
         }
         Ok(())
     }
@@ -147,6 +155,15 @@ impl FromStr for Setting {
                 Setting::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
             ),
         })
+    }
+}
+
+/// `true` for `off-chip`, `false` for `on-chip`, `None` otherwise.
+fn parse_training(value: &str) -> Option<bool> {
+    match value.trim() {
+        "on-chip" => Some(false),
+        "off-chip" => Some(true),
+        _ => None,
     }
 }
 
@@ -288,6 +305,18 @@ impl SettingsGrid {
             other => other,
         })?;
         Ok(config)
+    }
+
+    /// Point `p` with axis `axis` set to its `value`-th value.
+    pub fn with_value(&self, p: usize, axis: usize, value: usize) -> usize {
+        let stride: usize = self.axes[axis + 1..].iter().map(|a| a.values.len()).product();
+        let current = (p / stride) % self.axes[axis].values.len();
+        p - current * stride + value * stride
+    }
+
+    /// True if point `p` trains off the chip (`training=off-chip`).
+    pub fn off_chip(&self, p: usize) -> bool {
+        self.point(p).iter().any(|(s, v)| *s == Setting::Training && parse_training(v) == Some(true))
     }
 
     /// Position of the axis of `setting`, if the grid varies it.

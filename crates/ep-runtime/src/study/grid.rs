@@ -169,6 +169,11 @@ pub struct StudySpec {
     /// The two axes of the robustness heatmaps, as setting names (default: the first two axes).
     #[serde(default)]
     pub heatmap_axes: Vec<String>,
+    /// A `--vary` setting and value as the baseline of the paired comparisons instead of a τ
+    /// (`--baseline training=on-chip`): each condition is compared with the one that differs from it
+    /// only in that setting.
+    #[serde(default)]
+    pub baseline_setting: Option<(String, String)>,
 }
 
 impl StudySpec {
@@ -201,6 +206,16 @@ impl StudySpec {
         for p in 0..self.settings.len() {
             self.settings.configure(&self.config, p, &shape, &self.profile)?;
         }
+        if let Some((key, value)) = &self.baseline_setting {
+            let axis = self.settings.axes.iter().find(|a| a.setting.name() == key.as_str());
+            if !axis.is_some_and(|a| a.values.contains(value)) {
+                return Err(bad(
+                    "baseline",
+                    format!("{key}={value}"),
+                    "tau=SPEC, or KEY=VALUE with KEY one of the study's --vary settings and VALUE one of its values",
+                ));
+            }
+        }
         for name in &self.heatmap_axes {
             let known = self.settings.axes.iter().any(|a| a.setting.name() == name.as_str());
             if !known {
@@ -227,6 +242,22 @@ impl StudySpec {
     /// Number of conditions: τ distributions × mismatch levels × hyperparameter points.
     pub fn condition_count(&self) -> usize {
         self.taus.len() * self.mismatch.len() * self.settings.len()
+    }
+
+    /// The baseline condition of condition `c` in the paired comparisons (`None` for a baseline
+    /// condition itself): the baseline τ at the same mismatch level and point, or with
+    /// `baseline_setting` the condition that differs only in that setting.
+    pub fn baseline_of(&self, c: usize) -> Option<usize> {
+        let (t, m, p) = self.condition_position(c);
+        match &self.baseline_setting {
+            None => (t != self.baseline).then(|| self.condition_index(self.baseline, m, p)),
+            Some((key, value)) => {
+                let a = self.settings.axes.iter().position(|x| x.setting.name() == key.as_str())?;
+                let v = self.settings.axes[a].values.iter().position(|x| x == value)?;
+                let q = self.settings.with_value(p, a, v);
+                (q != p).then(|| self.condition_index(t, m, q))
+            }
+        }
     }
 
     /// The (τ, mismatch level, hyperparameter point) positions of condition `c`.

@@ -206,6 +206,33 @@ pub struct StudyResults {
     /// Share of runs that trained, per τ distribution and mismatch level.
     #[serde(default)]
     pub robustness: Vec<crate::study::robustness::RobustnessRow>,
+    /// The τ the robustness rows are compared with (the study's baseline τ).
+    #[serde(default)]
+    pub baseline_tau: String,
+}
+
+impl StudyResults {
+    /// True if the paired comparisons' baseline is a `--vary` setting (`training=on-chip`), not a τ.
+    pub fn baseline_is_setting(&self) -> bool {
+        self.axes.iter().any(|(k, _)| self.baseline.starts_with(&format!("{k}=")))
+    }
+
+    /// The baseline as it reads in a sentence: `tau = constant` or `training=on-chip`.
+    pub fn baseline_phrase(&self) -> String {
+        if self.baseline_is_setting() { self.baseline.clone() } else { format!("tau = {}", self.baseline) }
+    }
+
+    /// What sets a compared condition apart from its baseline, to group comparisons by: its τ, or
+    /// with a setting baseline its value of that setting and its τ (`training=off-chip | constant`).
+    pub fn comparison_group(&self, condition: usize) -> String {
+        let Some(c) = self.conditions.get(condition) else { return String::new() };
+        if !self.baseline_is_setting() {
+            return c.tau.clone();
+        }
+        let key = self.baseline.split('=').next().unwrap_or_default();
+        let value = c.settings.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str());
+        format!("{key}={value} | {}", c.tau)
+    }
 }
 
 fn default_target() -> f64 {

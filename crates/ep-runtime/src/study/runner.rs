@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::atomic_file::write_atomic;
 use crate::data::dataset::DatasetSplit;
 use crate::data::loading::load_dataset;
+use crate::deployment::off_chip::train_off_chip;
 use crate::error::{EpError, Result};
 use crate::network::shape::NetworkShape;
 use crate::study::grid::{PlannedRun, Shard, StudySpec};
@@ -139,37 +140,49 @@ pub fn run_study(
     Ok(StudyProgress { skipped, ran: pending.len(), planned: total })
 }
 
-/// Trains one run to the end (or to divergence) and writes its directory; `record.json` last.
+/// Trains one run to the end (or to divergence) and writes its directory; `record.json` last. A point
+/// with `training=off-chip` trains on the float twin and is evaluated on the chip after each epoch.
 pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &DatasetSplit) -> Result<()> {
     let (profile, config) = spec.run_setup(run)?;
     let shape = NetworkShape::new(spec.layers.clone())?;
-    let epochs = config.epochs;
-    let mut trainer = Trainer::new(&profile, &shape, config)?;
-    trainer.set_fidelity_every(spec.fidelity_every);
-    trainer.check_data(data)?;
+    let (_, _, point) = spec.condition_position(run.condition);
     let dir = RunDirectory::create(&run_dir(out, run))?;
-    for _ in 0..epochs {
-        if trainer.divergence().is_some() {
-            break;
+    let (history, divergence, samples) = if spec.settings.off_chip(point) {
+        let off = train_off_chip(&profile, &shape, &config, data)?;
+        dir.write_metrics(&off.history)?;
+        (off.history, off.divergence, Vec::new())
+    } else {
+        let epochs = config.epochs;
+        let mut trainer = Trainer::new(&profile, &shape, config)?;
+        trainer.set_fidelity_every(spec.fidelity_every);
+        trainer.check_data(data)?;
+        for _ in 0..epochs {
+            if trainer.divergence().is_some() {
+                break;
+            }
+            trainer.train_epoch(data, &mut |_, _| {})?;
         }
-        trainer.train_epoch(data, &mut |_, _| {})?;
-    }
-    dir.write_metrics(trainer.history())?;
-    dir.write_summary(&trainer.summary(&spec.dataset))?;
-    let samples = trainer.fidelity_samples().to_vec();
+        dir.write_metrics(trainer.history())?;
+        dir.write_summary(&trainer.summary(&spec.dataset))?;
+        (
+            trainer.history().to_vec(),
+            trainer.divergence().map(str::to_string),
+            trainer.fidelity_samples().to_vec(),
+        )
+    };
     let record = RunRecord {
         id: run.id.clone(),
         condition: run.condition,
         seed: run.seed,
-        history: trainer.history().to_vec(),
-        divergence_reason: trainer.divergence().map(str::to_string),
         stability: stability_metrics(
-            trainer.history(),
-            trainer.divergence().is_some(),
+            &history,
+            divergence.is_some(),
             spec.burn_in,
             &samples,
             spec.config.target_accuracy,
         ),
+        history,
+        divergence_reason: divergence,
         gradient_fidelity_samples: samples,
     };
     let path = dir.path().join(RECORD_FILE);

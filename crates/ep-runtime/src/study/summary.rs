@@ -42,12 +42,16 @@ pub fn collect_study(spec: &StudySpec, out: &Path, command: &str) -> (StudyResul
         conditions,
         summaries,
         runs,
-        baseline: spec.taus.get(spec.baseline).map(ToString::to_string).unwrap_or_default(),
+        baseline: match &spec.baseline_setting {
+            Some((key, value)) => format!("{key}={value}"),
+            None => spec.taus.get(spec.baseline).map(ToString::to_string).unwrap_or_default(),
+        },
         comparisons,
         axes: spec.settings.axes.iter().map(|a| (a.setting.name().to_string(), a.values.clone())).collect(),
         heatmap_axes: spec.heatmap_axes.clone(),
         target_accuracy: spec.config.target_accuracy,
         robustness,
+        baseline_tau: spec.taus.get(spec.baseline).map(ToString::to_string).unwrap_or_default(),
     };
     (results, missing)
 }
@@ -76,30 +80,26 @@ pub fn metric_value(r: &RunRecord, metric: &str) -> f64 {
     }
 }
 
-/// Paired comparisons of every condition whose τ is not the baseline τ with the baseline condition at
-/// the same mismatch level and hyperparameter point, on every compared metric that was measured.
+/// Paired comparisons of every condition with its baseline condition ([`StudySpec::baseline_of`]: the
+/// baseline τ at the same mismatch level and point, or the baseline value of a `--vary` setting), on
+/// every compared metric that was measured.
 pub fn compare_with_baseline(spec: &StudySpec, runs: &[RunRecord]) -> Vec<Comparison> {
     let mut out = Vec::new();
-    for t in (0..spec.taus.len()).filter(|&t| t != spec.baseline) {
-        for m in 0..spec.mismatch.len() {
-            for p in 0..spec.settings.len() {
-                let (condition, baseline) =
-                    (spec.condition_index(t, m, p), spec.condition_index(spec.baseline, m, p));
-                for &(metric, better) in COMPARED_METRICS {
-                    let values = |c: usize| -> Vec<(u64, f64)> {
-                        runs.iter()
-                            .filter(|r| r.condition == c)
-                            .map(|r| (r.seed, metric_value(r, metric)))
-                            .filter(|(_, v)| v.is_finite())
-                            .collect()
-                    };
-                    let (a, b) = (values(condition), values(baseline));
-                    if a.is_empty() || b.is_empty() {
-                        continue;
-                    }
-                    out.push(compare(condition, baseline, metric, better, &a, &b));
-                }
+    for condition in 0..spec.condition_count() {
+        let Some(baseline) = spec.baseline_of(condition) else { continue };
+        for &(metric, better) in COMPARED_METRICS {
+            let values = |c: usize| -> Vec<(u64, f64)> {
+                runs.iter()
+                    .filter(|r| r.condition == c)
+                    .map(|r| (r.seed, metric_value(r, metric)))
+                    .filter(|(_, v)| v.is_finite())
+                    .collect()
+            };
+            let (a, b) = (values(condition), values(baseline));
+            if a.is_empty() || b.is_empty() {
+                continue;
             }
+            out.push(compare(condition, baseline, metric, better, &a, &b));
         }
     }
     out
@@ -109,13 +109,13 @@ pub fn compare_with_baseline(spec: &StudySpec, runs: &[RunRecord]) -> Vec<Compar
 pub fn comparisons_csv(results: &StudyResults) -> String {
     let mut s = String::from(
         "condition,tau,mismatch,baseline_condition,baseline_tau,metric,n,mean_difference,ci_low,ci_high,p_value,\
-verdict,seeds_for_80pct_power\n",
+verdict,seeds_for_80pct_power,settings,baseline_settings\n",
     );
     for c in &results.comparisons {
         let cond = results.conditions.get(c.condition);
         let base = results.conditions.get(c.baseline);
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             c.condition,
             quoted(cond.map_or("", |x| x.tau.as_str())),
             cond.map_or(String::new(), |x| x.mismatch.to_string()),
@@ -129,9 +129,16 @@ verdict,seeds_for_80pct_power\n",
             num(c.p_value),
             c.verdict.words(),
             c.seeds_for_power.map_or(String::new(), |k| k.to_string()),
+            quoted(&cond.map_or(String::new(), settings_text)),
+            quoted(&base.map_or(String::new(), settings_text)),
         ));
     }
     s
+}
+
+/// A condition's `--vary` settings as `beta=0.1 lr=x2` (empty without axes).
+fn settings_text(c: &crate::study::results::Condition) -> String {
+    c.settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
 fn summarise(
@@ -213,13 +220,13 @@ pub fn results_csv(results: &StudyResults) -> String {
     let mut s = String::from(
         "id,condition,tau,mismatch,seed,epochs,final_accuracy,best_accuracy,oscillation,drawdown,diverged,\
 divergence_reason,residual,unsettled_share,gradient_fidelity,instability,energy_per_example_j,free_steps,\
-epochs_to_target\n",
+epochs_to_target,settings\n",
     );
     for r in &results.runs {
         let c = results.conditions.get(r.condition);
         let st = &r.stability;
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.id,
             r.condition,
             quoted(c.map_or("", |c| c.tau.as_str())),
@@ -239,6 +246,7 @@ epochs_to_target\n",
             sci(st.energy_per_example_j),
             num(st.free_steps),
             st.epochs_to_target.map_or(String::new(), |e| e.to_string()),
+            quoted(&c.map_or(String::new(), settings_text)),
         ));
     }
     s
@@ -251,11 +259,11 @@ pub fn summary_csv(results: &StudyResults) -> String {
 oscillation_mean,oscillation_std,oscillation_ci_low,oscillation_ci_high,drawdown_mean,drawdown_std,drawdown_ci_low,\
 drawdown_ci_high,divergence_share,residual_mean,unsettled_mean,fidelity_mean,fidelity_std,fidelity_ci_low,\
 fidelity_ci_high,instability_mean,instability_std,instability_ci_low,instability_ci_high,energy_per_example_mean,energy_per_example_std,free_steps_mean,\
-epochs_to_target_mean,target_reached_share\n",
+epochs_to_target_mean,target_reached_share,settings\n",
     );
     for c in &results.summaries {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             c.condition.index,
             quoted(&c.condition.tau),
             c.condition.mismatch,
@@ -290,6 +298,7 @@ epochs_to_target_mean,target_reached_share\n",
             num(c.free_steps.mean),
             num(c.epochs_to_target.mean),
             num(c.target_reached_share),
+            quoted(&settings_text(&c.condition)),
         ));
     }
     s

@@ -52,11 +52,18 @@ impl Trainer {
     /// Builds the network on a chip instance of `profile` (validating everything first).
     pub fn new(profile: &HardwareProfile, shape: &NetworkShape, config: TrainConfig) -> Result<Self> {
         let net = EpNetwork::build(profile, shape, &config)?;
+        Self::with_network(net, profile, config)
+    }
+
+    /// Continues training a network already on its chip (a deployed network fine-tuned on the chip),
+    /// from epoch 1 of `config`.
+    pub fn with_network(net: EpNetwork, profile: &HardwareProfile, config: TrainConfig) -> Result<Self> {
+        config.validate(net.shape())?;
         Ok(Self {
-            net,
             profile_name: profile.name.clone(),
             shuffle_rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, SeedPurpose::Shuffle)),
             sign_rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, SeedPurpose::BetaSign)),
+            net,
             config,
             history: Vec::new(),
             divergence: None,
@@ -64,6 +71,11 @@ impl Trainer {
             fidelity_samples: Vec::new(),
             cores_last_epoch: Vec::new(),
         })
+    }
+
+    /// The network being trained (moved out, e.g. to evaluate it elsewhere).
+    pub fn into_network(self) -> EpNetwork {
+        self.net
     }
 
     /// The network being trained.
@@ -215,6 +227,12 @@ impl Trainer {
                 100.0 * saturated_share
             ));
         }
+        let chip_seconds = chip_steps as f64 * self.net.chip().profile().energy.time_step_us * 1e-6;
+        if self.net.chip().drifts_while_training() {
+            // The weights written during the epoch relax for the chip time the epoch took (as if
+            // written at its start), each epoch in its own retention episode.
+            self.net.chip_mut().age_weights(chip_seconds, epoch as u64);
+        }
         let eval_start = Instant::now();
         let test_accuracy = if self.divergence.is_some() { 0.0 } else { self.evaluate(&data.test)? };
         let metrics = EpochMetrics {
@@ -234,7 +252,7 @@ impl Trainer {
             free_steps_max: free_steps.iter().copied().max().unwrap_or(0),
             nudged_steps_mean: nudged_steps as f64 / batches.max(1) as f64,
             energy_j: energy,
-            chip_seconds: chip_steps as f64 * self.net.chip().profile().energy.time_step_us * 1e-6,
+            chip_seconds,
         };
         let chance = 1.0 / data.test.classes().max(1) as f64 + CHANCE_MARGIN;
         if self.divergence.is_none()

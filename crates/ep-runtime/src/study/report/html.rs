@@ -213,11 +213,11 @@ fn push_findings(out: &mut String, results: &StudyResults) {
     }
     let _ = writeln!(
         out,
-        "<p>Each τ distribution is compared with the baseline <b>tau = {}</b> at the same mismatch level, \
+        "<p>Each condition is compared with the baseline <b>{}</b> at the same mismatch level, \
          seed by seed (same chip instance and initial weights). Δ is the mean per-seed difference \
          (condition − baseline) with its bootstrap 95&nbsp;% interval; p is the two-sided sign-flip \
          permutation test. “Better” or “worse” needs p &lt; 0.05.</p>",
-        escape(&results.baseline)
+        escape(&results.baseline_phrase())
     );
     let mut levels: Vec<f64> = results
         .comparisons

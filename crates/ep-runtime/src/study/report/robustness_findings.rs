@@ -40,7 +40,7 @@ pub(super) fn push_robustness(out: &mut String, results: &StudyResults, heatmap_
          points); the interval is a bootstrap over seeds, p a sign-flip test.</p>",
         axes.join(" × "),
         fmt_num(100.0 * results.target_accuracy),
-        escape(&results.baseline)
+        escape(&results.baseline_tau)
     );
     out.push_str("<ul>\n");
     for row in &results.robustness {
@@ -92,31 +92,29 @@ pub(super) fn push_robustness(out: &mut String, results: &StudyResults, heatmap_
 /// Counts, per τ and metric, at how many points of the grid it was better, worse or not
 /// distinguishable from the baseline, and names the points where it differed.
 fn push_point_counts(out: &mut String, results: &StudyResults) {
-    let taus: Vec<&str> = {
-        let mut t: Vec<&str> = Vec::new();
-        for c in &results.comparisons {
-            if let Some(x) = results.conditions.get(c.condition)
-                && !t.contains(&x.tau.as_str())
-            {
-                t.push(&x.tau);
-            }
+    let mut groups: Vec<String> = Vec::new();
+    for c in &results.comparisons {
+        let group = results.comparison_group(c.condition);
+        if !groups.contains(&group) {
+            groups.push(group);
         }
-        t
-    };
-    if taus.is_empty() {
+    }
+    if groups.is_empty() {
         return;
     }
-    out.push_str(
-        "<p>Point by point (paired over seeds at the same settings and mismatch level; at p &lt; 0.05 about \
-         one point in twenty differs by chance alone):</p>\n<ul>\n",
+    let _ = writeln!(
+        out,
+        "<p>Point by point against {} (paired over seeds at the same settings and mismatch level; at \
+         p &lt; 0.05 about one point in twenty differs by chance alone):</p>\n<ul>",
+        escape(&results.baseline_phrase())
     );
-    for tau in taus {
+    for group in groups {
         for metric in ["final_accuracy", "instability"] {
             let mine: Vec<_> = results
                 .comparisons
                 .iter()
                 .filter(|c| c.metric == metric)
-                .filter(|c| results.conditions.get(c.condition).is_some_and(|x| x.tau == tau))
+                .filter(|c| results.comparison_group(c.condition) == group)
                 .collect();
             let count = |v: Verdict| mine.iter().filter(|c| c.verdict == v).count();
             let named = |v: Verdict| -> String {
@@ -139,8 +137,8 @@ fn push_point_counts(out: &mut String, results: &StudyResults) {
             };
             let (better, worse) = (count(Verdict::Better), count(Verdict::Worse));
             let mut line = format!(
-                "<li>tau = {}, {}: better at {better}, worse at {worse}, not distinguishable at {} of {} points",
-                escape(tau),
+                "<li>{}, {}: better at {better}, worse at {worse}, not distinguishable at {} of {} points",
+                escape(&group),
                 metric.replace('_', " "),
                 count(Verdict::NotDistinguishable),
                 mine.len()
