@@ -64,20 +64,40 @@ impl DeployTarget {
         };
         Ok(Self { profile, seed, times: Vec::new(), finetune_epochs: 0, finetune, threads: 1 })
     }
+
+    /// The configuration the deployed network runs and fine-tunes with.
+    pub fn run_config(&self) -> TrainConfig {
+        TrainConfig { epochs: self.finetune_epochs, threads: self.threads, ..self.finetune.clone() }
+    }
+}
+
+/// Programs `params` onto a new instance of the target chip (with its write error).
+pub fn program(params: &NetworkParameters, target: &DeployTarget) -> Result<EpNetwork> {
+    let config = target.run_config();
+    EpNetwork::from_parameters(&target.profile, params, &config)
 }
 
 /// Programs `params` onto a new instance of the target chip and measures it at every drift time
-/// (each from the same programmed state), fine-tuning from each state if asked.
-/// `progress(message)` is called before each step.
+/// ([`measure`]). `progress(message)` is called before each step.
 pub fn deploy(
     params: &NetworkParameters,
     target: &DeployTarget,
     data: &DatasetSplit,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<DeployPoint>> {
-    let config =
-        TrainConfig { epochs: target.finetune_epochs, threads: target.threads, ..target.finetune.clone() };
-    let programmed = EpNetwork::from_parameters(&target.profile, params, &config)?;
+    let programmed = program(params, target)?;
+    measure(&programmed, target, data, progress)
+}
+
+/// Measures a network on its chip at every drift time, each from the same programmed state, and
+/// fine-tunes from each state if asked.
+pub fn measure(
+    programmed: &EpNetwork,
+    target: &DeployTarget,
+    data: &DatasetSplit,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<DeployPoint>> {
+    let config = target.run_config();
     let mut points = Vec::new();
     for time in &target.times {
         progress(&format!("evaluating after {time}"));

@@ -27,6 +27,8 @@ pub struct OffChipRun {
     pub twin_accuracy: Vec<f64>,
     /// Why the twin's training diverged, if it did.
     pub divergence: Option<String>,
+    /// The network as programmed onto the chip after the last epoch (none if the twin diverged first).
+    pub deployed: Option<EpNetwork>,
 }
 
 /// Trains `shape` with `config` on the float twin for `config.epochs` epochs, deploying onto a chip
@@ -42,6 +44,7 @@ pub fn train_off_chip(
     trainer.check_data(data)?;
     let mut history = Vec::new();
     let mut twin_accuracy = Vec::new();
+    let mut deployed = None;
     for _ in 0..config.epochs {
         if trainer.divergence().is_some() {
             break;
@@ -53,8 +56,9 @@ pub fn train_off_chip(
             let chip = EpNetwork::from_parameters(profile, &params, config)?;
             metrics.test_accuracy =
                 evaluate(&chip, &data.test, config.t1, config.settle_tol, config.eval_batch, config.threads)?;
+            deployed = Some(chip);
         }
         history.push(metrics);
     }
-    Ok(OffChipRun { history, twin_accuracy, divergence: trainer.divergence().map(str::to_string) })
+    Ok(OffChipRun { history, twin_accuracy, divergence: trainer.divergence().map(str::to_string), deployed })
 }
