@@ -179,11 +179,22 @@ fn synthetic_batch(n: usize) -> Result<Batch, ep_runtime::EpError> {
     Ok((x, y, labels))
 }
 
+/// The default (symmetric, random-sign) EP update follows the twin's gradient on each profile to
+/// within a bound a little below the measured cosine (seed 7, 16-32-4, batch 20: ideal 0.998,
+/// loihi2 0.892, analog-rram 0.36–0.38); a random direction over these ~640 weights gives
+/// 0 ± 0.04. The four sign seeds draw both signs of β.
 #[test]
 fn default_ep_points_downhill_on_digital_and_analog_chips() -> TestResult {
+    use rand::RngExt;
     let (x, y, labels) = synthetic_batch(20)?;
     let cfg = TrainConfig { seed: 7, ..TrainConfig::default() };
-    for profile in ["ideal", "loihi2", "analog-rram"] {
+    // `gradient_fidelity` hands `ChaCha8Rng::seed_from_u64(seed)` to `train_batch`, which draws
+    // one bool for the sign of β.
+    let signs: Vec<bool> = (0..4)
+        .map(|s| <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(s).random::<bool>())
+        .collect();
+    assert!(signs.contains(&true) && signs.contains(&false), "seeds 0..4 draw one sign only: {signs:?}");
+    for (profile, bound) in [("ideal", 0.99), ("loihi2", 0.85), ("analog-rram", 0.3)] {
         let p = HardwareProfile::load(profile)?;
         let net = EpNetwork::build(&p, &NetworkShape::parse("16,32,4")?, &cfg)?;
         let (_, report) = FloatTwin::from_network(&net)?.forward_gradients_with_report(x.view(), y.view())?;
@@ -196,7 +207,7 @@ fn default_ep_points_downhill_on_digital_and_analog_chips() -> TestResult {
         }
         println!("{profile}, default config, batch 20: gradient fidelity {values:.4?}");
         for &cosine in &values {
-            assert!(cosine > 0.0, "{profile}: EP update points uphill: {values:?}");
+            assert!(cosine > bound, "{profile}: EP update follows the gradient less than before: {values:?}");
         }
     }
     Ok(())
@@ -465,22 +476,29 @@ fn cosines_of_one_update(
 }
 
 /// One-sided EP with +β and with −β separately (each sign on its own, not a random mix) points
-/// downhill on every profile, for forward weights, feedback devices and biases alike, with
-/// per-profile bounds a little below the measured cosines (a random direction over these ~700
-/// parameters would give 0 ± 0.04). Measured (seed 7, 16-32-4, batch 20, sigmoid, β 0.1, T1 30):
-/// see the printed values.
+/// downhill on every profile, for forward weights, feedback devices and biases alike, with bounds
+/// per profile, sign and kind a little below the measured cosines (a random direction over these
+/// 640 weights, 128 feedback devices or 36 biases would give 0 ± 0.04, 0.09 or 0.17).
 #[test]
 fn one_sided_ep_with_either_sign_of_beta_points_downhill_for_weights_feedback_and_biases() -> TestResult {
     let batch = synthetic_batch(20)?;
     let cfg = TrainConfig { seed: 7, symmetric: false, ..TrainConfig::default() };
-    for (profile, bound) in [("ideal", 0.0), ("loihi2", 0.0), ("analog-rram", 0.0)] {
+    // (forward, feedback, bias) for +β and −β. Measured (seed 7, 16-32-4, batch 20, sigmoid,
+    // β 0.1, T1 30): ideal (0.969, 0.964, 0.961), (0.919, 0.907, 0.876); loihi2 (0.874, 0.900,
+    // 0.952), (0.795, 0.810, 0.859); analog-rram (0.297, 0.556, 0.423), (0.284, 0.490, 0.428).
+    for (profile, bounds) in [
+        ("ideal", [[0.93, 0.93, 0.92], [0.87, 0.86, 0.83]]),
+        ("loihi2", [[0.82, 0.85, 0.9], [0.74, 0.76, 0.8]]),
+        ("analog-rram", [[0.24, 0.45, 0.33], [0.23, 0.4, 0.33]]),
+    ] {
         let p = HardwareProfile::load(profile)?;
         let net = EpNetwork::build(&p, &NetworkShape::parse("16,32,4")?, &cfg)?;
-        for plus in [true, false] {
+        for (plus, bound) in [true, false].into_iter().zip(bounds) {
             let c = cosines_of_one_update(&net, &batch, &cfg, plus)?;
-            println!("{profile}, one-sided {}β: {c:.4?}", if plus { "+" } else { "−" });
-            for (what, v) in [("forward", c.forward), ("feedback", c.feedback), ("bias", c.bias)] {
-                assert!(v > bound, "{profile}, {}β: {what} cosine {v}", if plus { "+" } else { "−" });
+            let sign = if plus { "+" } else { "−" };
+            println!("{profile}, one-sided {sign}β: {c:.4?}");
+            for ((what, v), b) in [("forward", c.forward), ("feedback", c.feedback), ("bias", c.bias)].into_iter().zip(bound) {
+                assert!(v > b, "{profile}, {sign}β: {what} cosine {v}, bound {b}");
             }
         }
     }

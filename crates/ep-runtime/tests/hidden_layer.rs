@@ -46,32 +46,65 @@ fn accuracy(p: &HardwareProfile, seed: u64, frozen: bool, data: &DatasetSplit) -
     for _ in 0..EPOCHS {
         t.train_epoch(data, &mut |_, _| {})?;
     }
-    Ok(t.summary("xor").test_accuracy)
+    // The network's accuracy as it is (a run stopped as "collapsed to chance" reports 0).
+    Ok(t.evaluate(&data.test)?)
 }
 
-const EPOCHS: usize = 4;
+const EPOCHS: usize = 6;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
+/// Lowest acceptable median accuracy of the full network, per built-in profile. Measured (seeds
+/// 1–5, 6 epochs): 1.0 on ideal, loihi2 and loihi1; 0.85 on analog-rram (0.70–1.0); 0.985 on
+/// mixed-signal. With a frozen hidden layer the medians are 0.52, 0.52, 0.52, 0.71 and 0.64.
+fn full_bound(profile: &str) -> f64 {
+    match profile {
+        "analog-rram" => 0.8,
+        "mixed-signal" => 0.9,
+        _ => 0.95,
+    }
+}
+
 /// On every built-in profile, over five seeds: the median test accuracy of the full network is
-/// high, and well above the median of the same network with its hidden layer frozen (only the
-/// read-out learning), which sits near chance.
+/// high; the full network beats the same network with its hidden layer frozen (only the read-out
+/// learning) on at least four seeds of five, and its median is at least 0.1 above the frozen one.
+/// A hidden-layer rule that does nothing (or the wrong thing) fails this; the bars task of the
+/// other tests cannot tell (a read-out on random features already separates it).
 #[test]
 fn every_profile_needs_its_hidden_layer_to_learn_xor() -> TestResult {
     let data = xor_task(3)?;
-    for name in chip_model::BUILTIN_PROFILE_NAMES {
-        let p = HardwareProfile::load(name)?;
-        let (mut full, mut frozen) = (Vec::new(), Vec::new());
-        for seed in 1..=5 {
-            full.push(accuracy(&p, seed, false, &data)?);
-            frozen.push(accuracy(&p, seed, true, &data)?);
-        }
+    // One thread per profile: 50 short runs.
+    let results = std::thread::scope(|s| {
+        let runs: Vec<_> = chip_model::BUILTIN_PROFILE_NAMES
+            .iter()
+            .map(|&name| {
+                let data = &data;
+                s.spawn(move || -> Result<(Vec<f64>, Vec<f64>), String> {
+                    let p = HardwareProfile::load(name).map_err(|e| e.to_string())?;
+                    let (mut full, mut frozen) = (Vec::new(), Vec::new());
+                    for seed in 1..=5 {
+                        full.push(accuracy(&p, seed, false, data).map_err(|e| e.to_string())?);
+                        frozen.push(accuracy(&p, seed, true, data).map_err(|e| e.to_string())?);
+                    }
+                    Ok((full, frozen))
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a profile's runs panicked".into())))
+            .collect::<Vec<_>>()
+    });
+    for (&name, r) in chip_model::BUILTIN_PROFILE_NAMES.iter().zip(results) {
+        let (full, frozen) = r?;
         println!("{name}: full {full:.3?}, frozen hidden layer {frozen:.3?}");
-        let (f, z) = (median(full), median(frozen));
-        assert!(f >= 0.0 && f >= z, "{name}: median accuracy {f}, with a frozen hidden layer {z}");
+        let wins = full.iter().zip(&frozen).filter(|(f, z)| f > z).count();
+        let (f, z) = (median(full.clone()), median(frozen.clone()));
+        assert!(f >= full_bound(name), "{name}: median accuracy {f} (seeds {full:?})");
+        assert!(wins >= 4, "{name}: the trained hidden layer won on {wins} of 5 seeds: {full:?} vs {frozen:?}");
+        assert!(f >= z + 0.1, "{name}: median {f} with a trained hidden layer, {z} with a frozen one");
     }
     Ok(())
 }
