@@ -309,7 +309,10 @@ fn soft_bounds_follow_the_closed_form_and_halve_the_step_at_half_range() -> Test
             if [1, 10, 69, 150, 300].contains(&n) {
                 let want = f64::from(sign) * r * (1.0 - (1.0 - dw / r).powi(n as i32));
                 for &w in chip.read_weights(g)?.iter() {
-                    assert!((f64::from(w) - want).abs() < 2e-5, "sign {sign}, pulse {n}: {w}, closed form {want}");
+                    assert!(
+                        (f64::from(w) - want).abs() < 2e-5,
+                        "sign {sign}, pulse {n}: {w}, closed form {want}"
+                    );
                 }
             }
         }
@@ -323,7 +326,10 @@ fn soft_bounds_follow_the_closed_form_and_halve_the_step_at_half_range() -> Test
     chip.write_weights(g, Array2::from_elem((40, 40), 0.5f32).view())?;
     chip.learn(g, &rule, -0.01)?;
     for &w in chip.read_weights(g)?.iter() {
-        assert!((f64::from(w) - (0.5 - 0.015)).abs() < 1e-6, "down-pulse at R/2 moved to {w}, expected 0.485");
+        assert!(
+            (f64::from(w) - (0.5 - 0.015)).abs() < 1e-6,
+            "down-pulse at R/2 moved to {w}, expected 0.485"
+        );
     }
     for bound in [1.0f32, -1.0] {
         chip.write_weights(g, Array2::from_elem((40, 40), bound).view())?;

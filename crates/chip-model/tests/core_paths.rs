@@ -237,7 +237,9 @@ fn analog_fast_path_matches_scalar_reference() -> TestResult {
     let mut reference = build_on(&p, 7, 1.0, NeuronProgram::Clip)?;
     let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
         for pop in [a.hidden, a.output] {
-            let diff = (&a.chip.read_state(pop)? - &b.chip.read_state(pop)?).mapv(f32::abs).fold(0.0f32, |m, &x| m.max(x));
+            let diff = (&a.chip.read_state(pop)? - &b.chip.read_state(pop)?)
+                .mapv(f32::abs)
+                .fold(0.0f32, |m, &x| m.max(x));
             assert!(diff < 1e-5, "states differ by {diff} at {when}");
             let (ba, bb) = (a.chip.read_bias(pop)?, b.chip.read_bias(pop)?);
             let diff = ba.iter().zip(&bb).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
@@ -694,7 +696,8 @@ fn digital_rig(path: ExecutionPath) -> Result<(Chip, GroupId, PopulationId), Box
     let mut chip = Chip::new(&HardwareProfile::load("loihi2")?, 3)?;
     chip.set_execution_path(path);
     let input = chip.add_population(PopulationSpec::input("in", 40))?;
-    let out = chip.add_population(PopulationSpec::rate_neurons("o", vec![1.0; 40], vec![1.5; 40], block(0, 40)))?;
+    let out =
+        chip.add_population(PopulationSpec::rate_neurons("o", vec![1.0; 40], vec![1.5; 40], block(0, 40)))?;
     let opts = ConnectOptions { weight_range: Some(1.0), ..Default::default() };
     let g = chip.connect(input, out, Array2::zeros((40, 40)).view(), opts)?;
     assert_eq!(chip.weight_exponent(g)?, 2);
@@ -734,7 +737,10 @@ fn digital_updates_round_stochastically_without_bias_and_saturate() -> TestResul
                 sign * 2.3
             );
             // Binomial(1600, 0.3): 480 ± 18.3; 4.5σ is ±82.
-            assert!((398..=562).contains(&ups), "{path:?}, sign {sign}: {ups} of 1600 rounded away from zero");
+            assert!(
+                (398..=562).contains(&ups),
+                "{path:?}, sign {sign}: {ups} of 1600 rounded away from zero"
+            );
             let mean = m.iter().map(|&x| f64::from(x)).sum::<f64>() / m.len() as f64;
             assert!((mean - sign * 2.3).abs() < 0.052, "{path:?}: mean step {mean}");
         }
@@ -746,13 +752,65 @@ fn digital_updates_round_stochastically_without_bias_and_saturate() -> TestResul
             assert!(chip.read_weights(g)?.iter().all(|&w| w == limit as f32 / 64.0));
         }
         // Biases: a step is 2^(4 − 14) (13-bit mantissas covering ±4); a request of 10,000 steps.
-        let bias_rule =
-            SumOfProducts::new(vec![chip_model::ProductTerm { coefficient: 1.0, pre: None, post: Some(TraceSlot::new(0)?) }])?;
+        let bias_rule = SumOfProducts::new(vec![chip_model::ProductTerm {
+            coefficient: 1.0,
+            pre: None,
+            post: Some(TraceSlot::new(0)?),
+        }])?;
         for (steps, limit) in [(10_000.0f32, 4095i64), (-30_000.0, -4095)] {
             // global · 127 · 2^−7 / 2^−10 = steps.
             chip.learn_bias(out, &bias_rule, steps / 1016.0)?;
             let neurons = chip.read_digital_neurons(out)?.ok_or("no digital neurons")?;
-            assert!(neurons.bias_mantissa.iter().all(|&b| b == limit), "{path:?}: biases did not saturate at {limit}");
+            assert!(
+                neurons.bias_mantissa.iter().all(|&b| b == limit),
+                "{path:?}: biases did not saturate at {limit}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Rules with constant factors (a term without a pre or post trace: the real value 1) move digital
+/// weights and biases by the hand-computed number of mantissa steps, identically on the fast and
+/// the reference path (the fast path once counted a constant as one trace step, 2^−7, so these
+/// rules learned 128 times too little there).
+#[test]
+fn digital_rules_with_constant_factors_agree_on_both_paths() -> TestResult {
+    let slot = Some(TraceSlot::new(0)?);
+    let term = |pre, post| chip_model::ProductTerm { coefficient: 1.0, pre, post };
+    // (rule, global, mantissa steps): a weight step is 2^−6, traces are 127 · 2^−7 in real units.
+    let cases = [
+        (term(None, None), 0.15625f32, 10.0f64),
+        (term(None, slot), 0.25, 0.25 * 63.5),
+        (term(slot, None), 0.25, 0.25 * 63.5),
+    ];
+    for (t, global, steps) in cases {
+        let rule = SumOfProducts::new(vec![t])?;
+        let mut mantissas = Vec::new();
+        for path in [ExecutionPath::Fast, ExecutionPath::Reference] {
+            let (mut chip, g, _) = digital_rig(path)?;
+            chip.learn(g, &rule, global)?;
+            let (m, _) = chip.read_weight_mantissas(g)?;
+            let (lo, hi) = (steps.floor() as i32, steps.ceil() as i32);
+            assert!(
+                m.iter().all(|&x| x == lo || x == hi),
+                "{path:?} {t:?}: mantissas {m}, expected {steps} steps"
+            );
+            let mean = m.iter().map(|&x| f64::from(x)).sum::<f64>() / m.len() as f64;
+            assert!((mean - steps).abs() < 0.05, "{path:?} {t:?}: mean {mean} steps, expected {steps}");
+            mantissas.push(m);
+        }
+        assert_eq!(mantissas[0], mantissas[1], "{t:?}: fast and reference paths differ");
+    }
+    // A bias rule `global · 1`: a bias step is 2^−10, so global 2^−7 is 8 steps.
+    let rule = SumOfProducts::new(vec![term(slot, None)])?;
+    for path in [ExecutionPath::Fast, ExecutionPath::Reference] {
+        let (mut chip, _, out) = digital_rig(path)?;
+        let before: Vec<i64> = chip.read_digital_neurons(out)?.ok_or("digital")?.bias_mantissa.to_vec();
+        chip.learn_bias(out, &rule, 1.0 / 128.0)?;
+        let after = chip.read_digital_neurons(out)?.ok_or("digital")?.bias_mantissa.to_vec();
+        for (a, b) in after.iter().zip(&before) {
+            assert_eq!(a - b, 8, "{path:?}: bias moved by {} steps, expected 8", a - b);
         }
     }
     Ok(())

@@ -39,7 +39,8 @@ fn valid_corpus_seeds_parse_into_their_built_in_profiles() -> Result<(), ChipErr
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/profile");
     for name in chip_model::BUILTIN_PROFILE_NAMES {
         let path = format!("{dir}/{name}.ron");
-        let text = std::fs::read_to_string(&path).map_err(|e| ChipError::InvalidConfig(format!("{path}: {e}")))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| ChipError::InvalidConfig(format!("{path}: {e}")))?;
         let parsed = HardwareProfile::from_ron_str(&text, &path)?;
         parsed.validate()?;
         assert_eq!(parsed, HardwareProfile::load(name)?, "{path} differs from the built-in profile");

@@ -279,7 +279,10 @@ fn hand_made() -> NetworkParameters {
 }
 
 /// Reads a 2-D float dataset as (shape, row-major values).
-fn matrix_of(group: &hdf5_pure::Group, name: &str) -> Result<(Vec<u64>, Vec<f32>), Box<dyn std::error::Error>> {
+fn matrix_of(
+    group: &hdf5_pure::Group,
+    name: &str,
+) -> Result<(Vec<u64>, Vec<f32>), Box<dyn std::error::Error>> {
     let ds = group.dataset(name)?;
     Ok((ds.shape()?, ds.read_f32()?))
 }
@@ -315,7 +318,10 @@ fn nir_file_holds_hand_computed_shapes_weights_edges_and_time_constants() -> Tes
     );
     assert_eq!(fwd1.dataset("bias")?.read_f32()?, vec![0.25, -0.5, 0.125, 1.0]);
     let fwd2 = nodes("fwd2")?;
-    assert_eq!(matrix_of(&fwd2, "weight")?, (vec![2, 4], vec![0.5, 0.125, -0.5, 0.875, -0.25, 0.75, 0.25, -0.875]));
+    assert_eq!(
+        matrix_of(&fwd2, "weight")?,
+        (vec![2, 4], vec![0.5, 0.125, -0.5, 0.875, -0.25, 0.75, 0.25, -0.875])
+    );
     assert_eq!(fwd2.dataset("bias")?.read_f32()?, vec![0.0625, -0.75]);
     // Feedback from layer2 (2 neurons) into layer1 (4 neurons): out × in is 4 × 2.
     assert_eq!(kind("fb2")?, vec!["Linear".to_string()]);
@@ -381,7 +387,13 @@ fn netx_file_holds_hand_computed_integers() -> TestResult {
             vec![256, -512, 128, 1024],
             vec![2048, 1024, 4096, 512],
         ),
-        (vec![2, 4], vec![16.0, 4.0, -16.0, 28.0, -8.0, 24.0, 8.0, -28.0], 3, vec![64, -768], vec![2048, 4096]),
+        (
+            vec![2, 4],
+            vec![16.0, 4.0, -16.0, 28.0, -8.0, 24.0, 8.0, -28.0],
+            3,
+            vec![64, -768],
+            vec![2048, 4096],
+        ),
     ];
     for (l, (shape, weights, exp, bias, decay)) in expected.iter().enumerate() {
         let g = file.group(&format!("layer/{l}"))?;

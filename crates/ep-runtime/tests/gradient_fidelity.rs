@@ -459,7 +459,8 @@ fn cosines_of_one_update(
     for (k, g) in tied.iter().enumerate() {
         let per_lr = 1.0 / f64::from(cfg.lr_for(k));
         let group = net.forward_group(k).ok_or("projection")?;
-        let change = &trained.chip().read_effective_weights(group)? - &net.chip().read_effective_weights(group)?;
+        let change =
+            &trained.chip().read_effective_weights(group)? - &net.chip().read_effective_weights(group)?;
         fwd.extend(change.iter().zip(g).map(|(&u, &g)| (f64::from(u) * per_lr, -g)));
         if let Some(group) = net.feedback_group(k) {
             let change =
@@ -497,7 +498,9 @@ fn one_sided_ep_with_either_sign_of_beta_points_downhill_for_weights_feedback_an
             let c = cosines_of_one_update(&net, &batch, &cfg, plus)?;
             let sign = if plus { "+" } else { "−" };
             println!("{profile}, one-sided {sign}β: {c:.4?}");
-            for ((what, v), b) in [("forward", c.forward), ("feedback", c.feedback), ("bias", c.bias)].into_iter().zip(bound) {
+            for ((what, v), b) in
+                [("forward", c.forward), ("feedback", c.feedback), ("bias", c.bias)].into_iter().zip(bound)
+            {
                 assert!(v > b, "{profile}, {sign}β: {what} cosine {v}, bound {b}");
             }
         }

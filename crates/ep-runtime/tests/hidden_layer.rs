@@ -37,7 +37,12 @@ fn xor_task(seed: u64) -> Result<DatasetSplit, ep_runtime::EpError> {
 /// Test accuracy after `epochs` epochs on the XOR task with the profile's default model and
 /// settings; `frozen`: the input → hidden weights and the hidden biases never learn (learning rate
 /// 0), only the read-out does.
-fn accuracy(p: &HardwareProfile, seed: u64, frozen: bool, data: &DatasetSplit) -> Result<f64, Box<dyn std::error::Error>> {
+fn accuracy(
+    p: &HardwareProfile,
+    seed: u64,
+    frozen: bool,
+    data: &DatasetSplit,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let shape = NetworkShape::parse("16,32,2")?;
     let base = TrainConfig::for_profile(TrainConfig::default_model(p), &shape, p);
     let lr = if frozen { vec![0.0, base.lr_for(1)] } else { base.lr.clone() };
@@ -103,7 +108,10 @@ fn every_profile_needs_its_hidden_layer_to_learn_xor() -> TestResult {
         let wins = full.iter().zip(&frozen).filter(|(f, z)| f > z).count();
         let (f, z) = (median(full.clone()), median(frozen.clone()));
         assert!(f >= full_bound(name), "{name}: median accuracy {f} (seeds {full:?})");
-        assert!(wins >= 4, "{name}: the trained hidden layer won on {wins} of 5 seeds: {full:?} vs {frozen:?}");
+        assert!(
+            wins >= 4,
+            "{name}: the trained hidden layer won on {wins} of 5 seeds: {full:?} vs {frozen:?}"
+        );
         assert!(f >= z + 0.1, "{name}: median {f} with a trained hidden layer, {z} with a frozen one");
     }
     Ok(())
