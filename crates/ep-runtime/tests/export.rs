@@ -365,6 +365,10 @@ fn nir_file_holds_hand_computed_shapes_weights_edges_and_time_constants() -> Tes
     Ok(())
 }
 
+/// One netx layer as written: weight shape and mantissas (row-major), weight exponent, bias
+/// mantissas, decays.
+type NetxLayer = (Vec<u64>, Vec<f32>, i64, Vec<i64>, Vec<i64>);
+
 /// The netx file of [`hand_made`] on loihi2, read as raw HDF5, against hand-computed integers:
 /// weights out × in as mantissas (weight · 64 at exponent 2, weight · 32 at exponent 3), bias
 /// mantissas (bias · 2^10) with biasExp 4 (13-bit mantissas covering ±4 at 14 fraction bits),
@@ -379,7 +383,7 @@ fn netx_file_holds_hand_computed_integers() -> TestResult {
     let path = dir.path().join("hand.netx");
     write_netx(&net, &path)?;
     let file = File::open(&path)?;
-    let expected: [(Vec<u64>, Vec<f32>, i64, Vec<i64>, Vec<i64>); 2] = [
+    let expected: [NetxLayer; 2] = [
         (
             vec![4, 3],
             vec![4.0, 20.0, 36.0, -8.0, -24.0, -40.0, 12.0, 28.0, 44.0, -16.0, -32.0, -48.0],

@@ -42,7 +42,7 @@ fn train(profile: &str, threads: usize, data: &DatasetSplit) -> Result<Trainer, 
 /// never did) and shared evaluation among workers.
 #[test]
 fn one_and_four_threads_train_identically_through_the_threaded_kernels() -> TestResult {
-    assert!(BATCH * 16 * 512 >= PARALLEL_MIN_MACS && EVAL_BATCH * 16 * 512 >= PARALLEL_MIN_MACS);
+    const { assert!(BATCH * 16 * 512 >= PARALLEL_MIN_MACS && EVAL_BATCH * 16 * 512 >= PARALLEL_MIN_MACS) };
     let data = load_dataset("synthetic")?;
     assert!(data.test.len().div_ceil(EVAL_BATCH) >= 4, "evaluation would not use 4 workers");
     for profile in ["ideal", "analog-rram"] {
