@@ -101,6 +101,22 @@ impl SumOfProducts {
     pub fn terms(&self) -> &[ProductTerm] {
         &self.terms
     }
+
+    /// The same rule with each constant factor (a term's missing pre or post trace, the real
+    /// value 1) multiplied by `pre_one` or `post_one`: for engines that sum rules in trace units
+    /// and scale the sums by the trace steps afterwards, where 1 counts as `1/step`.
+    pub(crate) fn with_constant_factors(&self, pre_one: f32, post_one: f32) -> Self {
+        let terms = self
+            .terms
+            .iter()
+            .map(|t| {
+                let pre = if t.pre.is_none() { pre_one } else { 1.0 };
+                let post = if t.post.is_none() { post_one } else { 1.0 };
+                ProductTerm { coefficient: t.coefficient * pre * post, ..*t }
+            })
+            .collect();
+        Self { terms }
+    }
 }
 
 impl LocalRule for SumOfProducts {

@@ -3,10 +3,21 @@
 //! Each output element is computed by the same single-threaded kernel with the same summation order
 //! whatever the number of threads, so results are bit-identical for any thread count.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 
 /// Products smaller than this many multiply-adds run on the calling thread.
-const PARALLEL_MIN_MACS: usize = 1 << 18;
+pub const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// Products [`column_gemm`] has shared among several threads in this process.
+static SPLIT_PRODUCTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many products [`column_gemm`] has shared among several threads since the process started
+/// (a diagnostic: tests of thread-count independence check with it that the parallel path ran).
+pub fn split_products() -> u64 {
+    SPLIT_PRODUCTS.load(Ordering::Relaxed)
+}
 
 /// `out = alpha · a · b + beta · out`, with the columns of `out` shared among `threads` threads.
 pub fn column_gemm(
@@ -25,6 +36,7 @@ pub fn column_gemm(
         general_mat_mul(alpha, &a, &b, beta, &mut out);
         return;
     }
+    SPLIT_PRODUCTS.fetch_add(1, Ordering::Relaxed);
     let mut parts = Vec::with_capacity(threads);
     let mut rest = out;
     let mut start = 0;

@@ -257,21 +257,148 @@ fn asymmetric_devices_drift_under_balanced_pulses() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn cycle_to_cycle_noise_and_device_spread_scatter_equal_requests() -> TestResult {
+/// Mean and coefficient of variation of the 1,600 weights of the pulse rig after one request of
+/// 100 pulses (R = 1, dw_min = 0.001), with the given device-to-device and cycle-to-cycle spreads.
+fn spread_after_100_pulses(dtod: f64, c2c: f64) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let mut p = clean_analog()?;
     let a = analog_mut(&mut p);
     a.update.dw_min = 0.001;
-    a.update.dw_min_std = 0.5;
-    a.update.dw_min_dtod = 0.3;
+    a.update.dw_min_std = c2c;
+    a.update.dw_min_dtod = dtod;
     let (mut chip, g, rule, _) = pulse_rig(&p)?;
     chip.learn(g, &rule, 0.1)?; // 100 pulses each
     let w = chip.read_weights(g)?;
-    let (mean, cv) = mean_cv(w.as_slice().ok_or("layout")?);
+    Ok(mean_cv(w.as_slice().ok_or("layout")?))
+}
+
+/// Each source of pulse scatter alone has the spread the profile asks for, and together they add
+/// in quadrature. Alone, cycle-to-cycle noise gives 0.5·√100/100 = 0.05 (a test of the sum only,
+/// √(0.3² + 0.05²) ≈ 0.304, cannot see it: without it the sum is 0.300).
+#[test]
+fn cycle_to_cycle_noise_and_device_spread_scatter_equal_requests() -> TestResult {
+    // 1,600 devices: the sample cv has a relative standard error of about 1/√3200 ≈ 1.8 %.
+    let (mean, cv) = spread_after_100_pulses(0.0, 0.5)?;
+    assert!((mean - 0.1).abs() < 0.001, "cycle-to-cycle alone: mean {mean}");
+    assert!((cv - 0.05).abs() < 0.005, "cycle-to-cycle alone: cv {cv}, expected 0.05");
+    let (mean, cv) = spread_after_100_pulses(0.3, 0.0)?;
+    assert!((mean - 0.1).abs() < 0.003, "device spread alone: mean {mean}");
+    assert!((cv - 0.3).abs() < 0.02, "device spread alone: cv {cv}, expected 0.3");
+    let (mean, cv) = spread_after_100_pulses(0.0, 0.0)?;
+    assert!((mean - 0.1).abs() < 1e-4 && cv < 1e-3, "no spread: mean {mean}, cv {cv}");
     // Mean 100 · 0.001; spread from the device-to-device step (0.3) and the noise of 100 pulses
-    // (0.5·√100 / 100 = 0.05): √(0.3² + 0.05²) ≈ 0.304.
+    // (0.05): √(0.3² + 0.05²) ≈ 0.304.
+    let (mean, cv) = spread_after_100_pulses(0.3, 0.5)?;
     assert!((mean - 0.1).abs() < 0.01, "mean {mean}");
     assert!((cv - 0.304).abs() < 0.04, "cv {cv}");
+    Ok(())
+}
+
+/// Soft bounds (the analog-rram default): one pulse at a time from w = 0 follows the closed form
+/// `w_n = ±R(1 − (1 − dw/R)^n)`; at w = R/2 an up-pulse is half a step and a down-pulse one and a
+/// half; a device at ±R does not move further toward its bound. Stuck devices stay exactly at
+/// their value under either bound type.
+#[test]
+fn soft_bounds_follow_the_closed_form_and_halve_the_step_at_half_range() -> TestResult {
+    let mut p = clean_analog()?;
+    let a = analog_mut(&mut p);
+    a.update.dw_min = 0.01;
+    a.update.bounds = Bounds::Soft;
+    let (r, dw) = (1.0f64, 0.01f64);
+    for sign in [1.0f32, -1.0] {
+        let (mut chip, g, rule, _) = pulse_rig(&p)?;
+        for n in 1..=300u32 {
+            // A request of exactly one pulse (global · traces / (dw_min · R) = 1).
+            chip.learn(g, &rule, sign * 0.01)?;
+            if [1, 10, 69, 150, 300].contains(&n) {
+                let want = f64::from(sign) * r * (1.0 - (1.0 - dw / r).powi(n as i32));
+                for &w in chip.read_weights(g)?.iter() {
+                    assert!(
+                        (f64::from(w) - want).abs() < 2e-5,
+                        "sign {sign}, pulse {n}: {w}, closed form {want}"
+                    );
+                }
+            }
+        }
+    }
+    let (mut chip, g, rule, _) = pulse_rig(&p)?;
+    chip.write_weights(g, Array2::from_elem((40, 40), 0.5f32).view())?;
+    chip.learn(g, &rule, 0.01)?;
+    for &w in chip.read_weights(g)?.iter() {
+        assert!((f64::from(w) - (0.5 + 0.005)).abs() < 1e-6, "up-pulse at R/2 moved to {w}, expected 0.505");
+    }
+    chip.write_weights(g, Array2::from_elem((40, 40), 0.5f32).view())?;
+    chip.learn(g, &rule, -0.01)?;
+    for &w in chip.read_weights(g)?.iter() {
+        assert!(
+            (f64::from(w) - (0.5 - 0.015)).abs() < 1e-6,
+            "down-pulse at R/2 moved to {w}, expected 0.485"
+        );
+    }
+    for bound in [1.0f32, -1.0] {
+        chip.write_weights(g, Array2::from_elem((40, 40), bound).view())?;
+        for _ in 0..5 {
+            chip.learn(g, &rule, bound * 0.05)?;
+        }
+        assert!(chip.read_weights(g)?.iter().all(|&w| w == bound), "a device at {bound} moved past it");
+    }
+    Ok(())
+}
+
+/// Hard bounds: full steps of dw·R up to the bound, then exactly R (never beyond), and back down
+/// in full steps.
+#[test]
+fn hard_bounds_stop_exactly_at_the_range() -> TestResult {
+    let mut p = clean_analog()?;
+    analog_mut(&mut p).update.dw_min = 0.01;
+    let (mut chip, g, rule, _) = pulse_rig(&p)?;
+    chip.write_weights(g, Array2::from_elem((40, 40), 0.955f32).view())?;
+    for n in 1..=4 {
+        chip.learn(g, &rule, 0.01)?;
+        let want = (0.955 + 0.01 * f64::from(n)).min(1.0);
+        for &w in chip.read_weights(g)?.iter() {
+            assert!(w <= 1.0, "a device went past R: {w}");
+            assert!((f64::from(w) - want).abs() < 1e-6, "pulse {n}: {w}, expected {want}");
+        }
+    }
+    // Ten more pulses (one request) leave every device exactly at R.
+    chip.learn(g, &rule, 0.1)?;
+    assert!(chip.read_weights(g)?.iter().all(|&w| w == 1.0), "devices not exactly at R");
+    chip.learn(g, &rule, -0.01)?;
+    for &w in chip.read_weights(g)?.iter() {
+        assert!((w - 0.99).abs() < 1e-6, "a down-pulse from R gave {w}, expected 0.99");
+    }
+    // From the bottom: exactly −R.
+    chip.write_weights(g, Array2::from_elem((40, 40), -0.98f32).view())?;
+    chip.learn(g, &rule, -0.05)?;
+    assert!(chip.read_weights(g)?.iter().all(|&w| w == -1.0), "devices not exactly at −R");
+    Ok(())
+}
+
+/// Stuck devices keep their exact value (0 or ±R) under soft and hard bounds, whatever the sign of
+/// the requests and whatever is written, in the stored and in the effective weights.
+#[test]
+fn stuck_devices_stay_exactly_where_they_are_under_either_bound() -> TestResult {
+    for bounds in [Bounds::Soft, Bounds::Hard] {
+        let mut p = clean_analog()?;
+        let a = analog_mut(&mut p);
+        (a.stuck_on_fraction, a.stuck_off_fraction) = (0.1, 0.1);
+        (a.update.dw_min, a.update.bounds) = (0.01, bounds);
+        p.mismatch.synapse_gain_spread = 0.1;
+        let (mut chip, g, rule, _) = pulse_rig(&p)?;
+        let stuck = chip.stuck_devices(g)?.to_vec();
+        assert!(stuck.iter().any(|d| d.2 == 1.0) && stuck.iter().any(|d| d.2 == -1.0));
+        assert!(stuck.iter().any(|d| d.2 == 0.0));
+        chip.write_weights(g, Array2::from_elem((40, 40), 0.3f32).view())?;
+        let gains = chip.synapse_gains(g)?.ok_or("no synapse gains")?.clone();
+        for global in [0.05f32, -0.2, 0.3, -0.05] {
+            chip.learn(g, &rule, global)?;
+            let (w, e) = (chip.read_weights(g)?, chip.read_effective_weights(g)?);
+            for &(j, i, value) in &stuck {
+                assert_eq!(w[[j, i]], value, "{bounds:?}: stuck device ({j}, {i}) moved");
+                assert_eq!(e[[j, i]], value * gains[[j, i]], "{bounds:?}: effective weight of ({j}, {i})");
+            }
+        }
+    }
     Ok(())
 }
 

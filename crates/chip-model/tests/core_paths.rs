@@ -41,9 +41,18 @@ fn build_program(
     range: f32,
     program: NeuronProgram,
 ) -> Result<Net, Box<dyn std::error::Error>> {
-    let profile = HardwareProfile::load(profile)?;
+    build_on(&HardwareProfile::load(profile)?, seed, range, program)
+}
+
+/// [`build_program`] on a given profile.
+fn build_on(
+    profile: &HardwareProfile,
+    seed: u64,
+    range: f32,
+    program: NeuronProgram,
+) -> Result<Net, Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut chip = Chip::new(&profile, seed)?;
+    let mut chip = Chip::new(profile, seed)?;
     let input = chip.add_population(PopulationSpec::input("in", 24))?;
     let dt_h: Vec<f32> = (0..17).map(|_| rng.random_range(0.05..1.0)).collect();
     let b_h: Vec<f32> = (0..17).map(|_| rng.random_range(-0.2..0.2)).collect();
@@ -205,15 +214,72 @@ fn float_paths_agree(program: NeuronProgram) -> TestResult {
     run_both(&mut fast, &mut reference, &compare)
 }
 
+/// analog-rram with its noise off (output and read noise) and its quantisers on: 7-bit DAC, 9-bit
+/// ADC and 6-bit conductances on top of the profile's pulsed soft-bounds updates, stuck devices
+/// and mismatch.
+fn quiet_quantised_analog() -> Result<HardwareProfile, Box<dyn std::error::Error>> {
+    let mut p = HardwareProfile::load("analog-rram")?;
+    let chip_model::Arithmetic::Analog(a) = &mut p.arithmetic else {
+        return Err("analog-rram is not analog".into());
+    };
+    (a.output_noise, a.read_noise, a.conductance_bits) = (0.0, 0.0, 6);
+    assert!(a.dac_bits > 0 && a.adc_bits > 0 && a.update.dw_min > 0.0);
+    p.validate()?;
+    Ok(p)
+}
+
+/// The analog core's fast path (batched sums, one pulsed write per group) against its per-synapse
+/// reference, with the converters and conductance quantisation on and the noise off.
+#[test]
+fn analog_fast_path_matches_scalar_reference() -> TestResult {
+    let p = quiet_quantised_analog()?;
+    let mut fast = build_on(&p, 7, 1.0, NeuronProgram::Clip)?;
+    let mut reference = build_on(&p, 7, 1.0, NeuronProgram::Clip)?;
+    let compare = |a: &Net, b: &Net, when: &str| -> TestResult {
+        for pop in [a.hidden, a.output] {
+            let diff = (&a.chip.read_state(pop)? - &b.chip.read_state(pop)?)
+                .mapv(f32::abs)
+                .fold(0.0f32, |m, &x| m.max(x));
+            assert!(diff < 1e-5, "states differ by {diff} at {when}");
+            let (ba, bb) = (a.chip.read_bias(pop)?, b.chip.read_bias(pop)?);
+            let diff = ba.iter().zip(&bb).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(diff < 1e-5, "biases differ by {diff} at {when}");
+        }
+        for &g in &a.groups {
+            let diff = (&a.chip.read_weights(g)? - &b.chip.read_weights(g)?)
+                .mapv(f32::abs)
+                .fold(0.0f32, |m, &x| m.max(x));
+            assert!(diff < 1e-5, "weights differ by {diff} at {when}");
+        }
+        Ok(())
+    };
+    run_both(&mut fast, &mut reference, &compare)?;
+    // Learning moved devices by whole pulses, on the conductance grid.
+    let before = build_on(&p, 7, 1.0, NeuronProgram::Clip)?.chip.read_weights(fast.groups[1])?;
+    let after = fast.chip.read_weights(fast.groups[1])?;
+    assert!((&after - &before).iter().any(|d| d.abs() > 1e-6), "learning changed no weight");
+    let step = fast.chip.conductance_range(fast.groups[1])? / 31.0;
+    for &w in after.iter() {
+        assert!((w / step - (w / step).round()).abs() < 1e-3, "{w} is off the 6-bit conductance grid");
+    }
+    Ok(())
+}
+
 #[test]
 fn digital_mirror_synapses_stay_exact_transposes_under_stochastic_rounding() -> TestResult {
+    // On both paths: the fast path's row-wise draws and the reference's per-synapse draws.
     let mut fast = build("loihi2", 8)?;
-    let mut other = build("loihi2", 8)?;
-    run_both(&mut fast, &mut other, &|_, _, _| Ok(()))?;
-    let (fwd, e1) = fast.chip.read_weight_mantissas(fast.groups[1])?;
-    let (fb, e2) = fast.chip.read_weight_mantissas(fast.groups[2])?;
-    assert_eq!(e1, e2);
-    assert_eq!(fwd.t(), fb);
+    let mut reference = build("loihi2", 8)?;
+    let before = fast.chip.read_weight_mantissas(fast.groups[1])?.0;
+    run_both(&mut fast, &mut reference, &|_, _, _| Ok(()))?;
+    for net in [&fast, &reference] {
+        let (fwd, e1) = net.chip.read_weight_mantissas(net.groups[1])?;
+        let (fb, e2) = net.chip.read_weight_mantissas(net.groups[2])?;
+        assert_eq!(e1, e2);
+        assert_eq!(fwd.t(), fb);
+        // Stochastic rounding happened: some update was not a whole number of steps.
+        assert_ne!(fwd, before, "learning changed no weight");
+    }
     Ok(())
 }
 
@@ -619,6 +685,133 @@ fn traces_latched_after_a_restored_state_are_not_confused() -> TestResult {
         assert!(diff <= tol, "{profile}: fast and per-synapse symmetric updates differ by {diff}");
         let before = build(profile, 21)?.chip.read_weights(nets[0].groups[1])?;
         assert!((&fast - &before).iter().any(|d| d.abs() > 1e-6), "{profile}: nothing learned");
+    }
+    Ok(())
+}
+
+/// A loihi2 chip with 40 inputs at 1.0 into 40 saturated neurons (weights 0, range 1, so the
+/// weight exponent is 2 and a mantissa step is 2^(6 + 2 − 14) = 2^−6), traces latched in slot 0:
+/// every pre and post trace is 255 >> 1 = 127 (8-bit payloads, 7-bit traces, step 2^−7).
+fn digital_rig(path: ExecutionPath) -> Result<(Chip, GroupId, PopulationId), Box<dyn std::error::Error>> {
+    let mut chip = Chip::new(&HardwareProfile::load("loihi2")?, 3)?;
+    chip.set_execution_path(path);
+    let input = chip.add_population(PopulationSpec::input("in", 40))?;
+    let out =
+        chip.add_population(PopulationSpec::rate_neurons("o", vec![1.0; 40], vec![1.5; 40], block(0, 40)))?;
+    let opts = ConnectOptions { weight_range: Some(1.0), ..Default::default() };
+    let g = chip.connect(input, out, Array2::zeros((40, 40)).view(), opts)?;
+    assert_eq!(chip.weight_exponent(g)?, 2);
+    chip.apply_input(input, Array2::ones((1, 40)).view())?;
+    chip.run(2, None)?;
+    assert!(chip.read_activity(out)?.iter().all(|&a| a == 255.0 / 256.0), "post activity not saturated");
+    chip.latch_traces(TraceSlot::new(0)?);
+    Ok((chip, g, out))
+}
+
+/// The global scalar that asks for `steps` weight-mantissa steps on [`digital_rig`]:
+/// `global · 127 · 127 · 2^−14 / 2^−6 = steps`.
+fn global_for_steps(steps: f64) -> f32 {
+    (steps * 256.0 / (127.0 * 127.0)) as f32
+}
+
+/// The digital learning engine on both paths, against hand-computed numbers rather than each
+/// other: a request of ±2.3 mantissa steps moves every mantissa by 2 or 3 steps (the sign of the
+/// request), 2.3 on average within a 4.5σ binomial interval over 1,600 synapses; large requests
+/// saturate weights at ±(2^7 − 1) and biases at ±(2^12 − 1).
+#[test]
+fn digital_updates_round_stochastically_without_bias_and_saturate() -> TestResult {
+    let rule = SumOfProducts::new(vec![chip_model::ProductTerm {
+        coefficient: 1.0,
+        pre: Some(TraceSlot::new(0)?),
+        post: Some(TraceSlot::new(0)?),
+    }])?;
+    for path in [ExecutionPath::Fast, ExecutionPath::Reference] {
+        for sign in [1.0f64, -1.0] {
+            let (mut chip, g, _) = digital_rig(path)?;
+            chip.learn(g, &rule, global_for_steps(sign * 2.3))?;
+            let (m, _) = chip.read_weight_mantissas(g)?;
+            let ups = m.iter().filter(|&&x| f64::from(x) == sign * 3.0).count();
+            assert!(
+                m.iter().all(|&x| f64::from(x) == sign * 2.0 || f64::from(x) == sign * 3.0),
+                "{path:?}: a request of {} steps gave mantissas outside {{2, 3}}: {m}",
+                sign * 2.3
+            );
+            // Binomial(1600, 0.3): 480 ± 18.3; 4.5σ is ±82.
+            assert!(
+                (398..=562).contains(&ups),
+                "{path:?}, sign {sign}: {ups} of 1600 rounded away from zero"
+            );
+            let mean = m.iter().map(|&x| f64::from(x)).sum::<f64>() / m.len() as f64;
+            assert!((mean - sign * 2.3).abs() < 0.052, "{path:?}: mean step {mean}");
+        }
+        let (mut chip, g, out) = digital_rig(path)?;
+        for (steps, limit) in [(1000.0, 127), (-3000.0, -127)] {
+            chip.learn(g, &rule, global_for_steps(steps))?;
+            let (m, _) = chip.read_weight_mantissas(g)?;
+            assert!(m.iter().all(|&x| x == limit), "{path:?}: weights did not saturate at {limit}: {m}");
+            assert!(chip.read_weights(g)?.iter().all(|&w| w == limit as f32 / 64.0));
+        }
+        // Biases: a step is 2^(4 − 14) (13-bit mantissas covering ±4); a request of 10,000 steps.
+        let bias_rule = SumOfProducts::new(vec![chip_model::ProductTerm {
+            coefficient: 1.0,
+            pre: None,
+            post: Some(TraceSlot::new(0)?),
+        }])?;
+        for (steps, limit) in [(10_000.0f32, 4095i64), (-30_000.0, -4095)] {
+            // global · 127 · 2^−7 / 2^−10 = steps.
+            chip.learn_bias(out, &bias_rule, steps / 1016.0)?;
+            let neurons = chip.read_digital_neurons(out)?.ok_or("no digital neurons")?;
+            assert!(
+                neurons.bias_mantissa.iter().all(|&b| b == limit),
+                "{path:?}: biases did not saturate at {limit}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Rules with constant factors (a term without a pre or post trace: the real value 1) move digital
+/// weights and biases by the hand-computed number of mantissa steps, identically on the fast and
+/// the reference path (the fast path once counted a constant as one trace step, 2^−7, so these
+/// rules learned 128 times too little there).
+#[test]
+fn digital_rules_with_constant_factors_agree_on_both_paths() -> TestResult {
+    let slot = Some(TraceSlot::new(0)?);
+    let term = |pre, post| chip_model::ProductTerm { coefficient: 1.0, pre, post };
+    // (rule, global, mantissa steps): a weight step is 2^−6, traces are 127 · 2^−7 in real units.
+    let cases = [
+        (term(None, None), 0.15625f32, 10.0f64),
+        (term(None, slot), 0.25, 0.25 * 63.5),
+        (term(slot, None), 0.25, 0.25 * 63.5),
+    ];
+    for (t, global, steps) in cases {
+        let rule = SumOfProducts::new(vec![t])?;
+        let mut mantissas = Vec::new();
+        for path in [ExecutionPath::Fast, ExecutionPath::Reference] {
+            let (mut chip, g, _) = digital_rig(path)?;
+            chip.learn(g, &rule, global)?;
+            let (m, _) = chip.read_weight_mantissas(g)?;
+            let (lo, hi) = (steps.floor() as i32, steps.ceil() as i32);
+            assert!(
+                m.iter().all(|&x| x == lo || x == hi),
+                "{path:?} {t:?}: mantissas {m}, expected {steps} steps"
+            );
+            let mean = m.iter().map(|&x| f64::from(x)).sum::<f64>() / m.len() as f64;
+            assert!((mean - steps).abs() < 0.05, "{path:?} {t:?}: mean {mean} steps, expected {steps}");
+            mantissas.push(m);
+        }
+        assert_eq!(mantissas[0], mantissas[1], "{t:?}: fast and reference paths differ");
+    }
+    // A bias rule `global · 1`: a bias step is 2^−10, so global 2^−7 is 8 steps.
+    let rule = SumOfProducts::new(vec![term(slot, None)])?;
+    for path in [ExecutionPath::Fast, ExecutionPath::Reference] {
+        let (mut chip, _, out) = digital_rig(path)?;
+        let before: Vec<i64> = chip.read_digital_neurons(out)?.ok_or("digital")?.bias_mantissa.to_vec();
+        chip.learn_bias(out, &rule, 1.0 / 128.0)?;
+        let after = chip.read_digital_neurons(out)?.ok_or("digital")?.bias_mantissa.to_vec();
+        for (a, b) in after.iter().zip(&before) {
+            assert_eq!(a - b, 8, "{path:?}: bias moved by {} steps, expected 8", a - b);
+        }
     }
     Ok(())
 }

@@ -31,6 +31,27 @@ fn exercise(text: &str) {
     }
 }
 
+/// The seeds named after built-in profiles are those profiles: they parse, validate, equal the
+/// built-in profile and build a chip, so the mutations start from real profiles (and not only
+/// from text the parser rejects). The truncated seed is rejected.
+#[test]
+fn valid_corpus_seeds_parse_into_their_built_in_profiles() -> Result<(), ChipError> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/profile");
+    for name in chip_model::BUILTIN_PROFILE_NAMES {
+        let path = format!("{dir}/{name}.ron");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| ChipError::InvalidConfig(format!("{path}: {e}")))?;
+        let parsed = HardwareProfile::from_ron_str(&text, &path)?;
+        parsed.validate()?;
+        assert_eq!(parsed, HardwareProfile::load(name)?, "{path} differs from the built-in profile");
+        Chip::new(&parsed, 1)?;
+    }
+    let truncated = std::fs::read_to_string(format!("{dir}/truncated.ron")).unwrap_or_default();
+    assert!(!truncated.is_empty(), "truncated.ron missing from the corpus");
+    assert!(HardwareProfile::from_ron_str(&truncated, "truncated.ron").is_err());
+    Ok(())
+}
+
 #[test]
 fn corpus_seeds_never_panic() {
     let seeds = corpus();

@@ -253,3 +253,168 @@ fn bad_model_files_get_errors_naming_the_file_and_node() -> TestResult {
     assert!(msg.contains("relu.nir") && msg.contains("`relu`") && msg.contains("sigmoid"), "{msg}");
     Ok(())
 }
+
+/// A hand-made 3-4-2 network whose numbers lie on loihi2's grids: weights in 1/16 (mantissa steps
+/// 2^−6 and 2^−5 at the weight exponents 2 and 3 that ranges 2·√(6/7) and 2·√(6/6) call for),
+/// biases in 2^−10, time steps in 1/8. No entry equals its transpose's, so an orientation error
+/// shows.
+fn hand_made() -> NetworkParameters {
+    use ndarray::arr2;
+    NetworkParameters {
+        layers: vec![3, 4, 2],
+        forward: vec![
+            arr2(&[
+                [0.0625, -0.125, 0.1875, -0.25],
+                [0.3125, -0.375, 0.4375, -0.5],
+                [0.5625, -0.625, 0.6875, -0.75],
+            ]),
+            arr2(&[[0.5, -0.25], [0.125, 0.75], [-0.5, 0.25], [0.875, -0.875]]),
+        ],
+        feedback: vec![None, Some(arr2(&[[0.25, 0.5, -0.125, 0.0625], [-0.75, 0.375, 0.625, -0.5]]))],
+        bias: vec![vec![0.25, -0.5, 0.125, 1.0], vec![0.0625, -0.75]],
+        dt: vec![vec![0.5, 0.25, 1.0, 0.125], vec![0.5, 1.0]],
+        t1: 20,
+        neuron: NeuronModel::Clip,
+    }
+}
+
+/// Reads a 2-D float dataset as (shape, row-major values).
+fn matrix_of(
+    group: &hdf5_pure::Group,
+    name: &str,
+) -> Result<(Vec<u64>, Vec<f32>), Box<dyn std::error::Error>> {
+    let ds = group.dataset(name)?;
+    Ok((ds.shape()?, ds.read_f32()?))
+}
+
+/// The rate NIR file of [`hand_made`], read as raw HDF5 (not through our importer), against
+/// numbers worked out by hand: Affine weights out × in (the transpose of our pre × post), the
+/// feedback Linear node out × in, biases in the Affine nodes, the exact edge list, and LI nodes
+/// with τ = dt_step / dt_i, r = 1 and v_leak = 0.
+#[test]
+fn nir_file_holds_hand_computed_shapes_weights_edges_and_time_constants() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("hand.nir");
+    write_nir(&hand_made(), &path, NirNeurons::Rate, 1e-3)?;
+    let file = File::open(&path)?;
+    let nodes = |name: &str| file.group(&format!("node/nodes/{name}"));
+    let kind = |name: &str| -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        Ok(nodes(name)?.dataset("type")?.read_string()?)
+    };
+    let fwd1 = nodes("fwd1")?;
+    assert_eq!(kind("fwd1")?, vec!["Affine".to_string()]);
+    assert_eq!(
+        matrix_of(&fwd1, "weight")?,
+        (
+            vec![4, 3],
+            vec![
+                0.0625, 0.3125, 0.5625, //
+                -0.125, -0.375, -0.625, //
+                0.1875, 0.4375, 0.6875, //
+                -0.25, -0.5, -0.75,
+            ]
+        ),
+        "fwd1: out × in"
+    );
+    assert_eq!(fwd1.dataset("bias")?.read_f32()?, vec![0.25, -0.5, 0.125, 1.0]);
+    let fwd2 = nodes("fwd2")?;
+    assert_eq!(
+        matrix_of(&fwd2, "weight")?,
+        (vec![2, 4], vec![0.5, 0.125, -0.5, 0.875, -0.25, 0.75, 0.25, -0.875])
+    );
+    assert_eq!(fwd2.dataset("bias")?.read_f32()?, vec![0.0625, -0.75]);
+    // Feedback from layer2 (2 neurons) into layer1 (4 neurons): out × in is 4 × 2.
+    assert_eq!(kind("fb2")?, vec!["Linear".to_string()]);
+    assert_eq!(
+        matrix_of(&nodes("fb2")?, "weight")?,
+        (vec![4, 2], vec![0.25, -0.75, 0.5, 0.375, -0.125, 0.625, 0.0625, -0.5])
+    );
+    for (name, tau) in [("layer1", vec![0.002f32, 0.004, 0.001, 0.008]), ("layer2", vec![0.002, 0.001])] {
+        let node = nodes(name)?;
+        assert_eq!(kind(name)?, vec!["LI".to_string()]);
+        let got = node.dataset("tau")?.read_f32()?;
+        assert_eq!(got.len(), tau.len(), "{name}");
+        for (a, b) in got.iter().zip(&tau) {
+            assert!((a - b).abs() <= 1e-7 * b, "{name}: tau {got:?}, expected {tau:?}");
+        }
+        assert_eq!(node.dataset("r")?.read_f32()?, vec![1.0; tau.len()], "{name}");
+        assert_eq!(node.dataset("v_leak")?.read_f32()?, vec![0.0; tau.len()], "{name}");
+    }
+    assert_eq!(kind("input")?, vec!["Input".to_string()]);
+    assert_eq!(nodes("input")?.dataset("shape")?.read_i64()?, vec![3]);
+    assert_eq!(nodes("output")?.dataset("shape")?.read_i64()?, vec![2]);
+    let edges_ds = file.group("node")?.dataset("edges")?;
+    assert_eq!(edges_ds.shape()?, vec![7, 2]);
+    let flat = edges_ds.read_string()?;
+    let mut edges: Vec<(&str, &str)> = flat.chunks(2).map(|p| (p[0].as_str(), p[1].as_str())).collect();
+    edges.sort();
+    let mut want = vec![
+        ("input", "fwd1"),
+        ("fwd1", "layer1"),
+        ("layer1", "fwd2"),
+        ("fwd2", "layer2"),
+        ("layer2", "fb2"),
+        ("fb2", "layer1"),
+        ("layer2", "output"),
+    ];
+    want.sort();
+    assert_eq!(edges, want);
+    let meta = file.group("node/metadata")?;
+    assert_eq!(meta.dataset("t1")?.read_i64()?, vec![20]);
+    assert_eq!(meta.dataset("dt")?.read_f64()?, vec![1e-3]);
+    Ok(())
+}
+
+/// One netx layer as written: weight shape and mantissas (row-major), weight exponent, bias
+/// mantissas, decays.
+type NetxLayer = (Vec<u64>, Vec<f32>, i64, Vec<i64>, Vec<i64>);
+
+/// The netx file of [`hand_made`] on loihi2, read as raw HDF5, against hand-computed integers:
+/// weights out × in as mantissas (weight · 64 at exponent 2, weight · 32 at exponent 3), bias
+/// mantissas (bias · 2^10) with biasExp 4 (13-bit mantissas covering ±4 at 14 fraction bits),
+/// vDecay = dt · 4096, iDecay 4096 (no current carried over), vThMant 2^14 >> 6 = 256 (a state
+/// of 1.0 with Loihi's 6-bit threshold shift) and the layer shapes.
+#[test]
+fn netx_file_holds_hand_computed_integers() -> TestResult {
+    let p = HardwareProfile::load("loihi2")?;
+    let config = TrainConfig { neuron: NeuronModel::Clip, ..TrainConfig::default() };
+    let net = EpNetwork::from_parameters(&p, &hand_made(), &config)?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("hand.netx");
+    write_netx(&net, &path)?;
+    let file = File::open(&path)?;
+    let expected: [NetxLayer; 2] = [
+        (
+            vec![4, 3],
+            vec![4.0, 20.0, 36.0, -8.0, -24.0, -40.0, 12.0, 28.0, 44.0, -16.0, -32.0, -48.0],
+            2,
+            vec![256, -512, 128, 1024],
+            vec![2048, 1024, 4096, 512],
+        ),
+        (
+            vec![2, 4],
+            vec![16.0, 4.0, -16.0, 28.0, -8.0, 24.0, 8.0, -28.0],
+            3,
+            vec![64, -768],
+            vec![2048, 4096],
+        ),
+    ];
+    for (l, (shape, weights, exp, bias, decay)) in expected.iter().enumerate() {
+        let g = file.group(&format!("layer/{l}"))?;
+        assert_eq!(matrix_of(&g, "weight")?, (shape.clone(), weights.clone()), "layer {l}: weight mantissas");
+        assert_eq!(g.dataset("weightExp")?.read_i64()?, vec![*exp], "layer {l}");
+        let stored_bias: Vec<i64> = g.dataset("bias")?.read_f32()?.iter().map(|&b| b as i64).collect();
+        assert_eq!(&stored_bias, bias, "layer {l}: bias mantissas");
+        assert_eq!(g.dataset("biasExp")?.read_i64()?, vec![4], "layer {l}");
+        assert_eq!(g.dataset("shape")?.read_i64()?, vec![shape[0] as i64], "layer {l}");
+        assert_eq!(g.dataset("inFeatures")?.read_i64()?, vec![shape[1] as i64], "layer {l}");
+        assert_eq!(g.dataset("outFeatures")?.read_i64()?, vec![shape[0] as i64], "layer {l}");
+        let n = g.group("neuron")?;
+        assert_eq!(n.dataset("type")?.read_string()?, vec!["CUBA".to_string()]);
+        assert_eq!(&n.dataset("vDecay")?.read_i64()?, decay, "layer {l}");
+        assert_eq!(n.dataset("iDecay")?.read_i64()?, vec![4096], "layer {l}");
+        assert_eq!(n.dataset("vThMant")?.read_i64()?, vec![256], "layer {l}");
+        assert_eq!(n.dataset("refDelay")?.read_i64()?, vec![1], "layer {l}");
+    }
+    Ok(())
+}

@@ -139,10 +139,16 @@ fn a_tiny_study_runs_end_to_end_identically_for_any_worker_count_and_resumes() -
         // lognormal vs constant at both mismatch levels, on every metric that was measured.
         assert_eq!(results.comparisons.len(), 2 * 6, "{profile}");
         assert!(results.comparisons.iter().all(|c| c.n == 2 && c.baseline + 2 == c.condition));
+        // Measured: loihi2 0.84–0.88, analog-rram 0.35–0.42 per run (a constant, or a random
+        // direction at 0 ± 0.04, fails).
+        let floor = if profile == "loihi2" { 0.75 } else { 0.25 };
+        let mut values = Vec::new();
         for r in &results.runs {
             let f = r.stability.gradient_fidelity.ok_or("no fidelity sample")?;
-            assert!((-1.0..=1.0).contains(&f));
+            assert!(f > floor && f <= 1.0, "{profile} {}: gradient fidelity {f}", r.id);
+            values.push(f);
         }
+        assert!(values.iter().any(|&f| f != values[0]), "{profile}: every run has fidelity {}", values[0]);
         // Interrupt: one run lost its record, another never wrote one. Rerunning redoes exactly
         // those and reproduces the same files.
         std::fs::remove_file(one.path().join("runs/c1-s2").join(RECORD_FILE))?;

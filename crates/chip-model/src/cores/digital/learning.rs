@@ -61,11 +61,16 @@ pub(crate) fn learn_group(
     global: f32,
 ) {
     let (pre, post) = (net.groups[g].pre, net.groups[g].post);
-    let (delta, rows) = sop_sum_rows(net, rule, pre, post);
     let bits = net.learning.trace_bits;
-    let scale = f64::from(global)
-        * trace_lsb(&net.populations[pre.0], bits)
-        * trace_lsb(&net.populations[post.0], bits);
+    let (lsb_pre, lsb_post) =
+        (trace_lsb(&net.populations[pre.0], bits), trace_lsb(&net.populations[post.0], bits));
+    // Sums are in trace units and scaled by both trace steps below: a constant factor (the real
+    // value 1) counts as 1/step (a power of two, exact).
+    let constants = rule.terms().iter().any(|t| t.pre.is_none() || t.post.is_none());
+    let scaled =
+        constants.then(|| rule.with_constant_factors((1.0 / lsb_pre) as f32, (1.0 / lsb_post) as f32));
+    let (delta, rows) = sop_sum_rows(net, scaled.as_ref().unwrap_or(rule), pre, post);
+    let scale = f64::from(global) * lsb_pre * lsb_post;
     write_group_update(d, net, g, &delta, rows.as_deref(), scale);
 }
 
@@ -77,8 +82,16 @@ pub(crate) fn learn_bias(
     rule: &SumOfProducts,
     global: f32,
 ) {
-    let delta = sop_sum(net, rule, None, PopulationId(p));
-    let scale = f64::from(global) * trace_lsb(&net.populations[p], net.learning.trace_bits);
+    let lsb_post = trace_lsb(&net.populations[p], net.learning.trace_bits);
+    // The bias's source is the real value 1 (no trace step in `scale`); a missing post trace, the
+    // real value 1 as well, counts as 1/step in the trace-unit sums.
+    let scaled = rule
+        .terms()
+        .iter()
+        .any(|t| t.post.is_none())
+        .then(|| rule.with_constant_factors(1.0, (1.0 / lsb_post) as f32));
+    let delta = sop_sum(net, scaled.as_ref().unwrap_or(rule), None, PopulationId(p));
+    let scale = f64::from(global) * lsb_post;
     write_bias_update(d, net, p, &delta, scale);
 }
 
