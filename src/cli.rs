@@ -194,6 +194,13 @@ pub struct StudyRunArgs {
     /// lr-schedule, training (on-chip, off-chip). lr values: 0.2, per projection 0.2:0.1, or a multiple of the default x2.
     #[arg(long, value_name = "KEY=V1,V2,...")]
     pub vary: Vec<String>,
+    /// After training, age each run's network on its chip by these times (e.g. 0,1d,1y; units s, min,
+    /// h, d, w, y) and evaluate it there: retention.csv and the accuracy_after_drift comparisons.
+    #[arg(long, value_name = "T1,T2,...")]
+    pub drift_times: Option<String>,
+    /// With --drift-times: epochs of on-chip fine-tuning from the state at each time.
+    #[arg(long, default_value_t = 0)]
+    pub finetune_epochs: usize,
     /// The two --vary settings of the robustness heatmaps, e.g. lr,beta (default: the first two).
     #[arg(long, value_name = "A,B")]
     pub heatmap_axes: Option<String>,

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use chip_model::HardwareProfile;
 use ep_runtime::deployment::drift_time::parse_drift_times;
 use ep_runtime::deployment::report::DeployReport;
-use ep_runtime::deployment::{DeployTarget, deploy};
-use ep_runtime::{NetworkParameters, TrainConfig, load_dataset};
+use ep_runtime::deployment::{DeployTarget, deploy, measure};
+use ep_runtime::{NetworkParameters, TrainConfig, Trainer, load_dataset};
 
 use crate::cli::DeployArgs;
 
@@ -45,11 +45,19 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         target.finetune.lr = TrainConfig::parse_lr(lr)?;
     }
     let quiet = args.quiet;
-    let points = deploy(&params, &target, &data, &mut |message| {
+    let mut progress = |message: &str| {
         if !quiet {
             eprintln!("epchip: {message}");
         }
-    })?;
+    };
+    // The run's own chip (same profile, same instance) is measured as it is, not reprogrammed.
+    let in_place = checkpoint.profile == target.profile && args.seed == checkpoint.config.seed;
+    let points = if in_place {
+        let net = Trainer::resume(&checkpoint, args.threads)?.into_network();
+        measure(&net, &target, &data, &mut progress)?
+    } else {
+        deploy(&params, &target, &data, &mut progress)?
+    };
     let report = DeployReport {
         source_run: args.run.display().to_string(),
         source_profile: checkpoint.profile.name.clone(),
@@ -60,6 +68,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         neuron: params.neuron.to_string(),
         drifts: target.profile.analog().is_some_and(|a| a.drift.drifts()),
         finetune_epochs: args.finetune_epochs,
+        reprogrammed: !in_place,
         points,
     };
     std::fs::create_dir_all(&args.out)?;

@@ -42,6 +42,15 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
     let mut config = args.training.config(&profile, &shape, TauSpec::default(), args.epochs, 1, 1)?;
     config.placement = args.target.placement.parse()?;
     config.validate(&shape)?;
+    anyhow::ensure!(
+        args.finetune_epochs == 0 || args.drift_times.is_some(),
+        "--finetune-epochs needs --drift-times (the times to fine-tune from)"
+    );
+    anyhow::ensure!(
+        args.finetune_epochs <= 1000,
+        "invalid --finetune-epochs {}: use 0..=1000",
+        args.finetune_epochs
+    );
     if let Some(n) = args.training.train_limit {
         anyhow::ensure!(n > 0, "invalid --train-limit 0: use a positive number of examples");
     }
@@ -72,6 +81,11 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
             args.training.fixed_settings(),
         )?,
         baseline_setting,
+        drift_times: match &args.drift_times {
+            Some(text) => ep_runtime::deployment::drift_time::parse_drift_times(text)?,
+            None => Vec::new(),
+        },
+        finetune_epochs: args.finetune_epochs,
         heatmap_axes: match &args.heatmap_axes {
             Some(text) => text.split(',').map(|a| a.trim().replace('_', "-")).collect(),
             None => Vec::new(),
@@ -224,7 +238,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<ExitCode> {
     print_comparisons(&results);
     print_robustness(&results);
     println!(
-        "wrote {}/results.csv, summary.csv, comparisons.csv, robustness.csv, study.json and report.html",
+        "wrote {}/results.csv, summary.csv, comparisons.csv, robustness.csv, retention.csv, study.json and report.html",
         a.out.display()
     );
     if !missing.is_empty() {

@@ -88,6 +88,8 @@ fn tiny_spec(profile: &str) -> Result<StudySpec, Box<dyn std::error::Error>> {
         settings: SettingsGrid::default(),
         heatmap_axes: Vec::new(),
         baseline_setting: None,
+        drift_times: Vec::new(),
+        finetune_epochs: 0,
     })
 }
 
@@ -259,5 +261,31 @@ fn a_study_point_with_an_impossible_setting_is_refused_up_front() -> TestResult 
     spec.settings = SettingsGrid::new(vec![VaryAxis::parse("beta=0.1,0.2")?], vec![])?;
     spec.heatmap_axes = vec!["beta".into(), "lr".into()];
     assert!(spec.validate().is_err(), "heatmap axis lr is not varied");
+    Ok(())
+}
+
+/// `--drift-times`: each run's final network is measured on its own chip (not reprogrammed): at time
+/// 0 its accuracy is the run's final accuracy; a digital chip holds its weights, so a year later too;
+/// retention.csv has one row per condition and time, and the comparisons include the accuracy after
+/// the last time.
+#[test]
+fn a_study_measures_retention_on_the_trained_chip() -> TestResult {
+    let mut spec = tiny_spec("loihi2")?;
+    spec.mismatch = vec![0.0];
+    spec.drift_times = ep_runtime::deployment::drift_time::parse_drift_times("0,1y")?;
+    spec.finetune_epochs = 1;
+    let dir = tempfile::tempdir()?;
+    run_all(&spec, dir.path(), 2)?;
+    let (results, _) = collect_study(&spec, dir.path(), "test");
+    for r in &results.runs {
+        assert_eq!(r.retention.len(), 2, "{}", r.id);
+        assert_eq!(r.retention[0].accuracy, r.stability.final_accuracy, "{}: not the trained chip", r.id);
+        assert_eq!(r.retention[1].accuracy, r.retention[0].accuracy, "{}: a digital chip drifted", r.id);
+        assert_eq!(r.retention[1].finetuned.len(), 1);
+    }
+    let csv = std::fs::read_to_string(dir.path().join("retention.csv"))?;
+    assert_eq!(csv.lines().count(), 1 + 2 * 2, "{csv}");
+    assert!(results.comparisons.iter().any(|c| c.metric == "accuracy_after_drift"));
+    assert!(results.comparisons.iter().any(|c| c.metric == "finetuned_after_drift"));
     Ok(())
 }

@@ -180,6 +180,7 @@ fn study(taus: &[&str], mismatches: &[f64], seeds: &[u64], epochs: usize) -> Stu
                 history,
                 divergence_reason: diverge.then(|| "collapsed to chance: |dw| > 1e3".to_string()),
                 gradient_fidelity_samples: fidelity,
+                retention: Vec::new(),
             });
         }
     }

@@ -18,6 +18,10 @@ pub struct DeployPoint {
     pub finetune_energy_j: f64,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// Everything `epchip deploy` measured (written as `deploy.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployReport {
@@ -39,6 +43,10 @@ pub struct DeployReport {
     pub drifts: bool,
     /// Fine-tuning epochs at each time.
     pub finetune_epochs: usize,
+    /// False when the target is the run's own chip (same profile and seed): measured as trained,
+    /// without programming it again.
+    #[serde(default = "yes")]
+    pub reprogrammed: bool,
     /// One entry per drift time, in the order given.
     pub points: Vec<DeployPoint>,
 }
@@ -53,7 +61,12 @@ impl DeployReport {
             100.0 * self.source_accuracy.unwrap_or(f64::NAN),
             self.target_profile,
             self.seed,
-            if self.drifts { "" } else { " (no drift on this chip)" },
+            match (self.reprogrammed, self.drifts) {
+                (false, true) => " (the run's own chip, not reprogrammed)",
+                (false, false) => " (the run's own chip, not reprogrammed; no drift on this chip)",
+                (true, true) => "",
+                (true, false) => " (no drift on this chip)",
+            },
             "time",
             "accuracy %",
             if self.finetune_epochs > 0 { "after fine-tuning %" } else { "" }

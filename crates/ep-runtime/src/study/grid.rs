@@ -174,6 +174,13 @@ pub struct StudySpec {
     /// only in that setting.
     #[serde(default)]
     pub baseline_setting: Option<(String, String)>,
+    /// After training, each run's network is aged on its chip by these times and evaluated
+    /// (retention; `--drift-times`).
+    #[serde(default)]
+    pub drift_times: Vec<crate::deployment::drift_time::DriftTime>,
+    /// On-chip fine-tuning epochs from the state at each drift time.
+    #[serde(default)]
+    pub finetune_epochs: usize,
 }
 
 impl StudySpec {

@@ -72,6 +72,10 @@ pub struct RunRecord {
     pub gradient_fidelity_samples: Vec<f64>,
     /// Stability metrics.
     pub stability: StabilityMetrics,
+    /// Accuracy of the final network on its chip after each of the study's drift times (and after
+    /// fine-tuning from there), if the study asked for it.
+    #[serde(default)]
+    pub retention: Vec<crate::deployment::report::DeployPoint>,
 }
 
 /// Mean, standard deviation and bootstrap 95 % interval of the mean over the seeds of one condition.

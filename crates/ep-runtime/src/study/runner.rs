@@ -10,7 +10,9 @@ use crate::atomic_file::write_atomic;
 use crate::data::dataset::DatasetSplit;
 use crate::data::loading::load_dataset;
 use crate::deployment::off_chip::train_off_chip;
+use crate::deployment::{DeployTarget, measure};
 use crate::error::{EpError, Result};
+use crate::network::parameters::NetworkParameters;
 use crate::network::shape::NetworkShape;
 use crate::study::grid::{PlannedRun, Shard, StudySpec};
 use crate::study::results::RunRecord;
@@ -140,6 +142,11 @@ pub fn run_study(
     Ok(StudyProgress { skipped, ran: pending.len(), planned: total })
 }
 
+/// The training configuration of a run (its τ, seed and point applied).
+fn net_config(spec: &StudySpec, run: &PlannedRun) -> Result<crate::config::TrainConfig> {
+    Ok(spec.run_setup(run)?.1)
+}
+
 /// Trains one run to the end (or to divergence) and writes its directory; `record.json` last. A point
 /// with `training=off-chip` trains on the float twin and is evaluated on the chip after each epoch.
 pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &DatasetSplit) -> Result<()> {
@@ -147,10 +154,11 @@ pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &Datase
     let shape = NetworkShape::new(spec.layers.clone())?;
     let (_, _, point) = spec.condition_position(run.condition);
     let dir = RunDirectory::create(&run_dir(out, run))?;
-    let (history, divergence, samples) = if spec.settings.off_chip(point) {
+    let seed = config.seed;
+    let (history, divergence, samples, network) = if spec.settings.off_chip(point) {
         let off = train_off_chip(&profile, &shape, &config, data)?;
         dir.write_metrics(&off.history)?;
-        (off.history, off.divergence, Vec::new())
+        (off.history, off.divergence, Vec::new(), off.deployed)
     } else {
         let epochs = config.epochs;
         let mut trainer = Trainer::new(&profile, &shape, config)?;
@@ -168,7 +176,19 @@ pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &Datase
             trainer.history().to_vec(),
             trainer.divergence().map(str::to_string),
             trainer.fidelity_samples().to_vec(),
+            (trainer.divergence().is_none()).then(|| trainer.into_network()),
         )
+    };
+    let retention = match network {
+        Some(net) if !spec.drift_times.is_empty() => {
+            let params = NetworkParameters::from_network(&net, spec.config.t1)?;
+            let source = net_config(spec, run)?;
+            let mut target = DeployTarget::new(profile.clone(), seed, &params, &source)?;
+            target.times = spec.drift_times.clone();
+            target.finetune_epochs = spec.finetune_epochs;
+            measure(&net, &target, data, &mut |_| {})?
+        }
+        _ => Vec::new(),
     };
     let record = RunRecord {
         id: run.id.clone(),
@@ -184,6 +204,7 @@ pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &Datase
         history,
         divergence_reason: divergence,
         gradient_fidelity_samples: samples,
+        retention,
     };
     let path = dir.path().join(RECORD_FILE);
     let text = serde_json::to_vec(&record).map_err(|e| io_error(&path, e))?;

@@ -64,6 +64,8 @@ pub const COMPARED_METRICS: &[(&str, Better)] = &[
     ("diverged", Better::Lower),
     ("gradient_fidelity", Better::Higher),
     ("instability", Better::Lower),
+    ("accuracy_after_drift", Better::Higher),
+    ("finetuned_after_drift", Better::Higher),
 ];
 
 /// A run's value of a compared metric (diverged as 0/1; NaN when not measured).
@@ -76,6 +78,11 @@ pub fn metric_value(r: &RunRecord, metric: &str) -> f64 {
         "diverged" => f64::from(u8::from(s.diverged)),
         "gradient_fidelity" => s.gradient_fidelity.unwrap_or(f64::NAN),
         "instability" => s.instability,
+        // At the study's last drift time; NaN when not measured.
+        "accuracy_after_drift" => r.retention.last().map_or(f64::NAN, |p| p.accuracy),
+        "finetuned_after_drift" => {
+            r.retention.last().and_then(|p| p.finetuned.last().copied()).unwrap_or(f64::NAN)
+        }
         _ => f64::NAN,
     }
 }
@@ -304,12 +311,53 @@ epochs_to_target_mean,target_reached_share,settings\n",
     s
 }
 
-/// Writes results.csv, summary.csv, comparisons.csv, robustness.csv, study.json and the report (plots and report.html) into `out`.
+/// retention.csv: per condition and drift time, the accuracy on the chip after that much drift and
+/// after fine-tuning from there (mean and bootstrap 95 % interval over seeds).
+pub fn retention_csv(results: &StudyResults) -> String {
+    let mut s = String::from(
+        "condition,tau,mismatch,settings,time,seconds,runs,accuracy_mean,accuracy_ci_low,accuracy_ci_high,\
+finetuned_mean,finetuned_ci_low,finetuned_ci_high\n",
+    );
+    for c in &results.conditions {
+        let runs: Vec<&RunRecord> = results.runs.iter().filter(|r| r.condition == c.index).collect();
+        let Some(first) = runs.iter().find(|r| !r.retention.is_empty()) else { continue };
+        for (k, point) in first.retention.iter().enumerate() {
+            let at = |f: &dyn Fn(&crate::deployment::report::DeployPoint) -> Option<f64>| -> Vec<f64> {
+                runs.iter().filter_map(|r| r.retention.get(k).and_then(f)).collect()
+            };
+            let acc = MeanStd::with_ci(&at(&|p| Some(p.accuracy)), mix(c.index as u64 ^ mix(k as u64)));
+            let tuned = MeanStd::with_ci(
+                &at(&|p| p.finetuned.last().copied()),
+                mix(c.index as u64 ^ mix(k as u64 + 99)),
+            );
+            s.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                c.index,
+                quoted(&c.tau),
+                c.mismatch,
+                quoted(&settings_text(c)),
+                quoted(&point.time),
+                point.seconds,
+                acc.n,
+                num(acc.mean),
+                num(acc.ci_low),
+                num(acc.ci_high),
+                num(tuned.mean),
+                num(tuned.ci_low),
+                num(tuned.ci_high),
+            ));
+        }
+    }
+    s
+}
+
+/// Writes results.csv, summary.csv, comparisons.csv, robustness.csv, retention.csv, study.json and the report (plots and report.html) into `out`.
 pub fn write_study_outputs(results: &StudyResults, out: &Path) -> Result<()> {
     write_atomic(&out.join("results.csv"), results_csv(results).as_bytes())?;
     write_atomic(&out.join("summary.csv"), summary_csv(results).as_bytes())?;
     write_atomic(&out.join("comparisons.csv"), comparisons_csv(results).as_bytes())?;
     write_atomic(&out.join("robustness.csv"), robustness_csv(&results.robustness).as_bytes())?;
+    write_atomic(&out.join("retention.csv"), retention_csv(results).as_bytes())?;
     let path = out.join("study.json");
     let json = serde_json::to_vec_pretty(results)
         .map_err(|e| EpError::Output { path: path.clone(), source: std::io::Error::other(e) })?;
