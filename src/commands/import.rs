@@ -19,6 +19,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         ..TrainConfig::default()
     };
     let net = EpNetwork::from_parameters(&profile, &params, &config)?;
+    for warning in slow_neuron_warnings(&net)? {
+        eprintln!("epchip: warning: {warning}");
+    }
     let data = load_dataset(&args.dataset)?;
     anyhow::ensure!(
         data.test.input_size() == params.layers[0],
@@ -40,4 +43,32 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         data.test.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Neurons whose time step the chip cannot represent: their realised step is more than 1.5× the
+/// designed one (a digital core's decay has `decay_bits` bits; time constants of 2^decay_bits steps
+/// or longer round up to the smallest decay, so those neurons move faster than the graph says).
+fn slow_neuron_warnings(net: &EpNetwork) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for l in 0..net.shape().sizes().len() - 1 {
+        let (Some(designed), Some(pop)) = (net.designed_dt(l), net.layer(l)) else { continue };
+        let realised = net.chip().realised_dt(pop)?;
+        let slow: Vec<usize> = (0..designed.len()).filter(|&i| realised[i] > 1.5 * designed[i]).collect();
+        if slow.is_empty() {
+            continue;
+        }
+        let (name, _) = net.chip().population_info(pop)?;
+        let listed: Vec<String> = slow.iter().take(10).map(usize::to_string).collect();
+        let more = if slow.len() > 10 { format!(" and {} more", slow.len() - 10) } else { String::new() };
+        out.push(format!(
+            "layer `{name}`: {} neurons ({}{more}) have time constants too long for `{}` to represent \
+             (designed step as small as {:.2e}, realised {:.2e}): they settle faster than the graph says",
+            slow.len(),
+            listed.join(", "),
+            net.chip().profile().name,
+            slow.iter().map(|&i| designed[i]).fold(f32::INFINITY, f32::min),
+            slow.iter().map(|&i| realised[i]).fold(f32::INFINITY, f32::min),
+        ));
+    }
+    Ok(out)
 }

@@ -123,6 +123,8 @@ fn assemble(
     let mut bias = Vec::new();
     let mut dt = Vec::new();
     let mut current = input.to_string();
+    // Every edge must be a step of the chain or a feedback projection's in- or out-edge.
+    let mut used: Vec<(String, String)> = Vec::new();
     let mut done = false;
     while !done {
         let next = succ(&current);
@@ -166,6 +168,8 @@ fn assemble(
                         "`{neuron}`: dt/tau = {bad} is outside (0, 1] (tau must be at least dt)"
                     ));
                 }
+                used.push((current.clone(), p.to_string()));
+                used.push((p.to_string(), neuron.to_string()));
                 forward.push(w.t().to_owned());
                 bias.push(nodes[*p].bias.clone().unwrap_or_else(|| vec![0.0; n_out]));
                 dt.push(steps);
@@ -173,7 +177,10 @@ fn assemble(
                 chain.push(neuron.to_string());
                 current = neuron.to_string();
             }
-            ([], [_]) if !chain.is_empty() => done = true,
+            ([], [out]) if !chain.is_empty() => {
+                used.push((current.clone(), out.to_string()));
+                done = true;
+            }
             _ => {
                 return Err(format!(
                     "after `{current}` the graph does not continue as a chain of layers (forward \
@@ -190,7 +197,17 @@ fn assemble(
         }
         let sources: Vec<&str> = edges.iter().filter(|(_, b)| b == name).map(|(a, _)| a.as_str()).collect();
         let targets = succ(name);
-        let (Some(src), Some(dst)) = (sources.first(), targets.first()) else { continue };
+        if used.iter().any(|(a, b)| a == name || b == name) {
+            continue; // a forward projection of the chain
+        }
+        let ([src], [dst]) = (sources.as_slice(), targets.as_slice()) else {
+            return Err(format!(
+                "projection `{name}` has {} sources and {} targets; a feedback projection connects one \
+                 neuron layer to the one below",
+                sources.len(),
+                targets.len()
+            ));
+        };
         let (Some(ls), Some(ld)) = (chain.iter().position(|c| c == src), chain.iter().position(|c| c == dst))
         else {
             continue;
@@ -212,6 +229,14 @@ fn assemble(
             return Err(format!("feedback `{name}` weight is {:?}, expected ({n_lo}, {n_hi})", w.dim()));
         }
         feedback[ls] = Some(w.t().to_owned());
+        used.push((src.to_string(), name.clone()));
+        used.push((name.clone(), dst.to_string()));
+    }
+    if let Some((a, b)) = edges.iter().find(|e| !used.contains(e)) {
+        return Err(format!(
+            "edge {a} → {b} is neither a step of the layer chain nor a feedback projection from a \
+             neuron layer to the one below; epchip imports only those"
+        ));
     }
     for l in 1..chain.len() {
         if feedback[l].is_none() {
@@ -287,4 +312,65 @@ fn read_string(g: &Group, name: &str) -> std::result::Result<String, String> {
 fn read_f64(g: &Group, name: &str) -> Option<f64> {
     let ds = g.dataset(name).ok()?;
     ds.read_f64().ok()?.first().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: &str, weight: Option<Array2<f32>>, tau: Option<Vec<f32>>) -> NirNode {
+        NirNode {
+            kind: kind.into(),
+            weight,
+            bias: None,
+            tau,
+            shape: Some(vec![2]),
+            dt: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// A 2-3-2 graph: x → fwd1 → h1 → fwd2 → h2 → y, with or without feedback h2 → fb → h1.
+    fn graph(feedback: bool) -> (BTreeMap<String, NirNode>, Vec<(String, String)>) {
+        let mut nodes = BTreeMap::new();
+        nodes.insert("x".to_string(), node("Input", None, None));
+        nodes.insert("fwd1".to_string(), node("Affine", Some(Array2::from_elem((3, 2), 0.1)), None));
+        nodes.insert("h1".to_string(), node("LI", None, Some(vec![2.0; 3])));
+        nodes.insert("fwd2".to_string(), node("Affine", Some(Array2::from_elem((2, 3), 0.2)), None));
+        nodes.insert("h2".to_string(), node("LI", None, Some(vec![2.0; 2])));
+        nodes.insert("y".to_string(), node("Output", None, None));
+        let mut edges: Vec<(String, String)> =
+            [("x", "fwd1"), ("fwd1", "h1"), ("h1", "fwd2"), ("fwd2", "h2"), ("h2", "y")]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+        if feedback {
+            nodes.insert("fb".to_string(), node("Linear", Some(Array2::from_elem((3, 2), 0.3)), None));
+            edges.push(("h2".into(), "fb".into()));
+            edges.push(("fb".into(), "h1".into()));
+        }
+        (nodes, edges)
+    }
+
+    /// Every edge is accounted for: the chain and documented feedback import, an extra edge from the
+    /// output layer back into the first projection is refused by name instead of being ignored.
+    #[test]
+    fn edges_outside_the_chain_and_its_feedback_are_refused() {
+        for feedback in [false, true] {
+            let (nodes, edges) = graph(feedback);
+            let params = assemble(&nodes, &edges, Some(1.0), 30).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(params.layers, vec![2, 3, 2]);
+            let fb = params.feedback[1].as_ref().map(|w| w[[0, 0]]);
+            assert_eq!(fb, Some(if feedback { 0.3 } else { 0.2 }));
+        }
+        let (nodes, mut edges) = graph(true);
+        edges.push(("h2".into(), "fwd1".into()));
+        let e = assemble(&nodes, &edges, Some(1.0), 30).err().unwrap_or_default();
+        assert!(e.contains("edge h2 → fwd1") && e.contains("feedback"), "{e}");
+        let (mut nodes, mut edges) = graph(false);
+        nodes.insert("loose".to_string(), node("Linear", Some(Array2::from_elem((3, 2), 0.3)), None));
+        edges.push(("loose".into(), "h1".into()));
+        let e = assemble(&nodes, &edges, Some(1.0), 30).err().unwrap_or_default();
+        assert!(e.contains("`loose`") && e.contains("0 sources"), "{e}");
+    }
 }
