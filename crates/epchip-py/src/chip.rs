@@ -161,7 +161,7 @@ impl Chip {
     ) -> PyResult<usize> {
         let program = NeuronProgram::rate_model(model).ok_or_else(|| {
             let names: Vec<&str> = NeuronProgram::RATE_MODELS.iter().map(|(n, _)| *n).collect();
-            value_error(format!("invalid model {model:?}: use one of {}", names.join(", ")))
+            value_error(format!("invalid model '{model}': use one of {}", names.join(", ")))
         })?;
         if size == 0 {
             return Err(value_error(format!("population `{name}` has no neurons")));

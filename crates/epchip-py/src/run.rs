@@ -183,7 +183,7 @@ impl Run {
     ) -> PyResult<()> {
         let formats = ["nir", "lava-netx", "mapping"];
         if !formats.contains(&format) {
-            return Err(value_error(format!("invalid format {format:?}: use one of {}", formats.join(", "))));
+            return Err(value_error(format!("invalid format '{format}': use one of {}", formats.join(", "))));
         }
         if format != "nir" && (spiking || dt.is_some()) {
             return Err(value_error("spiking and dt apply to format=\"nir\" only"));

@@ -103,11 +103,11 @@ impl TrainingSettings {
             (false, None) => defaults.beta_sign,
             (true, Some(other)) => {
                 return Err(value_error(format!(
-                    "positive_beta=True contradicts beta_sign={other:?}: give one of them"
+                    "positive_beta=True contradicts beta_sign='{other}': give one of them"
                 )));
             }
             (false, Some(other)) => {
-                return Err(value_error(format!("invalid beta_sign={other:?}: use random or positive")));
+                return Err(value_error(format!("invalid beta_sign='{other}': use random or positive")));
             }
         };
         let symmetric = match (self.symmetric, self.estimate.as_deref()) {
@@ -116,11 +116,11 @@ impl TrainingSettings {
             (false, None) => defaults.symmetric,
             (true, Some(other)) => {
                 return Err(value_error(format!(
-                    "symmetric=True contradicts estimate={other:?}: give one of them"
+                    "symmetric=True contradicts estimate='{other}': give one of them"
                 )));
             }
             (false, Some(other)) => {
-                return Err(value_error(format!("invalid estimate={other:?}: use one-sided or symmetric")));
+                return Err(value_error(format!("invalid estimate='{other}': use one-sided or symmetric")));
             }
         };
         let lr = match &self.lr {

@@ -199,7 +199,7 @@ impl Study {
     #[pyo3(signature = (table = "summary"))]
     fn to_pandas<'py>(&self, py: Python<'py>, table: &str) -> PyResult<Bound<'py, PyAny>> {
         if !TABLES.contains(&table) {
-            return Err(value_error(format!("invalid table {table:?}: use one of {}", TABLES.join(", "))));
+            return Err(value_error(format!("invalid table '{table}': use one of {}", TABLES.join(", "))));
         }
         let pandas = py.import("pandas").map_err(|_| {
             pyo3::exceptions::PyImportError::new_err("Study.to_pandas() needs pandas: pip install pandas")
