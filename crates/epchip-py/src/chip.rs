@@ -126,6 +126,7 @@ impl Chip {
     /// from `seed`.
     #[new]
     #[pyo3(signature = (profile = ProfileArg::Name("ideal".into()), seed = 1))]
+    #[pyo3(text_signature = "(profile='ideal', seed=1)")]
     fn new(profile: ProfileArg, seed: u64) -> PyResult<Self> {
         let chip = ChipModel::new(&profile.load()?, seed).py()?;
         Ok(Self { chip, populations: Vec::new(), groups: Vec::new() })
@@ -150,6 +151,7 @@ impl Chip {
     /// consecutive cores from `core` (default: the first core with room); returns the population's
     /// number. The chip discretises them (decays, bias mantissas) and draws their mismatch.
     #[pyo3(signature = (name, size, dt = PerNeuron::One(1.0), bias = PerNeuron::One(0.0), model = "sigmoid", core = None))]
+    #[pyo3(text_signature = "($self, name, size, dt=1.0, bias=0.0, model='sigmoid', core=None)")]
     fn add_neurons(
         &mut self,
         name: &str,

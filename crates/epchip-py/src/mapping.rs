@@ -16,6 +16,7 @@ use crate::train::LayersArg;
 /// Raises `ValueError` naming the core, the numbers and the limit when the network does not fit.
 #[pyfunction]
 #[pyo3(signature = (*, profile = ProfileArg::Name("loihi2".into()), layers = None, placement = "greedy", json = None))]
+#[pyo3(text_signature = "(*, profile='loihi2', layers=None, placement='greedy', json=None)")]
 pub fn map<'py>(
     py: Python<'py>,
     profile: ProfileArg,

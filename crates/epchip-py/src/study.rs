@@ -254,8 +254,13 @@ impl Pool {
     }
 }
 
-/// Runs a stability study: every τ distribution × mismatch level (× `vary` point) × seed, in
-/// parallel (`epchip study`).
+/// Runs a stability study (`epchip study`): every τ distribution (default `constant` and
+/// `lognormal:cv=0.5`) × mismatch level (default 0) × `vary` point × seed 1..`seeds`, on `jobs`
+/// threads (default: every core), into `out`; runs already finished there are skipped. `vary` maps
+/// a setting to its values, e.g. `{"lr": ["x0.5", "x2"], "beta": [0.1, 0.5]}` (or the CLI's
+/// `"KEY=V1,V2"` strings); every training keyword of `train` applies to every run. Returns the
+/// study's tables (`Study`). Ctrl-C raises `KeyboardInterrupt` at once; the runs under way finish
+/// in the background and a later call with the same arguments resumes the study.
 #[pyfunction]
 #[pyo3(signature = (
     *, out, profile = ProfileArg::Name("loihi2".into()), layers = None, dataset = "mnist10k",
@@ -266,6 +271,9 @@ impl Pool {
     weight_headroom = None, train_limit = None, settle_tol = None, target_accuracy = 0.9,
     placement = "greedy", quiet = false
 ))]
+#[pyo3(
+    text_signature = "(*, out, profile='loihi2', layers=None, dataset='mnist10k', tau=None, mismatch=None, mismatch_mode=None, seeds=3, epochs=10, jobs=None, shard=None, fidelity_every=0, burn_in=2, baseline=None, vary=None, heatmap_axes=None, neuron=None, beta_sign=None, positive_beta=False, estimate=None, symmetric=False, t1=None, t2=None, beta=None, batch=None, lr=None, lr_schedule=None, dt=None, weight_headroom=None, train_limit=None, settle_tol=None, target_accuracy=0.9, placement='greedy', quiet=False)"
+)]
 #[allow(clippy::too_many_arguments)] // one argument per keyword of the Python function (the CLI's flags)
 pub fn study<'py>(
     py: Python<'py>,

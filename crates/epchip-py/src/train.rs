@@ -86,6 +86,26 @@ fn load_data(
 }
 
 /// Trains an HTS-EP network on an emulated chip with on-chip local learning (`epchip train`).
+///
+/// Data: `dataset` (`mnist10k`, `mnist10k:pool=N`, `synthetic`, `idx:DIR`; default `mnist10k`) or
+/// the four arrays `x_train, y_train, x_test, y_test`: examples as `(n, inputs)` or
+/// `(n, rows, cols)`, uint8 pixels 0..255 or floats in [0, 1] (stored to 1/255, as every epchip
+/// dataset), labels as integers `0 .. layers[-1] - 1`.
+///
+/// `layers` defaults to 784-500-10; `tau` is `constant`, `lognormal:cv=X`, `gamma:cv=X` or
+/// `uniform:min=A,max=B`. Every other keyword is the CLI flag of the same name; settings not given
+/// take the neuron model's defaults for the network and chip, so the same seed and settings give
+/// the same metrics and summary as `epchip train`. `out` writes the run directory (metrics.csv,
+/// summary.json, checkpoint.json) after every epoch, atomically.
+///
+/// `callback(metrics)` is called after every epoch with that epoch's metrics; a true return value
+/// stops training there. The GIL is released while the chip computes; Ctrl-C stops between two
+/// mini-batches with `KeyboardInterrupt` (`out` keeps the last finished epoch). A progress bar and
+/// one line per epoch go to `sys.stderr` unless `quiet`. A run that diverges returns normally with
+/// `run.diverged` and a `RuntimeWarning`.
+///
+/// Raises `ValueError` for arguments, data or networks that are not allowed (with the CLI's
+/// message), `OSError` when a file cannot be read or written.
 #[pyfunction]
 #[pyo3(signature = (
     *, profile = ProfileArg::Name("loihi2".into()), layers = None, dataset = None, x_train = None,
@@ -95,6 +115,9 @@ fn load_data(
     weight_headroom = None, train_limit = None, settle_tol = None, target_accuracy = 0.9,
     placement = "greedy", checkpoint_every = 1, callback = None, quiet = false
 ))]
+#[pyo3(
+    text_signature = "(*, profile='loihi2', layers=None, dataset=None, x_train=None, y_train=None, x_test=None, y_test=None, tau='constant', epochs=5, seed=1, out=None, threads=1, neuron=None, beta_sign=None, positive_beta=False, estimate=None, symmetric=False, t1=None, t2=None, beta=None, batch=None, lr=None, lr_schedule=None, dt=None, weight_headroom=None, train_limit=None, settle_tol=None, target_accuracy=0.9, placement='greedy', checkpoint_every=1, callback=None, quiet=False)"
+)]
 #[allow(clippy::too_many_arguments)] // one argument per keyword of the Python function (the CLI's flags)
 pub fn train<'py>(
     py: Python<'py>,
