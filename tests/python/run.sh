@@ -17,7 +17,9 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import maturin, pytes
     "$PY" -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS"
 fi
-# `pip install .` with the environment's pinned maturin (no isolated build environment to download).
+# `pip install .` with the environment's pinned maturin (no isolated build environment to download;
+# the backend runs the `maturin` executable, so the environment's bin comes first on PATH).
+export PATH="$VENV/bin:$PATH"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .
 cargo build --release --quiet --bin epchip
 export EPCHIP_BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release/epchip"
