@@ -23,7 +23,7 @@ def test_a_20_input_3_class_task_trains(run):
     assert len(run.metrics) == 3
     assert [m["epoch"] for m in run.metrics] == [1, 2, 3]
     assert run.summary["test_accuracy"] > 0.8, run.summary
-    assert run.summary["layers"] == [20, 16, 3] and run.summary["dataset"] == "numpy"
+    assert run.summary["layers"] == [20, 16, 3] and run.summary["dataset"].startswith("numpy:")
     assert not run.diverged and run.divergence_reason is None
     assert run.config["neuron"] == "sigmoid" and run.layers == [20, 16, 3]
     assert "test accuracy" in repr(run)

@@ -2,8 +2,10 @@
 
 import csv
 
+import pytest
+
 import epchip
-from conftest import TIMING, run_cli
+from conftest import TIMING, run_cli, task
 
 
 def table(path):
@@ -27,3 +29,17 @@ def test_study_matches_the_cli_and_returns_its_tables(cli, tmp_path):
     assert study.report.name == "report.html" and study.report.exists()
     again = epchip.Study.load(tmp_path / "cli")
     assert len(again.summary) == 4
+
+
+def test_a_study_on_numpy_arrays(tmp_path):
+    x, y = task(300, 12, 3)
+    data = dict(x_train=x[:200], y_train=y[:200], x_test=x[200:], y_test=y[200:])
+    args = dict(out=tmp_path, profile="loihi2", layers=[12, 10, 3], tau="constant,gamma:cv=0.5", mismatch=[0, 0.2],
+                seeds=2, epochs=2, jobs=2, quiet=True)
+    study = epchip.study(**args, **data)
+    assert len(study.summary) == 4 and all(r["divergence_share"] == 0 for r in study.summary)
+    assert {r["tau"] for r in study.summary} == {"constant", "gamma:cv=0.5"}
+    # The same arrays again: every run is already there. Other arrays: another study, refused.
+    assert epchip.study(**args, **data).missing == []
+    with pytest.raises(ValueError, match="already holds a different study"):
+        epchip.study(**args, **{**data, "y_train": (y[:200] + 1) % 3})

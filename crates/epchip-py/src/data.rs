@@ -6,7 +6,7 @@
 //! row of a 2-D array `(examples, inputs)` or one image of a 3-D array `(examples, rows, cols)`.
 //! Labels are integers from 0 to the output layer's size − 1.
 
-use ep_runtime::{Dataset, DatasetSplit};
+use ep_runtime::{Dataset, DatasetSplit, NetworkShape, load_dataset};
 use numpy::{
     AllowTypeChange, PyArrayDescrMethods, PyArrayLikeDyn, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -15,7 +15,8 @@ use pyo3::prelude::*;
 
 use crate::errors::{PyResultExt, value_error};
 
-/// Spec recorded for a run on arrays (summary.json's `dataset`, the checkpoint's data).
+/// Spec recorded for a run on arrays (summary.json's `dataset`, the checkpoint's data), followed by
+/// `:` and the arrays' [`fingerprint`].
 pub const NUMPY_SPEC: &str = "numpy";
 
 /// The four arrays of `epchip.train(x_train=..., y_train=..., x_test=..., y_test=...)`.
@@ -161,4 +162,67 @@ pub fn examples(
             dataset(["x", "labels"], "x", x, zeros.as_any(), inputs, classes)
         }
     }
+}
+
+/// The data of a run and the spec it records: a dataset spec (default `mnist10k`), or the four
+/// arrays, recorded as `numpy:` and a fingerprint of their contents (so a study directory cannot
+/// mix runs on different arrays); the first `train_limit` training examples if given.
+pub fn load_split(
+    py: Python<'_>,
+    dataset: Option<&str>,
+    arrays: [Option<Bound<'_, PyAny>>; 4],
+    shape: &NetworkShape,
+    train_limit: Option<usize>,
+) -> PyResult<(String, DatasetSplit)> {
+    let given: Vec<bool> = arrays.iter().map(Option::is_some).collect();
+    let mut data = match (dataset, arrays) {
+        (spec, [None, None, None, None]) => {
+            let spec = spec.unwrap_or("mnist10k").to_string();
+            let data = py.detach(|| load_dataset(&spec)).py()?;
+            (spec, data)
+        }
+        (None, [Some(x_train), Some(y_train), Some(x_test), Some(y_test)]) => {
+            let split =
+                ArraySplit { x_train, y_train, x_test, y_test }.to_split(shape.input(), shape.output())?;
+            (format!("{NUMPY_SPEC}:{}", fingerprint(&split)), split)
+        }
+        (Some(_), _) => {
+            return Err(value_error(
+                "give either dataset= (a spec such as \"mnist10k\") or the arrays x_train, y_train, x_test, \
+                 y_test, not both",
+            ));
+        }
+        (None, _) => {
+            let names = ["x_train", "y_train", "x_test", "y_test"];
+            let missing: Vec<&str> =
+                names.iter().zip(&given).filter(|(_, g)| !**g).map(|(n, _)| *n).collect();
+            return Err(value_error(format!(
+                "training on arrays needs x_train, y_train, x_test and y_test (the test set is evaluated \
+                 after every epoch); missing: {}",
+                missing.join(", ")
+            )));
+        }
+    };
+    if let Some(n) = train_limit {
+        data.1.train = data.1.train.truncated(n);
+    }
+    Ok(data)
+}
+
+/// 64-bit FNV-1a of both sets' image shapes, pixels and labels, in hex.
+pub fn fingerprint(split: &DatasetSplit) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for set in [&split.train, &split.test] {
+        let (rows, cols) = set.image_shape();
+        eat(&(rows as u64).to_le_bytes());
+        eat(&(cols as u64).to_le_bytes());
+        eat(set.all_pixels());
+        eat(set.labels());
+    }
+    format!("{hash:016x}")
 }

@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use ep_runtime::study::axes::{SettingsGrid, VaryAxis};
 use ep_runtime::study::grid::{MismatchMode, PlannedRun, Shard, StudySpec, parse_baseline, parse_tau_list};
-use ep_runtime::study::runner::{execute_run, load_study_data, read_record, write_or_check_spec};
+use ep_runtime::study::runner::{execute_run, read_record, write_or_check_spec};
 use ep_runtime::study::summary::{collect_study, write_study_outputs};
-use ep_runtime::{DatasetSplit, EpError, TauSpec};
+use ep_runtime::{DatasetSplit, EpError, NetworkShape, TauSpec, Trainer};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::data::load_split;
 use crate::errors::{PyResultExt, value_error};
 use crate::profile::ProfileArg;
 use crate::progress::Progress;
@@ -258,13 +259,13 @@ impl Pool {
 /// `lognormal:cv=0.5`) × mismatch level (default 0) × `vary` point × seed 1..`seeds`, on `jobs`
 /// threads (default: every core), into `out`; runs already finished there are skipped. `vary` maps
 /// a setting to its values, e.g. `{"lr": ["x0.5", "x2"], "beta": [0.1, 0.5]}` (or the CLI's
-/// `"KEY=V1,V2"` strings); every training keyword of `train` applies to every run. Returns the
+/// `"KEY=V1,V2"` strings); the data and every training keyword are those of `train`. Returns the
 /// study's tables (`Study`). Ctrl-C raises `KeyboardInterrupt` at once; the runs under way finish
 /// in the background and a later call with the same arguments resumes the study.
 #[pyfunction]
 #[pyo3(signature = (
-    *, out, profile = ProfileArg::Name("loihi2".into()), layers = None, dataset = "mnist10k",
-    tau = None, mismatch = None, mismatch_mode = None, seeds = 3, epochs = 10, jobs = None,
+    *, out, profile = ProfileArg::Name("loihi2".into()), layers = None, dataset = None,
+    x_train = None, y_train = None, x_test = None, y_test = None, tau = None, mismatch = None, mismatch_mode = None, seeds = 3, epochs = 10, jobs = None,
     shard = None, fidelity_every = 0, burn_in = 2, baseline = None, vary = None, heatmap_axes = None,
     neuron = None, beta_sign = None, positive_beta = false, estimate = None, symmetric = false,
     t1 = None, t2 = None, beta = None, batch = None, lr = None, lr_schedule = None, dt = None,
@@ -272,7 +273,7 @@ impl Pool {
     placement = "greedy", quiet = false
 ))]
 #[pyo3(
-    text_signature = "(*, out, profile='loihi2', layers=None, dataset='mnist10k', tau=None, mismatch=None, mismatch_mode=None, seeds=3, epochs=10, jobs=None, shard=None, fidelity_every=0, burn_in=2, baseline=None, vary=None, heatmap_axes=None, neuron=None, beta_sign=None, positive_beta=False, estimate=None, symmetric=False, t1=None, t2=None, beta=None, batch=None, lr=None, lr_schedule=None, dt=None, weight_headroom=None, train_limit=None, settle_tol=None, target_accuracy=0.9, placement='greedy', quiet=False)"
+    text_signature = "(*, out, profile='loihi2', layers=None, dataset=None, x_train=None, y_train=None, x_test=None, y_test=None, tau=None, mismatch=None, mismatch_mode=None, seeds=3, epochs=10, jobs=None, shard=None, fidelity_every=0, burn_in=2, baseline=None, vary=None, heatmap_axes=None, neuron=None, beta_sign=None, positive_beta=False, estimate=None, symmetric=False, t1=None, t2=None, beta=None, batch=None, lr=None, lr_schedule=None, dt=None, weight_headroom=None, train_limit=None, settle_tol=None, target_accuracy=0.9, placement='greedy', quiet=False)"
 )]
 #[allow(clippy::too_many_arguments)] // one argument per keyword of the Python function (the CLI's flags)
 pub fn study<'py>(
@@ -280,7 +281,11 @@ pub fn study<'py>(
     out: PathBuf,
     profile: ProfileArg,
     layers: Option<LayersArg>,
-    dataset: &str,
+    dataset: Option<String>,
+    x_train: Option<Bound<'py, PyAny>>,
+    y_train: Option<Bound<'py, PyAny>>,
+    x_test: Option<Bound<'py, PyAny>>,
+    y_test: Option<Bound<'py, PyAny>>,
     tau: Option<Bound<'py, PyAny>>,
     mismatch: Option<Bound<'py, PyAny>>,
     mismatch_mode: Option<String>,
@@ -358,9 +363,11 @@ pub fn study<'py>(
         Some(h) => comma_list(h)?.split(',').map(|a| a.trim().replace('_', "-")).collect(),
         None => Vec::new(),
     };
+    let (dataset, data) =
+        load_split(py, dataset.as_deref(), [x_train, y_train, x_test, y_test], &shape, train_limit)?;
     let spec = StudySpec {
         profile,
-        dataset: dataset.to_string(),
+        dataset,
         train_limit,
         layers: shape.sizes().to_vec(),
         taus,
@@ -394,19 +401,20 @@ pub fn study<'py>(
         mismatch_text
     );
 
-    let (planned, pending, data) = py
+    let (planned, pending) = py
         .detach(|| -> ep_runtime::Result<_> {
             spec.validate()?;
+            let shape = NetworkShape::new(spec.layers.clone())?;
+            Trainer::new(&spec.profile, &shape, spec.config.clone())?.check_data(&data)?;
             write_or_check_spec(&spec, &out)?;
             let command_file = out.join(COMMAND_FILE);
             if !command_file.exists() {
                 ep_runtime::atomic_file::write_atomic(&command_file, command.as_bytes())?;
             }
-            let data = load_study_data(&spec)?;
             let planned = shard.select(&spec.runs());
             let pending: Vec<PlannedRun> =
                 planned.iter().filter(|r| read_record(&out, r).is_none()).cloned().collect();
-            Ok((planned, pending, data))
+            Ok((planned, pending))
         })
         .py()?;
     let mut progress = Progress::new(py, quiet);

@@ -7,15 +7,12 @@
 
 use std::path::PathBuf;
 
-use ep_runtime::{
-    CHECKPOINT_FILE, DatasetSplit, EpError, NetworkShape, RunData, RunDirectory, TauSpec, Trainer,
-    load_dataset,
-};
+use ep_runtime::{CHECKPOINT_FILE, EpError, NetworkShape, RunData, RunDirectory, TauSpec, Trainer};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeWarning};
 use pyo3::prelude::*;
 
 use crate::convert::to_python;
-use crate::data::{ArraySplit, NUMPY_SPEC};
+use crate::data::load_split;
 use crate::errors::{PyResultExt, value_error};
 use crate::profile::ProfileArg;
 use crate::progress::Progress;
@@ -40,49 +37,6 @@ impl LayersArg {
             Some(LayersArg::Text(text)) => NetworkShape::parse(text).py(),
         }
     }
-}
-
-/// The data of a run: the dataset spec, or the four arrays.
-fn load_data(
-    py: Python<'_>,
-    dataset: Option<&str>,
-    arrays: [Option<Bound<'_, PyAny>>; 4],
-    shape: &NetworkShape,
-    train_limit: Option<usize>,
-) -> PyResult<(String, DatasetSplit)> {
-    let given: Vec<bool> = arrays.iter().map(Option::is_some).collect();
-    let mut data = match (dataset, arrays) {
-        (spec, [None, None, None, None]) => {
-            let spec = spec.unwrap_or("mnist10k").to_string();
-            let data = py.detach(|| load_dataset(&spec)).py()?;
-            (spec, data)
-        }
-        (None, [Some(x_train), Some(y_train), Some(x_test), Some(y_test)]) => {
-            let split =
-                ArraySplit { x_train, y_train, x_test, y_test }.to_split(shape.input(), shape.output())?;
-            (NUMPY_SPEC.to_string(), split)
-        }
-        (Some(_), _) => {
-            return Err(value_error(
-                "give either dataset= (a spec such as \"mnist10k\") or the arrays x_train, y_train, x_test, \
-                 y_test, not both",
-            ));
-        }
-        (None, _) => {
-            let names = ["x_train", "y_train", "x_test", "y_test"];
-            let missing: Vec<&str> =
-                names.iter().zip(&given).filter(|(_, g)| !**g).map(|(n, _)| *n).collect();
-            return Err(value_error(format!(
-                "training on arrays needs x_train, y_train, x_test and y_test (the test set is evaluated \
-                 after every epoch); missing: {}",
-                missing.join(", ")
-            )));
-        }
-    };
-    if let Some(n) = train_limit {
-        data.1.train = data.1.train.truncated(n);
-    }
-    Ok(data)
 }
 
 /// Trains an HTS-EP network on an emulated chip with on-chip local learning (`epchip train`).
@@ -183,7 +137,7 @@ pub fn train<'py>(
         return Err(value_error("callback must be a function of one argument (the epoch's metrics)"));
     }
     let (spec, data) =
-        load_data(py, dataset.as_deref(), [x_train, y_train, x_test, y_test], &shape, train_limit)?;
+        load_split(py, dataset.as_deref(), [x_train, y_train, x_test, y_test], &shape, train_limit)?;
     let mut trainer = py
         .detach(|| -> ep_runtime::Result<Trainer> {
             let trainer = Trainer::new(&profile, &shape, config)?;

@@ -103,7 +103,8 @@ def train(
     """Trains an HTS-EP network on an emulated chip with on-chip local learning (``epchip train``).
 
     Data: ``dataset`` (``mnist10k``, ``mnist10k:pool=N``, ``synthetic``, ``idx:DIR``; default
-    ``mnist10k``) or the four arrays ``x_train, y_train, x_test, y_test``: examples as
+    ``mnist10k``) or the four arrays ``x_train, y_train, x_test, y_test`` (recorded as
+    ``numpy:`` and a fingerprint of their contents): examples as
     ``(n, inputs)`` or ``(n, rows, cols)``, uint8 pixels 0..255 or floats in [0, 1] (stored to
     1/255, as every epchip dataset), labels as integers ``0 .. layers[-1] - 1``.
 
@@ -184,7 +185,11 @@ def study(
     out: StrPath,
     profile: ProfileLike = "loihi2",
     layers: Layers | None = None,
-    dataset: str = "mnist10k",
+    dataset: str | None = None,
+    x_train: ArrayLike | None = None,
+    y_train: ArrayLike | None = None,
+    x_test: ArrayLike | None = None,
+    y_test: ArrayLike | None = None,
     tau: str | Sequence[str] | None = None,
     mismatch: float | Sequence[float] | str | None = None,
     mismatch_mode: Literal["tau", "all", "scale"] | None = None,
@@ -220,7 +225,8 @@ def study(
     ``lognormal:cv=0.5``) × mismatch level (default 0) × ``vary`` point × seed 1..``seeds``, on
     ``jobs`` threads (default: every core), into ``out``; runs already finished there are
     skipped. ``vary`` maps a setting to its values, e.g. ``{"lr": ["x0.5", "x2"], "beta": [0.1,
-    0.5]}``. Ctrl-C raises ``KeyboardInterrupt`` at once; the runs under way finish in the
+    0.5]}``. The data (``dataset`` or the four arrays) and every training keyword are those of
+    ``train``. Ctrl-C raises ``KeyboardInterrupt`` at once; the runs under way finish in the
     background and a later call resumes."""
 
 class Study:
