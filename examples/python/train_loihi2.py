@@ -5,7 +5,7 @@ export it to NIR.
     python examples/python/train_loihi2.py [OUT_DIR]
 
 Small and fast settings: MNIST shrunk to 14x14 (mnist10k:pool=2), 3,000 training examples, three
-epochs (about ten seconds on one core). Drop `train_limit` and use `dataset="mnist10k"`,
+epochs (a few seconds on one core). Drop `train_limit` and use `dataset="mnist10k"`,
 `layers=[784, 500, 10]` for the README's run.
 """
 

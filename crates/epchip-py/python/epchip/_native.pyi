@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pathlib import Path
 
 __version__: str
 
@@ -149,8 +150,8 @@ class Run:
     def divergence_reason(self) -> str | None:
         """Why training diverged, or None."""
     @property
-    def out(self) -> str | None:
-        """The run directory written during training, or None."""
+    def out(self) -> Path | None:
+        """The run directory written during training (or loaded), or None."""
     def to_pandas(self) -> Any:
         """The metrics as a pandas DataFrame (needs pandas)."""
     def weights(self, feedback: bool = False) -> list[np.ndarray[Any, np.dtype[np.float32]] | None]:
@@ -236,7 +237,7 @@ class Study:
     def load(out: StrPath) -> Study:
         """Reads a study directory written by ``epchip study`` or ``epchip.study``."""
     @property
-    def out(self) -> str:
+    def out(self) -> Path:
         """The study directory."""
     @property
     def missing(self) -> list[str]:
@@ -254,7 +255,7 @@ class Study:
     def robustness(self) -> list[dict[str, Any]]:
         """robustness.csv: share of runs that trained per τ and mismatch level."""
     @property
-    def report(self) -> str:
+    def report(self) -> Path:
         """The HTML report."""
     def to_pandas(self, table: Literal["results", "summary", "comparisons", "robustness"] = "summary") -> Any:
         """A table as a pandas DataFrame (needs pandas)."""
