@@ -16,10 +16,10 @@ def table(path):
 def test_study_matches_the_cli_and_returns_its_tables(cli, tmp_path):
     run_cli(cli, "study", "--profile", "ideal", "--dataset", "synthetic", "--layers", "16,8,4", "--tau",
             "constant,lognormal:cv=0.5", "--seeds", "2", "--epochs", "2", "--jobs", "2", "--vary", "beta=0.1,0.5",
-            "--quiet", "--out", str(tmp_path / "cli"))
+            "--baseline", "beta=0.1", "--quiet", "--out", str(tmp_path / "cli"))
     study = epchip.study(out=tmp_path / "py", profile="ideal", dataset="synthetic", layers=[16, 8, 4],
                          tau=["constant", "lognormal:cv=0.5"], seeds=2, epochs=2, jobs=2, vary={"beta": [0.1, 0.5]},
-                         quiet=True)
+                         baseline="beta=0.1", quiet=True)
     for name in ["summary.csv", "comparisons.csv", "robustness.csv", "results.csv"]:
         assert table(tmp_path / "py" / name) == table(tmp_path / "cli" / name), name
     assert study.missing == []

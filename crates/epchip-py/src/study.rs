@@ -351,9 +351,15 @@ pub fn study<'py>(
         None => "constant,lognormal:cv=0.5".to_string(),
     };
     let taus = parse_tau_list(&tau_text).py()?;
-    let baseline = match &baseline {
-        Some(b) => parse_baseline(b, &taus).py()?,
-        None => 0,
+    // `tau=SPEC`, or KEY=VALUE of a `vary` setting (each condition compared with the one that
+    // differs only in that setting), as `epchip study --baseline`.
+    let (baseline, baseline_setting) = match baseline.as_deref() {
+        Some(b) if !b.trim().starts_with("tau=") && b.contains('=') => {
+            let (key, value) = b.split_once('=').unwrap_or_default();
+            (0, Some((key.trim().replace('_', "-"), value.trim().to_string())))
+        }
+        Some(b) => (parse_baseline(b, &taus).py()?, None),
+        None => (0, None),
     };
     let mismatch_text = match &mismatch {
         Some(m) => comma_list(m)?,
@@ -379,6 +385,7 @@ pub fn study<'py>(
         burn_in,
         baseline,
         settings: SettingsGrid::new(vary_axes(vary.as_ref())?, settings.fixed_settings()).py()?,
+        baseline_setting,
         heatmap_axes,
     };
     spec.validate().py()?;

@@ -226,8 +226,8 @@ def study(
     ``lognormal:cv=0.5``) × mismatch level (default 0) × ``vary`` point × seed 1..``seeds``, on
     ``jobs`` threads (default: every core), into ``out``; runs already finished there are
     skipped. ``vary`` maps a setting to its values, e.g. ``{"lr": ["x0.5", "x2"], "beta": [0.1,
-    0.5]}``. The data (``dataset`` or the four arrays) and every training keyword are those of
-    ``train``. Ctrl-C raises ``KeyboardInterrupt`` at once; the runs under way finish in the
+    0.5]}``; ``baseline`` is ``"tau=SPEC"`` or ``"KEY=VALUE"`` of a ``vary`` setting. The data
+    (``dataset`` or the four arrays) and every training keyword are those of ``train``. Ctrl-C raises ``KeyboardInterrupt`` at once; the runs under way finish in the
     background and a later call resumes."""
 
 class Study:
