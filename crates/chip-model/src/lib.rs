@@ -23,6 +23,7 @@ pub mod neuron_program;
 pub mod parallel;
 pub mod population;
 pub mod profile;
+mod profile_summary;
 pub mod rounding_noise;
 pub mod synapse_group;
 

@@ -77,6 +77,10 @@ pub enum EpError {
     #[error("worker thread failed: {0}")]
     Worker(String),
 
+    /// A front end asked a long computation to stop (e.g. Ctrl-C between two mini-batches).
+    #[error("cancelled")]
+    Cancelled,
+
     /// Two parts of a dataset (train / test, images / labels) do not fit together.
     #[error("inconsistent dataset: {0}")]
     DatasetMismatch(String),

@@ -244,3 +244,30 @@ fn per_core_energy_adds_up_to_the_epoch_and_follows_the_mapping() -> TestResult 
     assert_eq!(h1.len(), 2, "{h1:?}");
     Ok(())
 }
+
+#[test]
+fn an_epoch_can_be_cancelled_between_mini_batches() -> TestResult {
+    let data = synthetic()?;
+    let p = HardwareProfile::load("loihi2")?;
+    let shape = NetworkShape::parse("16,32,4")?;
+    let cfg = TrainConfig { epochs: 1, ..config("constant", 5)? };
+    let mut asked = 0;
+    let mut t = Trainer::new(&p, &shape, cfg.clone())?;
+    let stopped = t.train_epoch_unless_cancelled(&data, &mut |_, _| {
+        asked += 1;
+        asked < 3
+    });
+    assert!(matches!(stopped, Err(ep_runtime::EpError::Cancelled)), "{stopped:?}");
+    assert_eq!(asked, 3, "asked after every mini-batch until told to stop");
+    assert!(t.history().is_empty(), "a cancelled epoch is not recorded");
+    // Never cancelled, it is train_epoch.
+    let mut a = Trainer::new(&p, &shape, cfg.clone())?;
+    let mut b = Trainer::new(&p, &shape, cfg)?;
+    let ma = a.train_epoch(&data, &mut |_, _| {})?;
+    let mb = b.train_epoch_unless_cancelled(&data, &mut |_, _| true)?;
+    assert_eq!(
+        (ma.test_accuracy, ma.train_cost, ma.energy_j),
+        (mb.test_accuracy, mb.train_cost, mb.energy_j)
+    );
+    Ok(())
+}

@@ -145,6 +145,22 @@ impl Trainer {
         data: &DatasetSplit,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<EpochMetrics> {
+        self.train_epoch_unless_cancelled(data, &mut |done, total| {
+            progress(done, total);
+            true
+        })
+    }
+
+    /// [`Trainer::train_epoch`] that can be stopped between mini-batches (a front end's Ctrl-C):
+    /// `keep_going(done, total)` is asked after every mini-batch, and when it answers `false` the
+    /// epoch ends there with [`EpError::Cancelled`]. A cancelled trainer holds part of an epoch:
+    /// its weights and random streams have moved on but its history has not, so drop it (or rebuild
+    /// it from a checkpoint) rather than train on.
+    pub fn train_epoch_unless_cancelled(
+        &mut self,
+        data: &DatasetSplit,
+        keep_going: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<EpochMetrics> {
         self.check_data(data)?;
         let train = &data.train;
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -210,7 +226,9 @@ impl Trainer {
             // On the chip, the examples of a mini-batch run one after another.
             chip_steps += ((outcome.free_steps + outcome.nudged_steps) * chunk.len()) as u64;
             batches += 1;
-            progress((batches * self.config.batch).min(train.len()), train.len());
+            if !keep_going((batches * self.config.batch).min(train.len()), train.len()) {
+                return Err(EpError::Cancelled);
+            }
         }
         let seconds = start.elapsed().as_secs_f64();
         let counters = self.net.chip().total_counters();
