@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use chip_model::HardwareProfile;
 use ep_runtime::study::axes::{SettingsGrid, VaryAxis};
-use ep_runtime::study::grid::{MismatchMode, Shard, StudySpec, parse_baseline, parse_tau_list};
+use ep_runtime::study::grid::{MismatchMode, Shard, StudySpec, parse_any_baseline, parse_tau_list};
 use ep_runtime::study::results::StudyResults;
 use ep_runtime::study::runner::{read_record, read_spec, run_study};
 use ep_runtime::study::statistics::Verdict;
@@ -56,11 +56,7 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
     }
     let taus = parse_tau_list(&args.tau)?;
     let (baseline, baseline_setting) = match args.baseline.as_deref() {
-        Some(b) if !b.trim().starts_with("tau=") && b.contains('=') => {
-            let (key, value) = b.split_once('=').unwrap_or_default();
-            (0, Some((key.trim().replace('_', "-"), value.trim().to_string())))
-        }
-        Some(b) => (parse_baseline(b, &taus)?, None),
+        Some(b) => parse_any_baseline(b, &taus)?,
         None => (0, None),
     };
     let spec = StudySpec {

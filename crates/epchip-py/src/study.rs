@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ep_runtime::study::axes::{SettingsGrid, VaryAxis};
-use ep_runtime::study::grid::{MismatchMode, PlannedRun, Shard, StudySpec, parse_baseline, parse_tau_list};
+use ep_runtime::study::grid::{
+    MismatchMode, PlannedRun, Shard, StudySpec, parse_any_baseline, parse_tau_list,
+};
 use ep_runtime::study::runner::{execute_run, read_record, write_or_check_spec};
 use ep_runtime::study::summary::{collect_study, write_study_outputs};
 use ep_runtime::{DatasetSplit, EpError, NetworkShape, TauSpec, Trainer};
@@ -354,11 +356,7 @@ pub fn study<'py>(
     // `tau=SPEC`, or KEY=VALUE of a `vary` setting (each condition compared with the one that
     // differs only in that setting), as `epchip study --baseline`.
     let (baseline, baseline_setting) = match baseline.as_deref() {
-        Some(b) if !b.trim().starts_with("tau=") && b.contains('=') => {
-            let (key, value) = b.split_once('=').unwrap_or_default();
-            (0, Some((key.trim().replace('_', "-"), value.trim().to_string())))
-        }
-        Some(b) => (parse_baseline(b, &taus).py()?, None),
+        Some(b) => parse_any_baseline(b, &taus).py()?,
         None => (0, None),
     };
     let mismatch_text = match &mismatch {
@@ -387,6 +385,9 @@ pub fn study<'py>(
         settings: SettingsGrid::new(vary_axes(vary.as_ref())?, settings.fixed_settings()).py()?,
         baseline_setting,
         heatmap_axes,
+        // Retention measurements (`epchip study --drift-times`) are not exposed in Python yet.
+        drift_times: Vec::new(),
+        finetune_epochs: 0,
     };
     spec.validate().py()?;
     let shard = match &shard {

@@ -51,6 +51,19 @@ pub fn parse_baseline(text: &str, taus: &[TauSpec]) -> Result<usize> {
     taus.iter().position(|t| *t == tau).ok_or_else(|| bad("not in --tau"))
 }
 
+/// Parses `--baseline`: `tau=SPEC` (a position in `taus`) or `KEY=VALUE` of a `--vary` setting
+/// (checked against the axes by [`StudySpec::validate`]). Returns the τ position (0 for a setting
+/// baseline) and the setting baseline, if any.
+pub fn parse_any_baseline(text: &str, taus: &[TauSpec]) -> Result<(usize, Option<(String, String)>)> {
+    let t = text.trim();
+    match t.split_once('=') {
+        Some((key, value)) if key.trim() != "tau" => {
+            Ok((0, Some((key.trim().replace('_', "-"), value.trim().to_string()))))
+        }
+        _ => Ok((parse_baseline(t, taus)?, None)),
+    }
+}
+
 /// What a `--mismatch` value does to the profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MismatchMode {
