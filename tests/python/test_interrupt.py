@@ -17,6 +17,15 @@ import epchip
 from conftest import task
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt():
+    """Python leaves SIGINT ignored when it starts with it ignored (a shell's background job, some CI
+    runners): install the default handler so these tests see what a user at a terminal sees."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def check_run_directory(path, epochs_at_least=0):
     """Every file whole and consistent, no temporary file left; returns the epochs recorded."""
     assert not [p.name for p in path.iterdir() if ".tmp-" in p.name]
@@ -64,6 +73,8 @@ def test_a_callback_may_raise_keyboard_interrupt(tmp_path):
 def test_ctrl_c_in_a_python_process_training_with_a_progress_bar(tmp_path):
     script = textwrap.dedent(
         f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal, also in a background job
         import epchip
         epchip.train(profile="loihi2", dataset="mnist10k:pool=2", layers=[196, 100, 10], epochs=100,
                      train_limit=2000, out={str(tmp_path)!r})
