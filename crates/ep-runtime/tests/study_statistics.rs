@@ -91,4 +91,6 @@ fn seeds_for_power_follow_the_normal_approximation() {
     assert_eq!(seeds_for_power(&diffs), Some(expected));
     assert_eq!(seeds_for_power(&[1.0, -1.0]), None);
     assert_eq!(seeds_for_power(&[0.5]), None);
+    // Differences that cancel up to rounding are no difference, not 10^19 seeds.
+    assert_eq!(seeds_for_power(&[0.01, -0.01, 0.01 + 1e-17, -0.01]), None);
 }

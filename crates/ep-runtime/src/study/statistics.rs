@@ -82,7 +82,8 @@ pub fn sign_flip_p_value(diffs: &[f64], seed: u64) -> f64 {
 }
 
 /// Seeds a paired test needs for 80 % power at α = 0.05 to detect the mean of `diffs`, from its
-/// observed standard deviation; `None` without a mean difference or with fewer than two values.
+/// observed standard deviation; `None` without a mean difference (or one lost in rounding: more than
+/// [`MAX_POWER_SEEDS`] seeds) or with fewer than two values.
 pub fn seeds_for_power(diffs: &[f64]) -> Option<usize> {
     let d: Vec<f64> = diffs.iter().copied().filter(|x| x.is_finite()).collect();
     if d.len() < 2 {
@@ -98,8 +99,13 @@ pub fn seeds_for_power(diffs: &[f64]) -> Option<usize> {
         return Some(2);
     }
     const Z: f64 = 1.959_964 + 0.841_621;
-    Some(((Z * sd / mean.abs()).powi(2)).ceil().max(2.0) as usize)
+    let seeds = ((Z * sd / mean.abs()).powi(2)).ceil().max(2.0);
+    (seeds.is_finite() && seeds <= MAX_POWER_SEEDS as f64).then_some(seeds as usize)
 }
+
+/// Above this many seeds a difference is treated as none (it is rounding noise in the mean: per-seed
+/// differences that cancel to 1e-17 asked for 1.8·10¹⁹ seeds).
+pub const MAX_POWER_SEEDS: usize = 1_000_000;
 
 /// Which direction of a metric is an improvement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
