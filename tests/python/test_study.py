@@ -31,6 +31,23 @@ def test_study_matches_the_cli_and_returns_its_tables(cli, tmp_path):
     assert len(again.summary) == 4
 
 
+def test_on_chip_against_off_chip_with_drift_matches_the_cli(cli, tmp_path):
+    """The deployment study (training axis, a setting baseline, drift times and fine-tuning) is the CLI's."""
+    run_cli(cli, "study", "--profile", "analog-rram", "--dataset", "synthetic", "--layers", "16,8,4", "--tau",
+            "constant", "--seeds", "2", "--epochs", "2", "--jobs", "2", "--vary", "training=on-chip,off-chip",
+            "--baseline", "training=on-chip", "--drift-times", "0,1y", "--finetune-epochs", "1", "--quiet",
+            "--out", str(tmp_path / "cli"))
+    epchip.study(out=tmp_path / "py", profile="analog-rram", dataset="synthetic", layers=[16, 8, 4], tau="constant",
+                 seeds=2, epochs=2, jobs=2, vary={"training": ["on-chip", "off-chip"]}, baseline="training=on-chip",
+                 drift_times=["0", "1y"], finetune_epochs=1, quiet=True)
+    for name in ["retention.csv", "comparisons.csv", "summary.csv"]:
+        assert table(tmp_path / "py" / name) == table(tmp_path / "cli" / name), name
+    assert len(table(tmp_path / "py" / "retention.csv")) == 2 * 2
+    with pytest.raises(ValueError, match="drift_times"):
+        epchip.study(out=tmp_path / "bad", profile="ideal", dataset="synthetic", layers=[16, 8, 4], finetune_epochs=1,
+                     quiet=True)
+
+
 def test_a_study_on_numpy_arrays(tmp_path):
     x, y = task(300, 12, 3)
     data = dict(x_train=x[:200], y_train=y[:200], x_test=x[200:], y_test=y[200:])

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ep_runtime::deployment::drift_time::parse_drift_times;
 use ep_runtime::study::axes::{SettingsGrid, VaryAxis};
 use ep_runtime::study::grid::{
     MismatchMode, PlannedRun, Shard, StudySpec, parse_any_baseline, parse_tau_list,
@@ -263,19 +264,21 @@ impl Pool {
 /// a setting to its values, e.g. `{"lr": ["x0.5", "x2"], "beta": [0.1, 0.5]}` (or the CLI's
 /// `"KEY=V1,V2"` strings); the data and every training keyword are those of `train`. Returns the
 /// study's tables (`Study`). Ctrl-C raises `KeyboardInterrupt` at once; the runs under way finish
-/// in the background and a later call with the same arguments resumes the study.
+/// in the background and a later call with the same arguments resumes the study. `drift_times`
+/// (e.g. `"0,1d,1y"`) ages each run's final network on its chip and evaluates it (retention.csv),
+/// `finetune_epochs` fine-tunes from each time, as `epchip study --drift-times --finetune-epochs`.
 #[pyfunction]
 #[pyo3(signature = (
     *, out, profile = ProfileArg::Name("loihi2".into()), layers = None, dataset = None,
     x_train = None, y_train = None, x_test = None, y_test = None, tau = None, mismatch = None, mismatch_mode = None, seeds = 3, epochs = 10, jobs = None,
     shard = None, fidelity_every = 0, burn_in = 2, baseline = None, vary = None, heatmap_axes = None,
-    neuron = None, beta_sign = None, positive_beta = false, estimate = None, symmetric = false,
+    drift_times = None, finetune_epochs = 0, neuron = None, beta_sign = None, positive_beta = false, estimate = None, symmetric = false,
     t1 = None, t2 = None, beta = None, batch = None, lr = None, lr_schedule = None, dt = None,
     weight_headroom = None, train_limit = None, settle_tol = None, target_accuracy = 0.9,
     placement = "greedy", quiet = false
 ))]
 #[pyo3(
-    text_signature = "(*, out, profile='loihi2', layers=None, dataset=None, x_train=None, y_train=None, x_test=None, y_test=None, tau=None, mismatch=None, mismatch_mode=None, seeds=3, epochs=10, jobs=None, shard=None, fidelity_every=0, burn_in=2, baseline=None, vary=None, heatmap_axes=None, neuron=None, beta_sign=None, positive_beta=False, estimate=None, symmetric=False, t1=None, t2=None, beta=None, batch=None, lr=None, lr_schedule=None, dt=None, weight_headroom=None, train_limit=None, settle_tol=None, target_accuracy=0.9, placement='greedy', quiet=False)"
+    text_signature = "(*, out, profile='loihi2', layers=None, dataset=None, x_train=None, y_train=None, x_test=None, y_test=None, tau=None, mismatch=None, mismatch_mode=None, seeds=3, epochs=10, jobs=None, shard=None, fidelity_every=0, burn_in=2, baseline=None, vary=None, heatmap_axes=None, drift_times=None, finetune_epochs=0, neuron=None, beta_sign=None, positive_beta=False, estimate=None, symmetric=False, t1=None, t2=None, beta=None, batch=None, lr=None, lr_schedule=None, dt=None, weight_headroom=None, train_limit=None, settle_tol=None, target_accuracy=0.9, placement='greedy', quiet=False)"
 )]
 #[allow(clippy::too_many_arguments)] // one argument per keyword of the Python function (the CLI's flags)
 pub fn study<'py>(
@@ -300,6 +303,8 @@ pub fn study<'py>(
     baseline: Option<String>,
     vary: Option<Bound<'py, PyAny>>,
     heatmap_axes: Option<Bound<'py, PyAny>>,
+    drift_times: Option<Bound<'py, PyAny>>,
+    finetune_epochs: usize,
     neuron: Option<String>,
     beta_sign: Option<String>,
     positive_beta: bool,
@@ -359,6 +364,12 @@ pub fn study<'py>(
         Some(b) => parse_any_baseline(b, &taus).py()?,
         None => (0, None),
     };
+    if finetune_epochs > 0 && drift_times.is_none() {
+        return Err(value_error("finetune_epochs needs drift_times (the times to fine-tune from)"));
+    }
+    if finetune_epochs > 1000 {
+        return Err(value_error(format!("invalid finetune_epochs={finetune_epochs}: use 0..=1000")));
+    }
     let mismatch_text = match &mismatch {
         Some(m) => comma_list(m)?,
         None => "0".to_string(),
@@ -385,9 +396,11 @@ pub fn study<'py>(
         settings: SettingsGrid::new(vary_axes(vary.as_ref())?, settings.fixed_settings()).py()?,
         baseline_setting,
         heatmap_axes,
-        // Retention measurements (`epchip study --drift-times`) are not exposed in Python yet.
-        drift_times: Vec::new(),
-        finetune_epochs: 0,
+        drift_times: match &drift_times {
+            Some(t) => parse_drift_times(&comma_list(t)?).py()?,
+            None => Vec::new(),
+        },
+        finetune_epochs,
     };
     spec.validate().py()?;
     let shard = match &shard {

@@ -203,6 +203,8 @@ def study(
     baseline: str | None = None,
     vary: Mapping[str, Sequence[object] | str] | Sequence[str] | str | None = None,
     heatmap_axes: Sequence[str] | str | None = None,
+    drift_times: Sequence[str] | str | None = None,
+    finetune_epochs: int = 0,
     neuron: Literal["sigmoid", "clip"] | None = None,
     beta_sign: Literal["random", "positive"] | None = None,
     positive_beta: bool = False,
