@@ -819,3 +819,32 @@ fn deploy_programs_a_run_onto_another_chip_and_measures_drift() {
         .failure(&["none"]);
     run(&["deploy", "--run", &run_str, "--profile", "loihi9", "--out", &out]).failure(&["loihi9"]);
 }
+
+/// `epchip import` warns, naming the layer and neurons, when a graph's time constants are too long
+/// for the chip's decay to represent (here 100,000 steps against loihi2's 12-bit decay), and stays
+/// silent when they fit.
+#[test]
+fn import_warns_about_time_constants_the_chip_cannot_represent() {
+    use epchip::ep_runtime::interchange::nir_export::{NirNeurons, write_nir};
+    use epchip::ep_runtime::{NetworkParameters, NeuronModel};
+    let dir = tempdir();
+    let params = |slow: f32| NetworkParameters {
+        layers: vec![16, 32, 4],
+        forward: vec![ndarray::Array2::from_elem((16, 32), 0.05), ndarray::Array2::from_elem((32, 4), 0.05)],
+        feedback: vec![None, Some(ndarray::Array2::from_elem((4, 32), 0.05))],
+        bias: vec![vec![0.0; 32], vec![0.0; 4]],
+        dt: vec![(0..32).map(|i| if i < 3 { slow } else { 0.5 }).collect(), vec![0.5; 4]],
+        t1: 30,
+        neuron: NeuronModel::Sigmoid,
+    };
+    for (name, slow, warns) in [("slow.nir", 1e-5f32, true), ("fine.nir", 0.25, false)] {
+        let path = dir.path().join(name);
+        write_nir(&params(slow), &path, NirNeurons::Rate, 1e-3).expect("write the graph");
+        let done =
+            run(&["import", &path_str(&path), "--profile", "loihi2", "--dataset", "synthetic"]).success();
+        assert_eq!(done.stderr.contains("warning"), warns, "{name}: {}", done.stderr);
+        if warns {
+            assert!(done.stderr.contains("layer `h1`: 3 neurons (0, 1, 2)"), "{}", done.stderr);
+        }
+    }
+}
