@@ -91,8 +91,10 @@ pub(super) fn try_robustness_svg(results: &StudyResults) -> std::result::Result<
     let panel_w = y_label_w + cell_w * xs.len() as i32 + 24;
     let panel_h = 44 + cell_h * ys.len() as i32 + 44;
     let (left, top) = (70, 60);
-    let width = left + panel_w * taus.len() as i32 + 110;
-    let height = top + panel_h * levels.len() as i32 + 20;
+    let bar_h = 160;
+    // Wide enough for the title, tall enough for the colour scale, whatever the number of panels.
+    let width = (left + panel_w * taus.len() as i32 + 110).max(560);
+    let height = (top + panel_h * levels.len() as i32 + 20).max(top + bar_h + 30);
     let size = (u32::try_from(width).unwrap_or(800), u32::try_from(height).unwrap_or(600));
     let color_of = |share: f64| colormap(&SHARE, share);
     render_svg(size, |root| {
@@ -163,7 +165,6 @@ pub(super) fn try_robustness_svg(results: &StudyResults) -> std::result::Result<
         }
         // Color scale: 0 to 100 % trained.
         let bar_x = width - 80;
-        let bar_h = 160;
         for s in 0..50 {
             let t0 = f64::from(s) / 50.0;
             let y_top = top + bar_h - ((f64::from(s + 1) / 50.0) * f64::from(bar_h)).round() as i32;
