@@ -32,24 +32,49 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 impl crate::cli::TrainingFlags {
     /// The settings these flags fix (a study's `neuron` axis keeps them instead of the model's
     /// defaults, and a study may not also vary them).
-    pub fn fixed_settings(&self) -> Vec<ep_runtime::study::axes::Setting> {
-        use ep_runtime::study::axes::Setting;
-        [
-            (Setting::Neuron, self.neuron.is_some()),
-            (Setting::PositiveBeta, self.positive_beta || self.beta_sign.is_some()),
-            (Setting::Symmetric, self.symmetric || self.estimate.is_some()),
-            (Setting::T1, self.t1.is_some()),
-            (Setting::T2, self.t2.is_some()),
-            (Setting::Beta, self.beta.is_some()),
-            (Setting::Batch, self.batch.is_some()),
-            (Setting::Lr, self.lr.is_some()),
-            (Setting::LrSchedule, self.lr_schedule.is_some()),
-            (Setting::Dt, self.dt.is_some()),
-            (Setting::WeightHeadroom, self.weight_headroom.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(s, given)| given.then_some(s))
-        .collect()
+    pub fn fixed_settings(&self) -> anyhow::Result<Vec<ep_runtime::study::axes::Setting>> {
+        Ok(self.given()?.fixed_settings())
+    }
+
+    /// The flags parsed, contradictions refused; what they leave out takes the model's defaults
+    /// ([`ep_runtime::GivenSettings`], shared with the Python package). `--placement` belongs to the
+    /// target flags: the caller sets it.
+    pub fn given(&self) -> anyhow::Result<ep_runtime::GivenSettings> {
+        use ep_runtime::BetaSign;
+        let beta_sign = match (self.positive_beta, self.beta_sign.as_deref()) {
+            (true, None | Some("positive")) | (false, Some("positive")) => Some(BetaSign::Positive),
+            (false, Some("random")) => Some(BetaSign::Random),
+            (false, None) => None,
+            (true, Some(other)) => {
+                anyhow::bail!("--positive-beta contradicts --beta-sign {other}: give one of them")
+            }
+            (false, Some(other)) => anyhow::bail!("invalid --beta-sign {other}: use random or positive"),
+        };
+        let symmetric = match (self.symmetric, self.estimate.as_deref()) {
+            (true, None | Some("symmetric")) | (false, Some("symmetric")) => Some(true),
+            (false, Some("one-sided")) => Some(false),
+            (false, None) => None,
+            (true, Some(other)) => {
+                anyhow::bail!("--symmetric contradicts --estimate {other}: give one of them")
+            }
+            (false, Some(other)) => anyhow::bail!("invalid --estimate {other}: use one-sided or symmetric"),
+        };
+        Ok(ep_runtime::GivenSettings {
+            neuron: self.neuron.as_deref().map(str::parse).transpose()?,
+            beta_sign,
+            symmetric,
+            t1: self.t1,
+            t2: self.t2,
+            beta: self.beta,
+            batch: self.batch,
+            lr: self.lr.as_deref().map(ep_runtime::TrainConfig::parse_lr).transpose()?,
+            lr_schedule: self.lr_schedule.as_deref().map(ep_runtime::LrSchedule::parse).transpose()?,
+            dt: self.dt,
+            weight_headroom: self.weight_headroom,
+            settle_tol: self.settle_tol,
+            target_accuracy: self.target_accuracy,
+            placement: ep_runtime::PlacementStrategy::default(),
+        })
     }
 
     /// The training configuration these flags describe, for a run of `shape` with the given τ
@@ -64,56 +89,6 @@ impl crate::cli::TrainingFlags {
         seed: u64,
         threads: usize,
     ) -> anyhow::Result<ep_runtime::TrainConfig> {
-        let neuron = match &self.neuron {
-            Some(name) => name.parse()?,
-            None => ep_runtime::TrainConfig::default_model(profile),
-        };
-        let defaults = ep_runtime::TrainConfig::for_profile(neuron, shape, profile);
-        let beta_sign = match (self.positive_beta, self.beta_sign.as_deref()) {
-            (true, None | Some("positive")) | (false, Some("positive")) => ep_runtime::BetaSign::Positive,
-            (false, Some("random")) => ep_runtime::BetaSign::Random,
-            (false, None) => defaults.beta_sign,
-            (true, Some(other)) => {
-                anyhow::bail!("--positive-beta contradicts --beta-sign {other}: give one of them")
-            }
-            (false, Some(other)) => anyhow::bail!("invalid --beta-sign {other}: use random or positive"),
-        };
-        let symmetric = match (self.symmetric, self.estimate.as_deref()) {
-            (true, None | Some("symmetric")) | (false, Some("symmetric")) => true,
-            (false, Some("one-sided")) => false,
-            (false, None) => defaults.symmetric,
-            (true, Some(other)) => {
-                anyhow::bail!("--symmetric contradicts --estimate {other}: give one of them")
-            }
-            (false, Some(other)) => anyhow::bail!("invalid --estimate {other}: use one-sided or symmetric"),
-        };
-        Ok(ep_runtime::TrainConfig {
-            neuron,
-            t1: self.t1.unwrap_or(defaults.t1),
-            t2: self.t2.unwrap_or(defaults.t2),
-            beta: self.beta.unwrap_or(defaults.beta),
-            beta_sign,
-            symmetric,
-            batch: self.batch.unwrap_or(defaults.batch),
-            lr: match &self.lr {
-                Some(text) => ep_runtime::TrainConfig::parse_lr(text)?,
-                None => defaults.lr,
-            },
-            lr_schedule: match &self.lr_schedule {
-                Some(text) => ep_runtime::LrSchedule::parse(text)?,
-                None => defaults.lr_schedule,
-            },
-            base_dt: self.dt.unwrap_or(defaults.base_dt),
-            tau,
-            weight_headroom: self.weight_headroom.unwrap_or(defaults.weight_headroom),
-            epochs,
-            seed,
-            threads,
-            eval_batch: 500,
-            settle_tol: self.settle_tol,
-            target_accuracy: self.target_accuracy,
-            // --placement belongs to the target flags; the caller sets it.
-            placement: ep_runtime::PlacementStrategy::default(),
-        })
+        Ok(self.given()?.config(profile, shape, tau, epochs, seed, threads)?)
     }
 }

@@ -74,7 +74,7 @@ fn spec_from(args: &StudyRunArgs) -> anyhow::Result<StudySpec> {
         baseline,
         settings: SettingsGrid::new(
             args.vary.iter().map(|v| VaryAxis::parse(v)).collect::<Result<_, _>>()?,
-            args.training.fixed_settings(),
+            args.training.fixed_settings()?,
         )?,
         baseline_setting,
         drift_times: match &args.drift_times {

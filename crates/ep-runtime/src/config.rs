@@ -224,6 +224,81 @@ impl TrainConfig {
     }
 }
 
+/// Training settings as a user gives them (the CLI's flags, Python's keywords), already parsed:
+/// each `None` takes the neuron model's default for the network and chip
+/// ([`TrainConfig::for_profile`]). Both front ends resolve them here, so the same settings give the
+/// same run whichever one was used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenSettings {
+    /// Neuron model (default: [`TrainConfig::default_model`] for the profile).
+    pub neuron: Option<NeuronModel>,
+    /// Sign of β.
+    pub beta_sign: Option<BetaSign>,
+    /// Symmetric estimate.
+    pub symmetric: Option<bool>,
+    /// Free-phase steps.
+    pub t1: Option<usize>,
+    /// Nudged-phase steps.
+    pub t2: Option<usize>,
+    /// Nudge strength.
+    pub beta: Option<f32>,
+    /// Examples per mini-batch.
+    pub batch: Option<usize>,
+    /// Learning rates.
+    pub lr: Option<Vec<f32>>,
+    /// Learning-rate schedule.
+    pub lr_schedule: Option<LrSchedule>,
+    /// Base time step.
+    pub dt: Option<f32>,
+    /// Weight range over the largest initial weight.
+    pub weight_headroom: Option<f32>,
+    /// Settling tolerance of the phases (none: fixed T1/T2).
+    pub settle_tol: Option<f32>,
+    /// Test accuracy whose first epoch the summary reports.
+    pub target_accuracy: f64,
+    /// Placement of population blocks on cores.
+    pub placement: PlacementStrategy,
+}
+
+impl GivenSettings {
+    /// The configuration of a run of `shape` on `profile` with these settings, validated.
+    pub fn config(
+        &self,
+        profile: &chip_model::HardwareProfile,
+        shape: &NetworkShape,
+        tau: TauSpec,
+        epochs: usize,
+        seed: u64,
+        threads: usize,
+    ) -> Result<TrainConfig> {
+        let neuron = self.neuron.unwrap_or_else(|| TrainConfig::default_model(profile));
+        let defaults = TrainConfig::for_profile(neuron, shape, profile);
+        let config = TrainConfig {
+            neuron,
+            t1: self.t1.unwrap_or(defaults.t1),
+            t2: self.t2.unwrap_or(defaults.t2),
+            beta: self.beta.unwrap_or(defaults.beta),
+            beta_sign: self.beta_sign.unwrap_or(defaults.beta_sign),
+            symmetric: self.symmetric.unwrap_or(defaults.symmetric),
+            batch: self.batch.unwrap_or(defaults.batch),
+            lr: self.lr.clone().unwrap_or(defaults.lr),
+            lr_schedule: self.lr_schedule.unwrap_or(defaults.lr_schedule),
+            base_dt: self.dt.unwrap_or(defaults.base_dt),
+            tau,
+            weight_headroom: self.weight_headroom.unwrap_or(defaults.weight_headroom),
+            epochs,
+            seed,
+            threads,
+            eval_batch: defaults.eval_batch,
+            settle_tol: self.settle_tol,
+            target_accuracy: self.target_accuracy,
+            placement: self.placement,
+        };
+        config.validate(shape)?;
+        Ok(config)
+    }
+}
+
 fn one_thread() -> usize {
     1
 }

@@ -29,7 +29,7 @@ pub mod on_chip;
 pub mod study;
 pub mod training;
 
-pub use config::{BetaSign, LrSchedule, TrainConfig};
+pub use config::{BetaSign, GivenSettings, LrSchedule, TrainConfig};
 pub use data::dataset::{Dataset, DatasetSplit};
 pub use data::loading::load_dataset;
 pub use error::{EpError, Result};

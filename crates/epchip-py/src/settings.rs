@@ -1,11 +1,13 @@
-//! The training settings of `epchip.train` and `epchip.study`, turned into a [`TrainConfig`]
-//! exactly as the CLI's `TrainingFlags::config` does (src/commands/mod.rs): a setting not given
-//! takes the neuron model's default for that network and chip ([`TrainConfig::for_profile`]), so a
-//! call from Python and the same command line train the same run. Messages name the keywords.
+//! The training settings of `epchip.train` and `epchip.study`: the keywords parsed into
+//! [`GivenSettings`], which the CLI's flags become too, and resolved there (a setting not given takes
+//! the neuron model's default for that network and chip), so a call from Python and the same command
+//! line train the same run. Messages name the keywords.
 
 use chip_model::HardwareProfile;
 use ep_runtime::study::axes::Setting;
-use ep_runtime::{BetaSign, LrSchedule, NetworkShape, PlacementStrategy, TauSpec, TrainConfig};
+use ep_runtime::{
+    BetaSign, GivenSettings, LrSchedule, NetworkShape, PlacementStrategy, TauSpec, TrainConfig,
+};
 use pyo3::prelude::*;
 
 use crate::errors::{PyResultExt, value_error};
@@ -63,23 +65,67 @@ pub struct TrainingSettings {
 
 impl TrainingSettings {
     /// The settings given, which a study may not also vary (the CLI's `fixed_settings`).
-    pub fn fixed_settings(&self) -> Vec<Setting> {
-        [
-            (Setting::Neuron, self.neuron.is_some()),
-            (Setting::PositiveBeta, self.positive_beta || self.beta_sign.is_some()),
-            (Setting::Symmetric, self.symmetric || self.estimate.is_some()),
-            (Setting::T1, self.t1.is_some()),
-            (Setting::T2, self.t2.is_some()),
-            (Setting::Beta, self.beta.is_some()),
-            (Setting::Batch, self.batch.is_some()),
-            (Setting::Lr, self.lr.is_some()),
-            (Setting::LrSchedule, self.lr_schedule.is_some()),
-            (Setting::Dt, self.dt.is_some()),
-            (Setting::WeightHeadroom, self.weight_headroom.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(s, given)| given.then_some(s))
-        .collect()
+    pub fn fixed_settings(&self) -> PyResult<Vec<Setting>> {
+        Ok(self.given()?.fixed_settings())
+    }
+
+    /// The keywords parsed, contradictions refused by keyword name; what they leave out takes the
+    /// model's defaults in [`GivenSettings::config`], the resolver the CLI uses too.
+    pub fn given(&self) -> PyResult<GivenSettings> {
+        let beta_sign = match (self.positive_beta, self.beta_sign.as_deref()) {
+            (true, None | Some("positive")) | (false, Some("positive")) => Some(BetaSign::Positive),
+            (false, Some("random")) => Some(BetaSign::Random),
+            (false, None) => None,
+            (true, Some(other)) => {
+                return Err(value_error(format!(
+                    "positive_beta=True contradicts beta_sign='{other}': give one of them"
+                )));
+            }
+            (false, Some(other)) => {
+                return Err(value_error(format!("invalid beta_sign='{other}': use random or positive")));
+            }
+        };
+        let symmetric = match (self.symmetric, self.estimate.as_deref()) {
+            (true, None | Some("symmetric")) | (false, Some("symmetric")) => Some(true),
+            (false, Some("one-sided")) => Some(false),
+            (false, None) => None,
+            (true, Some(other)) => {
+                return Err(value_error(format!(
+                    "symmetric=True contradicts estimate='{other}': give one of them"
+                )));
+            }
+            (false, Some(other)) => {
+                return Err(value_error(format!("invalid estimate='{other}': use one-sided or symmetric")));
+            }
+        };
+        let lr = match &self.lr {
+            Some(LrArg::One(x)) => Some(vec![*x]),
+            Some(LrArg::PerProjection(v)) => Some(v.clone()),
+            Some(LrArg::Text(text)) => Some(TrainConfig::parse_lr(text).py()?),
+            None => None,
+        };
+        Ok(GivenSettings {
+            neuron: match &self.neuron {
+                Some(name) => Some(name.parse::<ep_runtime::NeuronModel>().py()?),
+                None => None,
+            },
+            beta_sign,
+            symmetric,
+            t1: self.t1,
+            t2: self.t2,
+            beta: self.beta,
+            batch: self.batch,
+            lr,
+            lr_schedule: match &self.lr_schedule {
+                Some(text) => Some(LrSchedule::parse(text).py()?),
+                None => None,
+            },
+            dt: self.dt,
+            weight_headroom: self.weight_headroom,
+            settle_tol: self.settle_tol,
+            target_accuracy: self.target_accuracy,
+            placement: self.placement()?,
+        })
     }
 
     /// The training configuration of a run of `shape` on `profile` (validated against `shape`).
@@ -92,68 +138,7 @@ impl TrainingSettings {
         seed: u64,
         threads: usize,
     ) -> PyResult<TrainConfig> {
-        let neuron = match &self.neuron {
-            Some(name) => name.parse::<ep_runtime::NeuronModel>().py()?,
-            None => TrainConfig::default_model(profile),
-        };
-        let defaults = TrainConfig::for_profile(neuron, shape, profile);
-        let beta_sign = match (self.positive_beta, self.beta_sign.as_deref()) {
-            (true, None | Some("positive")) | (false, Some("positive")) => BetaSign::Positive,
-            (false, Some("random")) => BetaSign::Random,
-            (false, None) => defaults.beta_sign,
-            (true, Some(other)) => {
-                return Err(value_error(format!(
-                    "positive_beta=True contradicts beta_sign='{other}': give one of them"
-                )));
-            }
-            (false, Some(other)) => {
-                return Err(value_error(format!("invalid beta_sign='{other}': use random or positive")));
-            }
-        };
-        let symmetric = match (self.symmetric, self.estimate.as_deref()) {
-            (true, None | Some("symmetric")) | (false, Some("symmetric")) => true,
-            (false, Some("one-sided")) => false,
-            (false, None) => defaults.symmetric,
-            (true, Some(other)) => {
-                return Err(value_error(format!(
-                    "symmetric=True contradicts estimate='{other}': give one of them"
-                )));
-            }
-            (false, Some(other)) => {
-                return Err(value_error(format!("invalid estimate='{other}': use one-sided or symmetric")));
-            }
-        };
-        let lr = match &self.lr {
-            Some(LrArg::One(x)) => vec![*x],
-            Some(LrArg::PerProjection(v)) => v.clone(),
-            Some(LrArg::Text(text)) => TrainConfig::parse_lr(text).py()?,
-            None => defaults.lr,
-        };
-        let config = TrainConfig {
-            neuron,
-            t1: self.t1.unwrap_or(defaults.t1),
-            t2: self.t2.unwrap_or(defaults.t2),
-            beta: self.beta.unwrap_or(defaults.beta),
-            beta_sign,
-            symmetric,
-            batch: self.batch.unwrap_or(defaults.batch),
-            lr,
-            lr_schedule: match &self.lr_schedule {
-                Some(text) => LrSchedule::parse(text).py()?,
-                None => defaults.lr_schedule,
-            },
-            base_dt: self.dt.unwrap_or(defaults.base_dt),
-            tau,
-            weight_headroom: self.weight_headroom.unwrap_or(defaults.weight_headroom),
-            epochs,
-            seed,
-            threads,
-            eval_batch: 500,
-            settle_tol: self.settle_tol,
-            target_accuracy: self.target_accuracy,
-            placement: self.placement()?,
-        };
-        config.validate(shape).py()?;
+        let config = self.given()?.config(profile, shape, tau, epochs, seed, threads).py()?;
         if self.train_limit == Some(0) {
             return Err(value_error("invalid train_limit=0: use a positive number of examples"));
         }

@@ -393,7 +393,7 @@ pub fn study<'py>(
         fidelity_every,
         burn_in,
         baseline,
-        settings: SettingsGrid::new(vary_axes(vary.as_ref())?, settings.fixed_settings()).py()?,
+        settings: SettingsGrid::new(vary_axes(vary.as_ref())?, settings.fixed_settings()?).py()?,
         baseline_setting,
         heatmap_axes,
         drift_times: match &drift_times {

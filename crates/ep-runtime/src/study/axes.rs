@@ -167,6 +167,29 @@ fn parse_training(value: &str) -> Option<bool> {
     }
 }
 
+impl crate::config::GivenSettings {
+    /// The settings these fix: a study may not also vary them, and its `neuron` axis keeps them
+    /// instead of the model's defaults.
+    pub fn fixed_settings(&self) -> Vec<Setting> {
+        [
+            (Setting::Neuron, self.neuron.is_some()),
+            (Setting::PositiveBeta, self.beta_sign.is_some()),
+            (Setting::Symmetric, self.symmetric.is_some()),
+            (Setting::T1, self.t1.is_some()),
+            (Setting::T2, self.t2.is_some()),
+            (Setting::Beta, self.beta.is_some()),
+            (Setting::Batch, self.batch.is_some()),
+            (Setting::Lr, self.lr.is_some()),
+            (Setting::LrSchedule, self.lr_schedule.is_some()),
+            (Setting::Dt, self.dt.is_some()),
+            (Setting::WeightHeadroom, self.weight_headroom.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(s, given)| given.then_some(s))
+        .collect()
+    }
+}
+
 /// One `--vary` axis: a setting and the values it takes, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VaryAxis {
