@@ -142,11 +142,6 @@ pub fn run_study(
     Ok(StudyProgress { skipped, ran: pending.len(), planned: total })
 }
 
-/// The training configuration of a run (its τ, seed and point applied).
-fn net_config(spec: &StudySpec, run: &PlannedRun) -> Result<crate::config::TrainConfig> {
-    Ok(spec.run_setup(run)?.1)
-}
-
 /// Trains one run to the end (or to divergence) and writes its directory; `record.json` last. A point
 /// with `training=off-chip` trains on the float twin and is evaluated on the chip after each epoch.
 pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &DatasetSplit) -> Result<()> {
@@ -154,7 +149,7 @@ pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &Datase
     let shape = NetworkShape::new(spec.layers.clone())?;
     let (_, _, point) = spec.condition_position(run.condition);
     let dir = RunDirectory::create(&run_dir(out, run))?;
-    let seed = config.seed;
+    let source = config.clone();
     let (history, divergence, samples, network) = if spec.settings.off_chip(point) {
         let off = train_off_chip(&profile, &shape, &config, data)?;
         dir.write_metrics(&off.history)?;
@@ -182,8 +177,7 @@ pub fn execute_run(spec: &StudySpec, out: &Path, run: &PlannedRun, data: &Datase
     let retention = match network {
         Some(net) if !spec.drift_times.is_empty() => {
             let params = NetworkParameters::from_network(&net, spec.config.t1)?;
-            let source = net_config(spec, run)?;
-            let mut target = DeployTarget::new(profile.clone(), seed, &params, &source)?;
+            let mut target = DeployTarget::new(profile.clone(), source.seed, &params, &source)?;
             target.times = spec.drift_times.clone();
             target.finetune_epochs = spec.finetune_epochs;
             measure(&net, &target, data, &mut |_| {})?
