@@ -1,7 +1,9 @@
-//! Deterministic parallel matrix products: the output is cut into column blocks, one per thread.
+//! Deterministic parallel work on a persistent worker pool (rayon's): matrix products cut into column
+//! blocks, and any work cut into a fixed number of parts ([`for_each_part`]).
 //!
-//! Each output element is computed by the same single-threaded kernel with the same summation order
-//! whatever the number of threads, so results are bit-identical for any thread count.
+//! Work is always cut by the number of threads asked for, never by what the pool happens to have
+//! free, and each part is computed by the same single-threaded code with the same summation order
+//! whatever the number of parts, so results are bit-identical for any thread count.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,6 +14,20 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// Products [`column_gemm`] has shared among several threads in this process.
 static SPLIT_PRODUCTS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs whose batch was cut into row shards in this process.
+static SHARDED_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// How many runs of steps have shared their batch's examples among threads since the process
+/// started (a diagnostic, like [`split_products`]).
+pub fn sharded_runs() -> u64 {
+    SHARDED_RUNS.load(Ordering::Relaxed)
+}
+
+/// Counts one run whose batch was cut into row shards.
+pub(crate) fn count_sharded_run() {
+    SHARDED_RUNS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// How many products [`column_gemm`] has shared among several threads since the process started
 /// (a diagnostic: tests of thread-count independence check with it that the parallel path ran).
@@ -47,13 +63,59 @@ pub fn column_gemm(
         rest = tail;
         start += width;
     }
-    std::thread::scope(|scope| {
-        for (start, width, mut part) in parts {
-            let a = a.view();
-            let b = b.slice(s![.., start..start + width]);
-            scope.spawn(move || general_mat_mul(alpha, &a, &b, beta, &mut part));
-        }
+    for_each_part(&mut parts, |_, (start, width, part)| {
+        let b = b.slice(s![.., *start..*start + *width]);
+        general_mat_mul(alpha, &a, &b, beta, part);
     });
+}
+
+/// Runs `work(index, part)` for every part in parallel: the calling thread takes the first part and
+/// the worker pool the others (one task each); returns when all are done.
+pub fn for_each_part<T: Send>(parts: &mut [T], work: impl Fn(usize, &mut T) + Sync) {
+    let Some((first, rest)) = parts.split_first_mut() else { return };
+    let work = &work;
+    rayon::in_place_scope(|scope| {
+        for (i, part) in rest.iter_mut().enumerate() {
+            scope.spawn(move |_| work(i + 1, part));
+        }
+        work(0, first);
+    });
+}
+
+/// Arrays with fewer elements than this are updated on the calling thread.
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+
+/// Calls `work(rows, block)` for contiguous blocks of `array`'s rows (`rows`: the block's rows in
+/// the whole array), one block per thread; arrays of fewer than [`PARALLEL_MIN_ELEMENTS`] elements
+/// are one block. The caller's results must not depend on the blocks (each row on its own).
+pub fn for_each_row_block<A: Send>(
+    threads: usize,
+    array: ArrayViewMut2<A>,
+    work: impl Fn(std::ops::Range<usize>, ArrayViewMut2<A>) + Sync,
+) {
+    let parts = if array.len() < PARALLEL_MIN_ELEMENTS { 1 } else { threads };
+    let mut blocks = Vec::with_capacity(parts);
+    let mut rest = array;
+    for range in row_ranges(rest.nrows(), parts) {
+        let (head, tail) = rest.split_at(Axis(0), range.len());
+        blocks.push((range, head));
+        rest = tail;
+    }
+    for_each_part(&mut blocks, |_, (range, block)| work(range.clone(), block.view_mut()));
+}
+
+/// `rows` rows cut into `parts` contiguous ranges of nearly equal length (the first ones one longer).
+pub fn row_ranges(rows: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    let parts = parts.clamp(1, rows.max(1));
+    let mut start = 0;
+    (0..parts)
+        .map(|p| {
+            let len = (rows - start) / (parts - p);
+            let range = start..start + len;
+            start += len;
+            range
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -72,5 +134,42 @@ mod tests {
         assert_eq!(one, three);
         let expected = 1.0 + 0.5 * (0..300).map(|k| a[[4, k]] * b[[k, 9]]).sum::<f32>();
         assert!((one[[4, 9]] - expected).abs() < 1e-4);
+    }
+
+    #[test]
+    fn row_ranges_cover_every_row_once_in_order() {
+        for (rows, parts) in [(50, 2), (7, 3), (1, 4), (0, 2), (200, 7)] {
+            let r = row_ranges(rows, parts);
+            assert_eq!(r.len(), parts.clamp(1, rows.max(1)));
+            assert_eq!(r.first().map(|x| x.start), Some(0));
+            assert_eq!(r.last().map(|x| x.end), Some(rows));
+            assert!(r.windows(2).all(|w| w[0].end == w[1].start));
+            let lens: Vec<usize> = r.iter().map(|x| x.len()).collect();
+            assert!(lens.iter().max().unwrap_or(&0) - lens.iter().min().unwrap_or(&0) <= 1);
+        }
+    }
+
+    #[test]
+    fn row_blocks_see_their_own_rows() {
+        let mut a = Array2::<u32>::zeros((300, 200));
+        for threads in [1, 2, 3] {
+            for_each_row_block(threads, a.view_mut(), |rows, mut block| {
+                assert_eq!(rows.len(), block.nrows());
+                for (k, mut row) in block.rows_mut().into_iter().enumerate() {
+                    row.fill((rows.start + k) as u32);
+                }
+            });
+            assert!(a.rows().into_iter().enumerate().all(|(j, r)| r.iter().all(|&x| x == j as u32)));
+        }
+    }
+
+    #[test]
+    fn every_part_runs_once_with_its_index() {
+        let mut parts: Vec<(usize, u32)> = (0..5).map(|i| (i, 0)).collect();
+        for_each_part(&mut parts, |i, p| {
+            assert_eq!(i, p.0);
+            p.1 += 1;
+        });
+        assert!(parts.iter().all(|p| p.1 == 1));
     }
 }

@@ -169,6 +169,63 @@ pub(crate) struct Population {
 }
 
 impl Population {
+    /// A copy of the population that holds only examples `rows` of the batch: the neuron parameters
+    /// and those rows of the states, activity and constant drives, with scratch arrays of the
+    /// shard's size (traces and CUBA LIF state are left out: shards run steps, not learning).
+    pub fn rows_copy(&self, rows: std::ops::Range<usize>) -> Population {
+        use ndarray::s;
+        let n = self.size;
+        let part = |a: &Array2<f32>| a.slice(s![rows.clone(), ..]).to_owned();
+        let static_i32 = if self.static_i32.is_empty() {
+            Vec::new()
+        } else {
+            self.static_i32[rows.start * n..rows.end * n].to_vec()
+        };
+        let mut copy = Population {
+            name: self.name.clone(),
+            size: n,
+            is_input: self.is_input,
+            program: self.program,
+            placement: self.placement.clone(),
+            dt_designed: Vec::new(),
+            dt: self.dt.clone(),
+            decay: self.decay.clone(),
+            bias: self.bias.clone(),
+            neuron_gain: self.neuron_gain.clone(),
+            neuron_offset: self.neuron_offset.clone(),
+            bias_mant: self.bias_mant.clone(),
+            out_bits: self.out_bits,
+            state_f: part(&self.state_f),
+            state_i: self.state_i.slice(s![rows.clone(), ..]).to_owned(),
+            activity: part(&self.activity),
+            static_f: part(&self.static_f),
+            static_i: self.static_i.slice(s![rows.clone(), ..]).to_owned(),
+            drive_f: Array2::zeros((rows.len(), n)),
+            static_i32,
+            fused_shift: None,
+            drive_i: Array2::zeros((rows.len(), n)),
+            product: Array2::zeros((rows.len(), n)),
+            traces: Default::default(),
+            version: self.version,
+            nonzero_prefix: Vec::new(),
+            nonzero_counts: Vec::new(),
+            bias_updates: self.bias_updates,
+            lif_template: None,
+            lif: Vec::new(),
+        };
+        copy.recount_nonzero();
+        copy
+    }
+
+    /// Writes the states and activity of a copy made by [`Population::rows_copy`] back into
+    /// examples `rows`.
+    pub fn write_rows(&mut self, rows: std::ops::Range<usize>, part: &Population) {
+        use ndarray::s;
+        self.state_f.slice_mut(s![rows.clone(), ..]).assign(&part.state_f);
+        self.state_i.slice_mut(s![rows.clone(), ..]).assign(&part.state_i);
+        self.activity.slice_mut(s![rows, ..]).assign(&part.activity);
+    }
+
     /// Recounts the nonzero activity entries of every neuron (summed over the batch).
     pub fn recount_nonzero(&mut self) {
         // Per-neuron counts in u32 lanes (at most the batch size each), then the running sum.

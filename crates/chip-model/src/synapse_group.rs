@@ -88,15 +88,20 @@ impl SynapseGroup {
 
     /// Re-applies stuck devices and recomputes the effective weights (stored weights × gains).
     pub fn refresh_effective(&mut self) {
-        let all: Vec<usize> = (0..self.weights.nrows()).collect();
-        self.refresh_effective_rows(&all);
+        self.refresh_effective_threads(1);
     }
 
-    /// [`SynapseGroup::refresh_effective`] after a change confined to presynaptic `rows`: stuck
-    /// devices are re-applied everywhere, effective weights recomputed in place for those rows (and
-    /// the stuck devices), so an update costs work in proportion to the rows it changed and no
-    /// allocation.
-    pub fn refresh_effective_rows(&mut self, rows: &[usize]) {
+    /// [`SynapseGroup::refresh_effective`] with the rows shared among `threads` threads.
+    pub fn refresh_effective_threads(&mut self, threads: usize) {
+        let all: Vec<usize> = (0..self.weights.nrows()).collect();
+        self.refresh_effective_rows(&all, threads);
+    }
+
+    /// [`SynapseGroup::refresh_effective`] after a change confined to presynaptic `rows` (listed in
+    /// increasing order): stuck devices are re-applied everywhere, effective weights recomputed in
+    /// place for those rows (and the stuck devices), so an update costs work in proportion to the
+    /// rows it changed and no allocation; the rows are shared among `threads` threads.
+    pub fn refresh_effective_rows(&mut self, rows: &[usize], threads: usize) {
         for &(j, i, value) in &self.stuck {
             self.weights[[j, i]] = value;
         }
@@ -106,12 +111,17 @@ impl SynapseGroup {
                     for &(j, i, value) in &self.stuck {
                         e[[j, i]] = value * gain[[j, i]];
                     }
-                    for &j in rows {
-                        ndarray::Zip::from(e.row_mut(j))
-                            .and(self.weights.row(j))
-                            .and(gain.row(j))
-                            .for_each(|e, &w, &k| *e = w * k);
-                    }
+                    let weights = &self.weights;
+                    crate::parallel::for_each_row_block(threads, e.view_mut(), |block, mut e| {
+                        let lo = rows.partition_point(|&j| j < block.start);
+                        let hi = rows.partition_point(|&j| j < block.end);
+                        for &j in &rows[lo..hi] {
+                            ndarray::Zip::from(e.row_mut(j - block.start))
+                                .and(weights.row(j))
+                                .and(gain.row(j))
+                                .for_each(|e, &w, &k| *e = w * k);
+                        }
+                    });
                 }
                 e => *e = Some(&self.weights * gain),
             }

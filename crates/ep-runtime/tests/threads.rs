@@ -1,11 +1,11 @@
 //! Results do not depend on the thread count, on a network large enough for the threaded kernels.
 //!
-//! This file holds one test on purpose: it reads the process-wide count of products shared among
-//! threads ([`chip_model::parallel::split_products`]), which other tests running at the same time
-//! in the same binary would disturb.
+//! This file holds one test on purpose: it reads the process-wide counts of products and runs shared
+//! among threads ([`chip_model::parallel::split_products`], [`chip_model::parallel::sharded_runs`]),
+//! which other tests running at the same time in the same binary would disturb.
 
 use chip_model::HardwareProfile;
-use chip_model::parallel::{PARALLEL_MIN_MACS, split_products};
+use chip_model::parallel::{PARALLEL_MIN_MACS, sharded_runs, split_products};
 use ep_runtime::{DatasetSplit, NetworkShape, TrainConfig, Trainer, load_dataset};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -37,20 +37,25 @@ fn train(profile: &str, threads: usize, data: &DatasetSplit) -> Result<Trainer, 
     Ok(t)
 }
 
-/// 1 and 4 threads give bit-identical training on the float and the analog core (read noise,
-/// pulsed updates), and the 4-thread runs really took the threaded kernels (the 1-thread runs
-/// never did) and shared evaluation among workers.
+/// 1 and 4 threads give bit-identical training on the float, the digital and the analog core (read
+/// noise, pulsed updates, stochastic rounding), and the 4-thread runs really took the threaded
+/// kernels: batches cut into row shards for the steps, products and learning passes shared, and
+/// evaluation shared among workers (the 1-thread runs did none of it).
 #[test]
 fn one_and_four_threads_train_identically_through_the_threaded_kernels() -> TestResult {
     const { assert!(BATCH * 16 * 512 >= PARALLEL_MIN_MACS && EVAL_BATCH * 16 * 512 >= PARALLEL_MIN_MACS) };
     let data = load_dataset("synthetic")?;
     assert!(data.test.len().div_ceil(EVAL_BATCH) >= 4, "evaluation would not use 4 workers");
-    for profile in ["ideal", "analog-rram"] {
-        let before = split_products();
+    for profile in ["ideal", "loihi2", "analog-rram"] {
+        let (before, runs_before) = (split_products(), sharded_runs());
         let one = train(profile, 1, &data)?;
         assert_eq!(split_products(), before, "{profile}: one thread split a product");
+        assert_eq!(sharded_runs(), runs_before, "{profile}: one thread sharded a run");
         let four = train(profile, 4, &data)?;
         let split = split_products() - before;
+        // Two phases (free and nudged) of every mini-batch of both epochs.
+        let sharded = sharded_runs() - runs_before;
+        assert!(sharded >= 2 * 2 * (400 / BATCH) as u64, "{profile}: only {sharded} runs were sharded");
         // Every mini-batch's input-projection drive and update, and every evaluation batch.
         assert!(split >= 2 * (400 / BATCH) as u64 * 2, "{profile}: only {split} products were split");
         for (a, b) in one.history().iter().zip(four.history()) {

@@ -10,6 +10,7 @@
 //! - `allocation.rs`: populations and synapse groups on cores;
 //! - `state_io.rs`: weights, biases, inputs, states in real units; batch size; snapshots;
 //! - `step.rs`: time steps with or without a nudge;
+//! - `row_shards.rs`: a run's examples shared among threads;
 //! - `routes.rs`: where spikes go, and the message counters;
 //! - `learning.rs`: latched traces and local learning rules;
 //! - `checkpoint.rs`: saving and restoring what a chip learned.
@@ -19,6 +20,7 @@ pub mod checkpoint;
 mod learning;
 mod retention;
 mod routes;
+mod row_shards;
 mod state_io;
 mod step;
 
@@ -186,27 +188,13 @@ impl Chip {
 
     /// The populations, groups and settings a core kind's arithmetic works on, and the kind.
     pub(crate) fn fabric(&mut self) -> (&CoreKind, Fabric<'_>) {
-        let Chip {
-            kind,
-            populations,
-            groups,
-            batch,
-            threads,
-            path,
-            noise_rng,
-            profile,
-            noise,
-            seed,
-            update_scratch,
-            ..
-        } = self;
+        let Chip { kind, populations, groups, batch, threads, profile, noise, seed, update_scratch, .. } =
+            self;
         let net = Fabric {
             populations,
             groups,
             batch: *batch,
             threads: *threads,
-            path: *path,
-            noise_rng,
             learning: &profile.learning,
             rounding_noise: *noise,
             seed: *seed,

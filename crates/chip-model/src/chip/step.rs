@@ -5,13 +5,24 @@
 //! both. Inputs are held constant during a run, so their contribution is computed once per input
 //! change (the result is the same as recomputing it each step; the operation counters still count it
 //! every step, as the hardware would).
+//!
+//! The examples of a batch do not interact while steps run, so with several threads a run cuts the
+//! batch into row shards ([`super::row_shards`]) that run all their steps in parallel; every
+//! example's numbers are the same whichever shard computes them.
 
 use ndarray::ArrayView2;
+use rand::Rng;
 
 use super::Chip;
-use crate::cores::NudgeUnits;
+use super::routes::BlockRoute;
+use super::row_shards::RowShard;
+use crate::cores::{CoreKind, Dynamics, ExecutionPath, NudgeUnits, ReadNoise};
+use crate::counters::OpCounters;
 use crate::error::{ChipError, Result};
-use crate::population::PopulationId;
+use crate::parallel::{for_each_part, row_ranges};
+use crate::population::{Population, PopulationId};
+use crate::profile::ChipSpec;
+use crate::synapse_group::SynapseGroup;
 
 /// A nudge toward targets on one population: the extra drive `β·(target − s)` (EP's nudged phase).
 #[derive(Debug, Clone, Copy)]
@@ -24,14 +35,45 @@ pub struct Nudge<'a> {
     pub beta: f32,
 }
 
+/// Fewest examples per shard: below this a run keeps the batch on one thread (and shares the large
+/// matrix products among threads instead).
+pub const MIN_ROWS_PER_SHARD: usize = 4;
+
+/// The parts of the chip every shard reads while steps run.
+pub(super) struct StepContext<'a> {
+    pub kind: &'a CoreKind,
+    pub groups: &'a [SynapseGroup],
+    pub routes: &'a [Vec<BlockRoute>],
+    pub spec: &'a ChipSpec,
+    pub path: ExecutionPath,
+    /// Threads for matrix products inside one shard.
+    pub threads: usize,
+    /// Key of this run's read noise.
+    pub run_key: u64,
+}
+
+/// What one step of a block of rows measured: the largest state change, and (when measured) each
+/// row's summed squared change over every population.
+pub(super) struct StepMeasure<'a> {
+    pub max_change: f32,
+    pub row_sq: Option<&'a mut [f64]>,
+}
+
 impl Chip {
     /// Runs `steps` synchronous time steps, optionally nudging one population toward targets.
     pub fn run(&mut self, steps: usize, nudge: Option<&Nudge>) -> Result<()> {
         let nudge = self.begin_run(nudge)?;
-        for t in 0..steps {
-            self.step(nudge.as_ref(), t + 1 == steps);
+        let run_key = self.noise_rng.next_u64();
+        match self.shard_rows() {
+            Some(ranges) => self.run_sharded(&ranges, steps, nudge.as_ref(), run_key, None),
+            None => {
+                for t in 0..steps {
+                    self.step(nudge.as_ref(), t, t + 1 == steps, run_key);
+                }
+                Ok(steps)
+            }
         }
-        Ok(())
+        .map(|_| ())
     }
 
     /// Runs steps until the largest state change of any neuron in one step (real units) falls below
@@ -47,13 +89,25 @@ impl Chip {
             return Err(ChipError::InvalidConfig(format!("settling tolerance {tolerance} must be > 0")));
         }
         let nudge = self.begin_run(nudge)?;
+        let run_key = self.noise_rng.next_u64();
+        if let Some(ranges) = self.shard_rows() {
+            return self.run_sharded(&ranges, max_steps, nudge.as_ref(), run_key, Some(tolerance));
+        }
         for t in 0..max_steps {
-            self.step(nudge.as_ref(), true);
+            self.step(nudge.as_ref(), t, true, run_key);
             if self.last_max_change < tolerance {
                 return Ok(t + 1);
             }
         }
         Ok(max_steps)
+    }
+
+    /// The row ranges a run shares among threads, or `None` to run the batch on one thread: with
+    /// one thread, the reference path, CUBA LIF populations, or too few examples per thread.
+    fn shard_rows(&self) -> Option<Vec<std::ops::Range<usize>>> {
+        let threads = self.threads.min(self.batch / MIN_ROWS_PER_SHARD);
+        let lif = self.populations.iter().any(|p| p.lif_template.is_some());
+        (threads > 1 && self.path == ExecutionPath::Fast && !lif).then(|| row_ranges(self.batch, threads))
     }
 
     /// Checks and converts the nudge, and brings the inputs' constant drive up to date.
@@ -65,6 +119,9 @@ impl Chip {
         if self.static_dirty {
             self.refresh_static();
             self.static_dirty = false;
+        }
+        if self.spike_routes.is_none() {
+            self.spike_routes = Some(self.build_spike_routes());
         }
         Ok(nudge)
     }
@@ -98,7 +155,15 @@ impl Chip {
 
     /// Recomputes the constant drive that input populations deliver.
     fn refresh_static(&mut self) {
-        let (kind, mut net) = self.fabric();
+        let Chip { kind, populations, groups, batch, threads, path, .. } = self;
+        let mut net = Dynamics {
+            populations,
+            groups,
+            batch: *batch,
+            threads: *threads,
+            path: *path,
+            noise: ReadNoise::default(),
+        };
         for q in 0..net.populations.len() {
             if net.populations[q].is_input || net.populations[q].lif_template.is_some() {
                 continue;
@@ -107,90 +172,111 @@ impl Chip {
         }
     }
 
-    fn step(&mut self, nudge: Option<&NudgeUnits>, last: bool) {
-        {
-            let (kind, mut net) = self.fabric();
-            for q in 0..net.populations.len() {
-                if !net.populations[q].is_input {
-                    kind.compute_drive(&mut net, q);
-                }
-            }
-        }
-        // Counters for the synaptic operations of this step (input spikes included), and the
-        // messages that bring the host's input values to the cores that use them.
-        let batch = self.batch as u64;
-        let spec = self.profile.chip.clone();
-        for grp in &self.groups {
-            let pre = &self.populations[grp.pre.0];
-            for (bi, block) in self.populations[grp.post.0].placement.iter().enumerate() {
-                let len = block.len as u64;
-                let mut segments = grp.fan_in.iter().filter(|s| s.post_block == bi).peekable();
-                if segments.peek().is_none() {
-                    self.cores[block.core].counters.synaptic_ops += pre.nonzero() * len;
-                }
-                for s in segments {
-                    // Relay compartments: the segment's synapses, their update, and one partial
-                    // sum per compartment and example sent to the block's core.
-                    let relay = &mut self.cores[s.relay_core].counters;
-                    relay.synaptic_ops += pre.nonzero_in(s.pre_start, s.pre_start + s.pre_len) * len;
-                    relay.neuron_updates += batch * len;
-                    if s.relay_core != block.core {
-                        relay.messages += batch * len;
-                        if spec.chip_of(s.relay_core) != spec.chip_of(block.core) {
-                            relay.chip_messages += batch * len;
-                        }
-                    }
-                    self.cores[block.core].counters.synaptic_ops += batch * len;
-                }
-            }
-        }
-        let routes = match self.spike_routes.take() {
-            Some(r) => r,
-            None => self.build_spike_routes(),
-        };
-        for (q, pop_routes) in routes.iter().enumerate() {
-            if self.populations[q].is_input {
-                let (_, messages, crossing) =
-                    pop_routes.first().map_or((0, 0, 0), |r| r.count(&self.populations[q]));
-                if let Some(c) = self.cores.first_mut() {
-                    c.counters.messages += messages;
-                    c.counters.chip_messages += crossing;
-                }
-            }
-        }
-        // Synchronous neuron update.
-        let mut sq_change = 0.0f64;
-        let mut count = 0usize;
+    /// One step of the whole batch on the calling thread (products shared among the chip's threads).
+    fn step(&mut self, nudge: Option<&NudgeUnits>, t: usize, last: bool, run_key: u64) {
+        let mut counters = vec![OpCounters::default(); self.cores.len()];
         let mut row_sq = vec![0.0f64; if last { self.batch } else { 0 }];
-        let mut max_change = 0.0f32;
-        for (q, pop_routes) in routes.iter().enumerate() {
-            if self.populations[q].is_input {
-                continue;
-            }
-            let nudge_here = nudge.filter(|n| n.pop == q);
-            let pop = &mut self.populations[q];
-            let rows = if last { Some(&mut row_sq[..]) } else { None };
-            sq_change += self.kind.update_neurons(pop, nudge_here, rows, &mut max_change, self.path);
-            count += pop.size * self.batch;
-            self.version_clock += 1;
-            pop.version = self.version_clock;
-            pop.recount_nonzero();
-            for (block, route) in self.populations[q].placement.iter().zip(pop_routes) {
-                let (spikes, messages, crossing) = route.count(&self.populations[q]);
-                let c = &mut self.cores[block.core].counters;
-                c.neuron_updates += batch * block.len as u64;
-                c.spikes += spikes;
-                c.messages += messages;
-                c.chip_messages += crossing;
-            }
-        }
-        self.spike_routes = Some(routes);
+        let Chip { kind, populations, groups, spike_routes, profile, path, threads, batch, .. } = self;
+        let routes = spike_routes.as_deref().unwrap_or_default();
+        let ctx = StepContext {
+            kind,
+            groups,
+            routes,
+            spec: &profile.chip,
+            path: *path,
+            threads: *threads,
+            run_key,
+        };
+        let mut measure = StepMeasure { max_change: 0.0, row_sq: last.then_some(&mut row_sq[..]) };
+        step_rows(&ctx, populations, 0, *batch, nudge, t, &mut counters, &mut measure);
+        let max_change = measure.max_change;
+        self.bump_versions(1);
+        self.add_counters(&counters);
         if last {
-            self.last_residual = if count > 0 { (sq_change / count as f64).sqrt() as f32 } else { 0.0 };
-            let neurons = (count / self.batch.max(1)).max(1) as f64;
-            self.last_residuals = row_sq.iter().map(|&s| (s / neurons).sqrt() as f32).collect();
-            self.last_max_change = max_change;
+            self.record_residuals(&row_sq, max_change);
         }
+    }
+
+    /// Runs `steps` steps on row shards in parallel (stopping early once the largest state change
+    /// is below `tolerance`, when given), then writes the shards back; returns the steps taken.
+    fn run_sharded(
+        &mut self,
+        ranges: &[std::ops::Range<usize>],
+        steps: usize,
+        nudge: Option<&NudgeUnits>,
+        run_key: u64,
+        tolerance: Option<f32>,
+    ) -> Result<usize> {
+        crate::parallel::count_sharded_run();
+        let mut shards: Vec<RowShard> = ranges
+            .iter()
+            .map(|r| RowShard::new(&self.populations, r.clone(), nudge, self.cores.len()))
+            .collect();
+        let Chip { kind, groups, spike_routes, profile, path, .. } = &*self;
+        let routes = spike_routes.as_deref().unwrap_or_default();
+        let ctx = StepContext { kind, groups, routes, spec: &profile.chip, path: *path, threads: 1, run_key };
+        let mut taken = 0;
+        match tolerance {
+            None => {
+                for_each_part(&mut shards, |_, shard| shard.run(&ctx, 0..steps));
+                taken = steps;
+            }
+            Some(tol) => {
+                // Every step is measured, and all shards stop at the first step where the whole
+                // batch has settled.
+                while taken < steps {
+                    for_each_part(&mut shards, |_, shard| shard.run(&ctx, taken..taken + 1));
+                    taken += 1;
+                    if shards.iter().map(|s| s.max_change).fold(0.0f32, f32::max) < tol {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut row_sq = Vec::with_capacity(self.batch);
+        let mut max_change = 0.0f32;
+        for shard in &shards {
+            shard.write_back(&mut self.populations);
+            row_sq.extend_from_slice(&shard.row_sq);
+            max_change = max_change.max(shard.max_change);
+            self.add_counters(&shard.counters);
+        }
+        for p in self.populations.iter_mut().filter(|p| !p.is_input) {
+            p.recount_nonzero();
+        }
+        self.bump_versions(taken);
+        if taken > 0 {
+            self.record_residuals(&row_sq, max_change);
+        }
+        Ok(taken)
+    }
+
+    /// Gives every neuron population's activity a new version for each of `steps` steps, in the
+    /// order a step-by-step run would.
+    fn bump_versions(&mut self, steps: usize) {
+        for _ in 0..steps {
+            for p in self.populations.iter_mut().filter(|p| !p.is_input) {
+                self.version_clock += 1;
+                p.version = self.version_clock;
+            }
+        }
+    }
+
+    fn add_counters(&mut self, counters: &[OpCounters]) {
+        for (core, c) in self.cores.iter_mut().zip(counters) {
+            core.counters += *c;
+        }
+    }
+
+    /// Stores the last step's residuals from each example's summed squared change.
+    fn record_residuals(&mut self, row_sq: &[f64], max_change: f32) {
+        let neurons: usize = self.populations.iter().filter(|p| !p.is_input).map(|p| p.size).sum();
+        let count = neurons * self.batch;
+        let total: f64 = row_sq.iter().sum();
+        self.last_residual = if count > 0 { (total / count as f64).sqrt() as f32 } else { 0.0 };
+        let neurons = neurons.max(1) as f64;
+        self.last_residuals = row_sq.iter().map(|&s| (s / neurons).sqrt() as f32).collect();
+        self.last_max_change = max_change;
     }
 
     /// Root-mean-square change of the neuron states in the last step of the last run (real units).
@@ -206,5 +292,95 @@ impl Chip {
     /// Root-mean-square state change of each example (batch row) in the last step of the last run.
     pub fn last_step_residuals(&self) -> &[f32] {
         &self.last_residuals
+    }
+}
+
+/// Step `t` of a run for `rows` examples (the batch's rows from `first_row`) held in `pops`: every
+/// drive, the operation counters of this step into `counters` (one per core), then every neuron
+/// update; the largest state change (and each row's squared change, when asked) into `measure`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn step_rows(
+    ctx: &StepContext<'_>,
+    pops: &mut [Population],
+    first_row: usize,
+    rows: usize,
+    nudge: Option<&NudgeUnits>,
+    t: usize,
+    counters: &mut [OpCounters],
+    measure: &mut StepMeasure<'_>,
+) {
+    {
+        let noise = ReadNoise { run: ctx.run_key, step: t as u64, first_row };
+        let mut net = Dynamics {
+            populations: pops,
+            groups: ctx.groups,
+            batch: rows,
+            threads: ctx.threads,
+            path: ctx.path,
+            noise,
+        };
+        for q in 0..net.populations.len() {
+            if !net.populations[q].is_input {
+                ctx.kind.compute_drive(&mut net, q);
+            }
+        }
+    }
+    count_step(ctx, pops, rows as u64, counters);
+    // Synchronous neuron update.
+    for (q, pop_routes) in ctx.routes.iter().enumerate() {
+        if pops[q].is_input {
+            continue;
+        }
+        let nudge_here = nudge.filter(|n| n.pop == q);
+        let pop = &mut pops[q];
+        let rows_sq = measure.row_sq.as_deref_mut();
+        ctx.kind.update_neurons(pop, nudge_here, rows_sq, &mut measure.max_change, ctx.path);
+        pop.recount_nonzero();
+        for (block, route) in pop.placement.iter().zip(pop_routes) {
+            let (spikes, messages, crossing) = route.count(pop);
+            let c = &mut counters[block.core];
+            c.neuron_updates += rows as u64 * block.len as u64;
+            c.spikes += spikes;
+            c.messages += messages;
+            c.chip_messages += crossing;
+        }
+    }
+}
+
+/// Counters for the synaptic operations of one step (input spikes included), and the messages that
+/// bring the host's input values to the cores that use them.
+fn count_step(ctx: &StepContext<'_>, pops: &[Population], batch: u64, counters: &mut [OpCounters]) {
+    for grp in ctx.groups {
+        let pre = &pops[grp.pre.0];
+        for (bi, block) in pops[grp.post.0].placement.iter().enumerate() {
+            let len = block.len as u64;
+            let mut segments = grp.fan_in.iter().filter(|s| s.post_block == bi).peekable();
+            if segments.peek().is_none() {
+                counters[block.core].synaptic_ops += pre.nonzero() * len;
+            }
+            for s in segments {
+                // Relay compartments: the segment's synapses, their update, and one partial sum per
+                // compartment and example sent to the block's core.
+                let relay = &mut counters[s.relay_core];
+                relay.synaptic_ops += pre.nonzero_in(s.pre_start, s.pre_start + s.pre_len) * len;
+                relay.neuron_updates += batch * len;
+                if s.relay_core != block.core {
+                    relay.messages += batch * len;
+                    if ctx.spec.chip_of(s.relay_core) != ctx.spec.chip_of(block.core) {
+                        relay.chip_messages += batch * len;
+                    }
+                }
+                counters[block.core].synaptic_ops += batch * len;
+            }
+        }
+    }
+    for (q, pop_routes) in ctx.routes.iter().enumerate() {
+        if pops[q].is_input {
+            let (_, messages, crossing) = pop_routes.first().map_or((0, 0, 0), |r| r.count(&pops[q]));
+            if let Some(c) = counters.first_mut() {
+                c.messages += messages;
+                c.chip_messages += crossing;
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::float;
-use super::{CoreArithmetic, DeviceSampler, ExecutionPath, Fabric, NudgeUnits};
+use super::{CoreArithmetic, DeviceSampler, Dynamics, ExecutionPath, Fabric, NudgeUnits};
 use crate::error::Result;
 use crate::learning_engine::{SumTarget, sop_sum_float_into};
 use crate::learning_rule::SumOfProducts;
@@ -77,11 +77,11 @@ impl CoreArithmetic for AnalogCore {
             .map(|w| format!("holds {w}, outside its conductance range ±{}", group.range))
     }
 
-    fn static_drive(&self, net: &mut Fabric<'_>, q: usize) {
+    fn static_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         float::static_drive(net, q);
     }
 
-    fn compute_drive(&self, net: &mut Fabric<'_>, q: usize) {
+    fn compute_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         float::compute_drive(net, q);
         if self.converts_outputs() {
             tile_outputs(&self.a, net, q);
@@ -225,8 +225,8 @@ fn sample_devices(a: &AnalogArithmetic, group: &mut SynapseGroup, devices: &Devi
 /// All synapse groups into a population share its tile's columns (their rows are stacked on the
 /// same crossbar), so each neuron's input is converted once per step: one Gaussian per column
 /// output and one ADC conversion. The tile's conductance range is the largest range of its groups.
-fn tile_outputs(a: &AnalogArithmetic, net: &mut Fabric<'_>, q: usize) {
-    let (groups, pops) = (&*net.groups, &*net.populations);
+fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
+    let (groups, pops) = (net.groups, &*net.populations);
     let incoming = || groups.iter().filter(move |g| g.post.0 == q);
     let tile_range = incoming().fold(f32::MIN_POSITIVE, |m, g| m.max(g.range));
     let out_sd = a.output_noise as f32 * tile_range;
@@ -246,17 +246,18 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Fabric<'_>, q: usize) {
     });
     let noisy = out_sd > 0.0 || read > 0.0;
     let n = net.populations[q].size;
-    let rng = &mut *net.noise_rng;
+    let noise = net.noise;
     let Some(drive) = net.populations[q].drive_f.as_slice_mut() else {
         unreachable!("population arrays are allocated in standard layout")
     };
-    // One lane generator per tile conversion, seeded from the chip's noise stream.
-    let mut lanes = crate::lane_rng::LaneRng::from_rng(rng);
     let (mut z, mut bits) = (vec![0.0f32; n], Vec::with_capacity(n));
-    for (row, var) in drive.chunks_exact_mut(n).zip(variance) {
+    for (b, (row, var)) in drive.chunks_exact_mut(n).zip(variance).enumerate() {
         let sd = var.sqrt();
         if noisy {
-            crate::gaussian::fill_standard_normal_lanes(&mut z, &mut lanes, &mut bits, rng);
+            // One lane generator per example and conversion, on the example's own stream.
+            let mut rng = noise.row_rng(q, b);
+            let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
+            crate::gaussian::fill_standard_normal_lanes(&mut z, &mut lanes, &mut bits, &mut rng);
         }
         match adc {
             Some((step, levels)) if noisy => {
@@ -314,9 +315,10 @@ pub(crate) fn quantise_conductance(w: f32, r: f32, levels: u32) -> f32 {
 /// A requested change `Δ` becomes `n = ⌊|Δ|/dw_min⌋` pulses plus one with the probability of the
 /// remainder; each pulse moves the conductance by the device's own up or down step, scaled by the
 /// soft-bound factor, with cycle-to-cycle noise (the sum of `n` noisy pulses is drawn as one
-/// Gaussian of standard deviation `dw_min_std·√n` steps). Random numbers come from generators
-/// seeded by (chip, group, update count) and are drawn row by row in synapse order, so forward
-/// and feedback devices (different groups) are independent and results do not depend on threads.
+/// Gaussian of standard deviation `dw_min_std·√n` steps). Each row of devices draws its random
+/// numbers from a generator seeded by (chip, group, update count, row), so forward and feedback
+/// devices (different groups) are independent, and rows can be updated in parallel with results
+/// that do not depend on the threads.
 pub(crate) fn pulsed_update(
     a: &AnalogArithmetic,
     net: &mut Fabric<'_>,
@@ -324,16 +326,14 @@ pub(crate) fn pulsed_update(
     delta: &Array2<f32>,
     global: f64,
 ) {
+    use crate::rounding_noise::mix;
     use rand::SeedableRng;
-    let seed = net.seed;
+    let (seed, threads) = (net.seed, net.threads);
     let grp = &mut net.groups[g];
     let (Some(up), Some(down)) = (grp.step_up.as_ref(), grp.step_down.as_ref()) else {
         return;
     };
-    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(
-        crate::rounding_noise::mix(seed ^ 0x7075_6c73_6564)
-            ^ crate::rounding_noise::mix((g as u64) << 32 ^ grp.updates),
-    );
+    let update_key = mix(seed ^ 0x7075_6c73_6564) ^ mix((g as u64) << 32 ^ grp.updates);
     let r = grp.range;
     let soft = a.update.bounds == Bounds::Soft;
     let c2c = a.update.dw_min_std as f32;
@@ -345,43 +345,45 @@ pub(crate) fn pulsed_update(
         range: r,
     };
     let cols = delta.ncols();
-    let (Some(dl), Some(wl), Some(ul), Some(downl)) =
-        (delta.as_slice(), grp.weights.as_slice_mut(), up.as_slice(), down.as_slice())
-    else {
+    let (Some(dl), Some(ul), Some(downl)) = (delta.as_slice(), up.as_slice(), down.as_slice()) else {
         unreachable!("update and device arrays are allocated in standard layout")
     };
     // Every device of a row with some request draws one 32-bit word from lane generators seeded
-    // by `rng`: 16 bits round its pulse count, 16 bits give the Gaussian of its cycle-to-cycle
-    // noise (tails drawn exactly from `rng`). The row's update is then one branch-free pass
-    // that the compiler vectorises (drawing for devices that do not move costs less than
-    // finding the ones that do).
-    let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
-    let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
-    let mut touched = Vec::new();
-    for (j, (((drow, wrow), uprow), downrow)) in dl
-        .chunks_exact(cols)
-        .zip(wl.chunks_exact_mut(cols))
-        .zip(ul.chunks_exact(cols))
-        .zip(downl.chunks_exact(cols))
-        .enumerate()
-    {
-        if crate::learning_engine::all_zero(drow) {
-            continue;
-        }
-        touched.push(j);
-        lanes.fill_u32(&mut words);
-        if c2c > 0.0 {
-            crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
-        }
-        pulse_row(PulseRow { drow, wrow, uprow, downrow, words: &words, z: &z }, &pulse);
-        if levels > 0 {
-            // Devices that did not move are on the grid already: quantising is idempotent.
-            for w in wrow.iter_mut() {
-                *w = quantise_conductance(*w, r, levels);
+    // by the row's generator: 16 bits round its pulse count, 16 bits give the Gaussian of its
+    // cycle-to-cycle noise (tails drawn exactly from the row's generator). The row's update is
+    // then one branch-free pass that the compiler vectorises (drawing for devices that do not
+    // move costs less than finding the ones that do).
+    let moving: Vec<bool> = dl.chunks_exact(cols).map(|d| !crate::learning_engine::all_zero(d)).collect();
+    crate::parallel::for_each_row_block(threads, grp.weights.view_mut(), |rows, mut block| {
+        let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
+        for (k, mut wrow) in block.rows_mut().into_iter().enumerate() {
+            let j = rows.start + k;
+            if !moving[j] {
+                continue;
+            }
+            let Some(wrow) = wrow.as_slice_mut() else {
+                unreachable!("weights are allocated in standard layout")
+            };
+            let drow = &dl[j * cols..(j + 1) * cols];
+            let mut rng =
+                rand::rngs::Xoshiro256PlusPlus::seed_from_u64(update_key ^ mix(j as u64 ^ 0x0072_6f77));
+            let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
+            lanes.fill_u32(&mut words);
+            if c2c > 0.0 {
+                crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
+            }
+            let (uprow, downrow) = (&ul[j * cols..(j + 1) * cols], &downl[j * cols..(j + 1) * cols]);
+            pulse_row(PulseRow { drow, wrow, uprow, downrow, words: &words, z: &z }, &pulse);
+            if levels > 0 {
+                // Devices that did not move are on the grid already: quantising is idempotent.
+                for w in wrow.iter_mut() {
+                    *w = quantise_conductance(*w, r, levels);
+                }
             }
         }
-    }
-    grp.refresh_effective_rows(&touched);
+    });
+    let touched: Vec<usize> = (0..moving.len()).filter(|&j| moving[j]).collect();
+    grp.refresh_effective_rows(&touched, threads);
 }
 
 /// Scalars of one pulsed update (see [`pulsed_update`]).

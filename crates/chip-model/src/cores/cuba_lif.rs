@@ -256,7 +256,7 @@ pub fn replay(
 
 /// A CUBA LIF population's synaptic input for every example, from the previous step's spikes
 /// (Loihi's dense synapses: weighted sum, then the weight exponent), into `drive_i`.
-pub(crate) fn synaptic_input(net: &mut crate::cores::Fabric<'_>, q: usize) {
+pub(crate) fn synaptic_input(net: &mut crate::cores::Dynamics<'_>, q: usize) {
     let (b, n) = (net.batch, net.populations[q].size);
     let mut input = ndarray::Array2::<i64>::zeros((b, n));
     for grp in net.groups.iter().filter(|g| g.post.0 == q) {

@@ -8,7 +8,7 @@
 
 use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul};
 
-use super::{CoreArithmetic, DeviceSampler, ExecutionPath, Fabric, NudgeUnits};
+use super::{CoreArithmetic, DeviceSampler, Dynamics, ExecutionPath, Fabric, NudgeUnits};
 use crate::error::Result;
 use crate::learning_engine::{SumTarget, sop_factors, trace};
 use crate::learning_rule::SumOfProducts;
@@ -36,11 +36,11 @@ impl CoreArithmetic for FloatCore {
         activity.zip_mut_with(&values, |a, &x| *a = x.clamp(0.0, 1.0));
     }
 
-    fn static_drive(&self, net: &mut Fabric<'_>, q: usize) {
+    fn static_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         static_drive(net, q);
     }
 
-    fn compute_drive(&self, net: &mut Fabric<'_>, q: usize) {
+    fn compute_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         compute_drive(net, q);
     }
 
@@ -73,7 +73,7 @@ impl CoreArithmetic for FloatCore {
 }
 
 /// Float and analog cores: the constant drive of input populations into `q`, into `static_f`.
-pub(crate) fn static_drive(net: &mut Fabric<'_>, q: usize) {
+pub(crate) fn static_drive(net: &mut Dynamics<'_>, q: usize) {
     let (b, n) = (net.batch, net.populations[q].size);
     let mut static_f = Array2::<f32>::zeros((b, n));
     for grp in net.groups.iter() {
@@ -94,7 +94,7 @@ pub(crate) fn static_drive(net: &mut Fabric<'_>, q: usize) {
 
 /// Float and analog cores: `drive_f` = constant drive + Σ activity · effective weights over the
 /// groups from non-input populations.
-pub(crate) fn compute_drive(net: &mut Fabric<'_>, q: usize) {
+pub(crate) fn compute_drive(net: &mut Dynamics<'_>, q: usize) {
     let mut drive_f = match net.path {
         ExecutionPath::Fast => {
             let mut d = std::mem::take(&mut net.populations[q].drive_f);
@@ -140,7 +140,7 @@ pub(crate) fn learn_fast(net: &mut Fabric<'_>, target: SumTarget, rule: &SumOfPr
                 }
             }
             net.groups[g].weights = weights;
-            net.groups[g].refresh_effective();
+            net.groups[g].refresh_effective_threads(net.threads);
         }
         SumTarget::Bias(p) => {
             let factors = sop_factors(net, rule, None, PopulationId(p));

@@ -58,7 +58,50 @@ pub(crate) struct NudgeUnits {
     pub beta_q: i64,
 }
 
-/// The chip's populations and synapses as a core kind's arithmetic sees them during a step or an
+/// The chip's populations and synapses as a core kind's arithmetic sees them while running steps:
+/// every population (the whole batch, or one shard of its examples), the synapse groups (read only)
+/// and the settings of the run.
+pub(crate) struct Dynamics<'a> {
+    /// Every population, inputs included; their batch arrays hold `batch` examples.
+    pub populations: &'a mut [Population],
+    /// Every synapse group.
+    pub groups: &'a [SynapseGroup],
+    /// Examples (rows) held by the populations' batch arrays.
+    pub batch: usize,
+    /// Worker threads for matrix products (results do not depend on it).
+    pub threads: usize,
+    /// Fast or reference implementation.
+    pub path: ExecutionPath,
+    /// Which read noise this step draws (analog cores).
+    pub noise: ReadNoise,
+}
+
+/// The read noise of one time step: every example of the batch draws its numbers from a stream of
+/// its own, keyed by the run, the step, the population and the example's row in the whole batch, so
+/// the numbers do not depend on how the batch is shared among threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadNoise {
+    /// Key of the run (drawn from the chip's noise generator when the run starts).
+    pub run: u64,
+    /// Step within the run.
+    pub step: u64,
+    /// Row in the whole batch of the populations' first row.
+    pub first_row: usize,
+}
+
+impl ReadNoise {
+    /// The generator of population `pop`'s read noise for local row `row` in this step.
+    pub fn row_rng(&self, pop: usize, row: usize) -> Xoshiro256PlusPlus {
+        use crate::rounding_noise::mix;
+        use rand::SeedableRng;
+        let row = (self.first_row + row) as u64;
+        Xoshiro256PlusPlus::seed_from_u64(
+            mix(self.run ^ mix(self.step << 24 | pop as u64)) ^ mix(row.wrapping_add(0x726f_7773)),
+        )
+    }
+}
+
+/// The chip's populations and synapses as a core kind's arithmetic sees them during a learning
 /// update, with the chip-wide settings it needs.
 pub(crate) struct Fabric<'a> {
     /// Every population, inputs included.
@@ -69,10 +112,6 @@ pub(crate) struct Fabric<'a> {
     pub batch: usize,
     /// Worker threads for matrix products (results do not depend on it).
     pub threads: usize,
-    /// Fast or reference implementation.
-    pub path: ExecutionPath,
-    /// The chip's read-noise generator (analog cores).
-    pub noise_rng: &'a mut Xoshiro256PlusPlus,
     /// The learning engine's precision and rounding.
     pub learning: &'a LearningEngineSpec,
     /// Counter-based rounding numbers (digital learning).
@@ -223,10 +262,10 @@ pub(crate) trait CoreArithmetic {
     }
 
     /// The constant drive that input populations deliver to rate population `q`.
-    fn static_drive(&self, net: &mut Fabric<'_>, q: usize);
+    fn static_drive(&self, net: &mut Dynamics<'_>, q: usize);
 
     /// Rate population `q`'s drive from the previous step's activity.
-    fn compute_drive(&self, net: &mut Fabric<'_>, q: usize);
+    fn compute_drive(&self, net: &mut Dynamics<'_>, q: usize);
 
     /// Updates every neuron of a rate population from its drive; returns the summed squared state
     /// change (measured only when `rows_sq` is given or on paths that always measure).
@@ -327,7 +366,7 @@ impl CoreKind {
 
     /// A population's drive: CUBA LIF compartments take their synaptic input from spikes, rate
     /// neurons from the kind's dendritic sums.
-    pub fn compute_drive(&self, net: &mut Fabric<'_>, q: usize) {
+    pub fn compute_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         if net.populations[q].lif_template.is_some() {
             cuba_lif::synaptic_input(net, q);
         } else {

@@ -28,6 +28,10 @@ pub fn evaluate(
     let run = |worker: usize| -> Result<usize> {
         let mut net = net.clone();
         net.chip_mut().reset_counters();
+        if threads > 1 {
+            // The workers already use every thread: each runs its batches on one.
+            net.chip_mut().set_threads(1);
+        }
         let mut correct = 0;
         for &start in starts.iter().skip(worker).step_by(threads) {
             let idx: Vec<usize> = (start..(start + batch).min(data.len())).collect();

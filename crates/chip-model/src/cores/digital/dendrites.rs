@@ -12,7 +12,7 @@ use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul, s};
 use super::max_payload;
 use super::neuron::FUSED_LIMIT;
 use crate::cores::float::copy_array;
-use crate::cores::{ExecutionPath, Fabric};
+use crate::cores::{Dynamics, ExecutionPath};
 use crate::fixed_point::{max_signed_magnitude, round_shift};
 use crate::parallel::column_gemm;
 use crate::population::Population;
@@ -24,7 +24,7 @@ const F32_EXACT: f64 = (1u64 << 24) as f64;
 
 /// The constant drive of input populations into `q` (`static_i`, and `static_i32` when every
 /// value is small enough for the fused update).
-pub(crate) fn static_drive(d: &DigitalArithmetic, net: &mut Fabric<'_>, q: usize) {
+pub(crate) fn static_drive(d: &DigitalArithmetic, net: &mut Dynamics<'_>, q: usize) {
     let (b, n) = (net.batch, net.populations[q].size);
     let mut static_i = Array2::<i64>::zeros((b, n));
     for grp in net.groups.iter() {
@@ -72,7 +72,7 @@ fn group_sum(
 }
 
 /// Fast path: population `q`'s drive as exact f32 products (or one fused product).
-pub(crate) fn compute_drive_fast(d: &DigitalArithmetic, net: &mut Fabric<'_>, q: usize) {
+pub(crate) fn compute_drive_fast(d: &DigitalArithmetic, net: &mut Dynamics<'_>, q: usize) {
     net.populations[q].fused_shift = None;
     if let Some((g, shift)) = fusable_group(d, net, q) {
         // One exact f32 product; the neuron update adds it to the constant drive.
@@ -113,7 +113,7 @@ pub(crate) fn compute_drive_fast(d: &DigitalArithmetic, net: &mut Fabric<'_>, q:
 }
 
 /// Reference path: population `q`'s drive with scalar i64 loops.
-pub(crate) fn compute_drive_reference(d: &DigitalArithmetic, net: &mut Fabric<'_>, q: usize) {
+pub(crate) fn compute_drive_reference(d: &DigitalArithmetic, net: &mut Dynamics<'_>, q: usize) {
     let mut drive_i = net.populations[q].static_i.clone();
     for grp in net.groups.iter() {
         if grp.post.0 != q || net.populations[grp.pre.0].is_input {
@@ -130,7 +130,7 @@ pub(crate) fn compute_drive_reference(d: &DigitalArithmetic, net: &mut Fabric<'_
 /// shift, if its drive can be added up inside the neuron update in i32: the product is exact in
 /// f32, the shift is a right shift of at most 30 bits, the constant drive and the biases are
 /// below 2^28, and the population is not a LIF one.
-fn fusable_group(d: &DigitalArithmetic, net: &Fabric<'_>, q: usize) -> Option<(usize, i32)> {
+fn fusable_group(d: &DigitalArithmetic, net: &Dynamics<'_>, q: usize) -> Option<(usize, i32)> {
     let pop = &net.populations[q];
     if pop.static_i32.len() != net.batch * pop.size {
         return None;

@@ -197,37 +197,45 @@ pub(crate) fn write_group_update(
         Some(rs) => rs.iter().copied().enumerate().collect(),
         None => (0..grp.weights.nrows()).map(|j| (j, j)).collect(),
     };
-    for (c, j) in pairs {
-        // Rows whose presynaptic neuron was silent in every latched phase have
-        // no update (most rows in online learning): one vectorised test skips them.
-        let silent = rows.is_none()
-            && match delta {
-                Delta::Exact(dl) => {
-                    dl.row(c).as_slice().map_or_else(|| dl.row(c).iter().all(|&x| x == 0.0), all_zero)
+    // Rows are independent (each synapse has its own rounding number): blocks of rows are
+    // updated in parallel.
+    crate::parallel::for_each_row_block(net.threads, grp.weights.view_mut(), |block, mut weights| {
+        let lo = pairs.partition_point(|&(_, j)| j < block.start);
+        let hi = pairs.partition_point(|&(_, j)| j < block.end);
+        for &(c, j) in &pairs[lo..hi] {
+            // Rows whose presynaptic neuron was silent in every latched phase have
+            // no update (most rows in online learning): one vectorised test skips them.
+            let silent = rows.is_none()
+                && match delta {
+                    Delta::Exact(dl) => {
+                        dl.row(c).as_slice().map_or_else(|| dl.row(c).iter().all(|&x| x == 0.0), all_zero)
+                    }
+                    Delta::Wide(dl) => dl.row(c).iter().all(|&x| x == 0.0),
+                };
+            if silent {
+                continue;
+            }
+            let mut row = weights.row_mut(j - block.start);
+            let draw = RowDraw { noise, key, counter, row: j, transposed, mixed_quads: &mixed_quads };
+            let exact = |x: &f32| f64::from(*x) * to_steps;
+            let wide = |x: &f64| x * to_steps;
+            // Contiguous rows (the chip's own arrays always are) iterate as slices.
+            match (row.as_slice_mut(), delta) {
+                (Some(r), Delta::Exact(dl)) => {
+                    draw.update(r.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
                 }
-                Delta::Wide(dl) => dl.row(c).iter().all(|&x| x == 0.0),
-            };
-        if silent {
-            continue;
+                (Some(r), Delta::Wide(dl)) => {
+                    draw.update(r.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
+                }
+                (None, Delta::Exact(dl)) => {
+                    draw.update(row.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
+                }
+                (None, Delta::Wide(dl)) => {
+                    draw.update(row.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
+                }
+            }
         }
-        let mut row = grp.weights.row_mut(j);
-        let draw = RowDraw { noise, key, counter, row: j, transposed, mixed_quads: &mixed_quads };
-        let exact = |x: &f32| f64::from(*x) * to_steps;
-        let wide = |x: &f64| x * to_steps;
-        // Contiguous rows (the chip's own arrays always are) iterate as slices.
-        match (row.as_slice_mut(), delta) {
-            (Some(r), Delta::Exact(dl)) => {
-                draw.update(r.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
-            }
-            (Some(r), Delta::Wide(dl)) => {
-                draw.update(r.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
-            }
-            (None, Delta::Exact(dl)) => {
-                draw.update(row.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
-            }
-            (None, Delta::Wide(dl)) => draw.update(row.iter_mut(), dl.row(c).iter().map(wide), rounding, lim),
-        }
-    }
+    });
     grp.refresh_effective();
 }
 

@@ -17,7 +17,7 @@ pub mod sigmoid_table;
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{CoreArithmetic, DeviceSampler, ExecutionPath, Fabric, NudgeUnits};
+use super::{CoreArithmetic, DeviceSampler, Dynamics, ExecutionPath, Fabric, NudgeUnits};
 use crate::error::Result;
 use crate::fixed_point::{max_signed_magnitude, max_unsigned, quantise_unit, saturate_signed};
 use crate::learning_rule::SumOfProducts;
@@ -144,11 +144,11 @@ impl CoreArithmetic for DigitalCore {
         mantissas.iter().any(|m| m.abs() > lim).then(|| format!("holds a bias mantissa outside ±{lim}"))
     }
 
-    fn static_drive(&self, net: &mut Fabric<'_>, q: usize) {
+    fn static_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         dendrites::static_drive(&self.d, net, q);
     }
 
-    fn compute_drive(&self, net: &mut Fabric<'_>, q: usize) {
+    fn compute_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         match net.path {
             ExecutionPath::Fast => dendrites::compute_drive_fast(&self.d, net, q),
             ExecutionPath::Reference => dendrites::compute_drive_reference(&self.d, net, q),
