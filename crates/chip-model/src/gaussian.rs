@@ -78,35 +78,91 @@ fn bin_table() -> &'static [[f32; 2]; BINS] {
 }
 
 /// Fills `out` with standard normal numbers from `lanes`: 16 random bits per number (12-bit bin,
-/// 4-bit position; the low half of each word first), in passes simple
-/// enough for the compiler to vectorise or pipeline: random words, one table load per number,
-/// then the rare tail bins (one in 2,048) drawn exactly with `tail_rng`. `bits` is scratch space.
+/// 4-bit position; the low half of each word first), then the rare tail bins (one in 2,048) drawn
+/// exactly with `tail_rng`. `bits` is scratch space. The same as [`draw_normal_words`] followed by
+/// [`normals_from_words`], which split the sequential draws from the table lookups.
 pub fn fill_standard_normal_lanes<R: Rng + ?Sized>(
     out: &mut [f32],
     lanes: &mut crate::lane_rng::LaneRng,
     bits: &mut Vec<u32>,
     tail_rng: &mut R,
 ) {
-    bits.resize(out.len().div_ceil(2), 0);
-    lanes.fill_u32(bits);
+    bits.clear();
+    let mut tails = Vec::new();
+    draw_normal_words(out.len(), lanes, bits, &mut tails, tail_rng);
+    normals_from_words(out, bits, &tails);
+}
+
+/// Exact tail samples of a row of normal numbers: (position in the row, value).
+pub type TailSamples = Vec<(u32, f32)>;
+
+/// Draws what `n` standard normal numbers need, in the order [`fill_standard_normal_lanes`] draws
+/// it: `n.div_ceil(2)` random words from `lanes` (appended to `words`), then an exact sample from
+/// `tail_rng` for each number whose 16 bits fall in a tail bin, in order (appended to `tails`).
+/// The table lookups ([`normals_from_words`]) can then run on another thread.
+pub fn draw_normal_words<R: Rng + ?Sized>(
+    n: usize,
+    lanes: &mut crate::lane_rng::LaneRng,
+    words: &mut Vec<u32>,
+    tails: &mut TailSamples,
+    tail_rng: &mut R,
+) {
+    let start = words.len();
+    words.resize(start + n.div_ceil(2), 0);
+    let row = &mut words[start..];
+    lanes.fill_u32(row);
+    draw_tails(n, |i| (row[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails, tail_rng);
+}
+
+/// Exact samples, in order, for the numbers `0..n` whose 16-bit value `half(i)` is in a tail bin
+/// (chunks of 64 numbers are searched only if a flag, which vectorises, says they hold one).
+fn draw_tails<R: Rng + ?Sized>(
+    n: usize,
+    half: impl Fn(usize) -> u32,
+    tails: &mut TailSamples,
+    tail_rng: &mut R,
+) {
+    for c in (0..n).step_by(64) {
+        let end = (c + 64).min(n);
+        if (c..end).fold(false, |a, i| a | is_tail16(half(i))) {
+            draw_tails_in(c..end, &half, tails, tail_rng);
+        }
+    }
+}
+
+/// The tail samples of numbers `range` (see [`draw_tails`]).
+#[cold]
+fn draw_tails_in<R: Rng + ?Sized>(
+    range: std::ops::Range<usize>,
+    half: &impl Fn(usize) -> u32,
+    tails: &mut TailSamples,
+    tail_rng: &mut R,
+) {
+    let edge = tail_edge();
+    for i in range {
+        let h = half(i);
+        if is_tail16(h) {
+            let x = tail(edge, tail_rng) as f32;
+            tails.push((i as u32, if h >> 4 == 0 { -x } else { x }));
+        }
+    }
+}
+
+/// The standard normal numbers of `out.len()` numbers from their random words (low half of each
+/// word first) and tail samples, as drawn by [`draw_normal_words`].
+pub fn normals_from_words(out: &mut [f32], words: &[u32], tails: &[(u32, f32)]) {
+    normals_from(out, |i| (words[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails);
+}
+
+/// One number per 16-bit value `half(i)` from the table, then the tail samples in place.
+#[inline(always)]
+fn normals_from(out: &mut [f32], half: impl Fn(usize) -> u32, tails: &[(u32, f32)]) {
     let t = value_table();
-    // Chunks of 64 numbers (32 words): a chunk is searched for tail bins only if its flag (a
-    // separate pass, which vectorises) says it holds one (about one chunk in 32).
-    for (zs, ws) in out.chunks_mut(64).zip(bits.chunks(32)) {
-        let mut pairs = zs.chunks_exact_mut(2);
-        for (pair, &w) in (&mut pairs).zip(ws) {
-            pair[0] = t[(w & 0xFFFF) as usize];
-            pair[1] = t[(w >> 16) as usize];
-        }
-        if let ([z], Some(&w)) = (pairs.into_remainder(), ws.last()) {
-            *z = t[(w & 0xFFFF) as usize];
-        }
-        // (The unused high half of an odd final word may raise the flag; `fix_tails` then finds
-        // nothing to replace.)
-        let tails = ws.iter().fold(0u32, |a, &w| a | u32::from(is_tail16(w & 0xFFFF) | is_tail16(w >> 16)));
-        if tails != 0 {
-            fix_tails(zs, |i| (ws[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tail_rng);
-        }
+    for (i, z) in out.iter_mut().enumerate() {
+        *z = t[half(i) as usize];
+    }
+    for &(i, x) in tails {
+        out[i as usize] = x;
     }
 }
 
@@ -127,18 +183,25 @@ fn value_table() -> &'static [f32; 1 << 16] {
 /// One standard normal number per 16-bit value `half(i)` (12-bit bin, 4-bit position) into
 /// `out[i]`, with the tail bins drawn exactly from `tail_rng` in order.
 pub fn normals_from_halves<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail_rng: &mut R) {
-    let t = value_table();
-    for (c, zs) in out.chunks_mut(64).enumerate() {
-        let mut tails = 0u32;
-        for (j, z) in zs.iter_mut().enumerate() {
-            let h = half(64 * c + j);
-            *z = t[(h & 0xFFFF) as usize];
-            tails |= u32::from(is_tail16(h));
-        }
-        if tails != 0 {
-            fix_tails(zs, |j| half(64 * c + j), tail_rng);
-        }
-    }
+    let mut tails = Vec::new();
+    draw_tails(out.len(), &half, &mut tails, tail_rng);
+    normals_from(out, half, &tails);
+}
+
+/// The tail samples of `n` numbers given by their 16-bit values `half(i)` (see
+/// [`normals_from_halves`], which draws them and looks the others up at once).
+pub fn draw_tails_of_halves<R: Rng + ?Sized>(
+    n: usize,
+    half: impl Fn(usize) -> u32,
+    tails: &mut TailSamples,
+    tail_rng: &mut R,
+) {
+    draw_tails(n, half, tails, tail_rng);
+}
+
+/// The numbers of [`normals_from_halves`] from tail samples drawn beforehand.
+pub fn normals_from_halves_and_tails(out: &mut [f32], half: impl Fn(usize) -> u32, tails: &[(u32, f32)]) {
+    normals_from(out, half, tails);
 }
 
 /// The table part of a 16-bit normal number: bin `h >> 4`, position `h & 15` (tail bins give 0).
@@ -152,19 +215,6 @@ fn interpolate16(h: u32, t: &[[f32; 2]; BINS]) -> f32 {
 #[inline(always)]
 fn is_tail16(h: u32) -> bool {
     ((h >> 4) + 1) & (BINS as u32 - 1) < 2
-}
-
-/// Replaces the numbers whose 16-bit value is in a tail bin by exact tail samples, in order.
-#[cold]
-fn fix_tails<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail_rng: &mut R) {
-    let edge = tail_edge();
-    for (i, z) in out.iter_mut().enumerate() {
-        let h = half(i);
-        if is_tail16(h) {
-            let x = tail(edge, tail_rng) as f32;
-            *z = if h >> 4 == 0 { -x } else { x };
-        }
-    }
 }
 
 #[cfg(test)]

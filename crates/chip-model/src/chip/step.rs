@@ -10,19 +10,18 @@
 //! batch into row shards ([`super::row_shards`]) that run all their steps in parallel; every
 //! example's numbers are the same whichever shard computes them.
 
-use ndarray::ArrayView2;
-use rand::Rng;
-
 use super::Chip;
 use super::routes::BlockRoute;
 use super::row_shards::RowShard;
-use crate::cores::{CoreKind, Dynamics, ExecutionPath, NudgeUnits, ReadNoise};
+use crate::cores::read_noise::StepNoise;
+use crate::cores::{CoreKind, Dynamics, ExecutionPath, NudgeUnits};
 use crate::counters::OpCounters;
 use crate::error::{ChipError, Result};
 use crate::parallel::{for_each_part, row_ranges};
 use crate::population::{Population, PopulationId};
 use crate::profile::ChipSpec;
 use crate::synapse_group::SynapseGroup;
+use ndarray::ArrayView2;
 
 /// A nudge toward targets on one population: the extra drive `β·(target − s)` (EP's nudged phase).
 #[derive(Debug, Clone, Copy)]
@@ -48,8 +47,17 @@ pub(super) struct StepContext<'a> {
     pub path: ExecutionPath,
     /// Threads for matrix products inside one shard.
     pub threads: usize,
-    /// Key of this run's read noise.
-    pub run_key: u64,
+    /// Read noise of steps `first_step..`, drawn ahead (analog cores).
+    pub noise: &'a [Option<StepNoise>],
+    /// The step whose noise is `noise[0]`.
+    pub first_step: usize,
+}
+
+impl StepContext<'_> {
+    /// The read noise of step `t`, if drawn.
+    fn noise_of(&self, t: usize) -> Option<&StepNoise> {
+        t.checked_sub(self.first_step).and_then(|k| self.noise.get(k)).and_then(Option::as_ref)
+    }
 }
 
 /// What one step of a block of rows measured: the largest state change, and (when measured) each
@@ -63,17 +71,19 @@ impl Chip {
     /// Runs `steps` synchronous time steps, optionally nudging one population toward targets.
     pub fn run(&mut self, steps: usize, nudge: Option<&Nudge>) -> Result<()> {
         let nudge = self.begin_run(nudge)?;
-        let run_key = self.noise_rng.next_u64();
         match self.shard_rows() {
-            Some(ranges) => self.run_sharded(&ranges, steps, nudge.as_ref(), run_key, None),
+            Some(ranges) => {
+                let noise: Vec<Option<StepNoise>> = (0..steps).map(|_| self.draw_step_noise()).collect();
+                self.run_sharded(&ranges, nudge.as_ref(), &noise, None);
+            }
             None => {
                 for t in 0..steps {
-                    self.step(nudge.as_ref(), t, t + 1 == steps, run_key);
+                    let noise = self.draw_step_noise();
+                    self.step(nudge.as_ref(), &noise, t + 1 == steps);
                 }
-                Ok(steps)
             }
         }
-        .map(|_| ())
+        Ok(())
     }
 
     /// Runs steps until the largest state change of any neuron in one step (real units) falls below
@@ -89,12 +99,20 @@ impl Chip {
             return Err(ChipError::InvalidConfig(format!("settling tolerance {tolerance} must be > 0")));
         }
         let nudge = self.begin_run(nudge)?;
-        let run_key = self.noise_rng.next_u64();
         if let Some(ranges) = self.shard_rows() {
-            return self.run_sharded(&ranges, max_steps, nudge.as_ref(), run_key, Some(tolerance));
+            // One step at a time (each step's noise drawn just before it, as on one thread).
+            for t in 0..max_steps {
+                let noise = [self.draw_step_noise()];
+                self.run_sharded(&ranges, nudge.as_ref(), &noise, Some(t));
+                if self.last_max_change < tolerance {
+                    return Ok(t + 1);
+                }
+            }
+            return Ok(max_steps);
         }
         for t in 0..max_steps {
-            self.step(nudge.as_ref(), t, true, run_key);
+            let noise = self.draw_step_noise();
+            self.step(nudge.as_ref(), &noise, true);
             if self.last_max_change < tolerance {
                 return Ok(t + 1);
             }
@@ -162,7 +180,8 @@ impl Chip {
             batch: *batch,
             threads: *threads,
             path: *path,
-            noise: ReadNoise::default(),
+            noise: None,
+            first_row: 0,
         };
         for q in 0..net.populations.len() {
             if net.populations[q].is_input || net.populations[q].lif_template.is_some() {
@@ -172,8 +191,13 @@ impl Chip {
         }
     }
 
+    /// The read noise of the next step, drawn from the chip's noise generator (analog cores).
+    fn draw_step_noise(&mut self) -> Option<StepNoise> {
+        self.kind.arithmetic().draw_read_noise(&self.populations, self.batch, &mut self.noise_rng)
+    }
+
     /// One step of the whole batch on the calling thread (products shared among the chip's threads).
-    fn step(&mut self, nudge: Option<&NudgeUnits>, t: usize, last: bool, run_key: u64) {
+    fn step(&mut self, nudge: Option<&NudgeUnits>, noise: &Option<StepNoise>, last: bool) {
         let mut counters = vec![OpCounters::default(); self.cores.len()];
         let mut row_sq = vec![0.0f64; if last { self.batch } else { 0 }];
         let Chip { kind, populations, groups, spike_routes, profile, path, threads, batch, .. } = self;
@@ -185,10 +209,11 @@ impl Chip {
             spec: &profile.chip,
             path: *path,
             threads: *threads,
-            run_key,
+            noise: std::slice::from_ref(noise),
+            first_step: 0,
         };
         let mut measure = StepMeasure { max_change: 0.0, row_sq: last.then_some(&mut row_sq[..]) };
-        step_rows(&ctx, populations, 0, *batch, nudge, t, &mut counters, &mut measure);
+        step_rows(&ctx, populations, 0, *batch, nudge, 0, &mut counters, &mut measure);
         let max_change = measure.max_change;
         self.bump_versions(1);
         self.add_counters(&counters);
@@ -197,16 +222,15 @@ impl Chip {
         }
     }
 
-    /// Runs `steps` steps on row shards in parallel (stopping early once the largest state change
-    /// is below `tolerance`, when given), then writes the shards back; returns the steps taken.
+    /// Runs one step per entry of `noise` (step `at` of a run when given, else steps from 0) on
+    /// row shards in parallel, then writes the shards back.
     fn run_sharded(
         &mut self,
         ranges: &[std::ops::Range<usize>],
-        steps: usize,
         nudge: Option<&NudgeUnits>,
-        run_key: u64,
-        tolerance: Option<f32>,
-    ) -> Result<usize> {
+        noise: &[Option<StepNoise>],
+        at: Option<usize>,
+    ) {
         crate::parallel::count_sharded_run();
         let mut shards: Vec<RowShard> = ranges
             .iter()
@@ -214,25 +238,19 @@ impl Chip {
             .collect();
         let Chip { kind, groups, spike_routes, profile, path, .. } = &*self;
         let routes = spike_routes.as_deref().unwrap_or_default();
-        let ctx = StepContext { kind, groups, routes, spec: &profile.chip, path: *path, threads: 1, run_key };
-        let mut taken = 0;
-        match tolerance {
-            None => {
-                for_each_part(&mut shards, |_, shard| shard.run(&ctx, 0..steps));
-                taken = steps;
-            }
-            Some(tol) => {
-                // Every step is measured, and all shards stop at the first step where the whole
-                // batch has settled.
-                while taken < steps {
-                    for_each_part(&mut shards, |_, shard| shard.run(&ctx, taken..taken + 1));
-                    taken += 1;
-                    if shards.iter().map(|s| s.max_change).fold(0.0f32, f32::max) < tol {
-                        break;
-                    }
-                }
-            }
-        }
+        let first_step = at.unwrap_or(0);
+        let ctx = StepContext {
+            kind,
+            groups,
+            routes,
+            spec: &profile.chip,
+            path: *path,
+            threads: 1,
+            noise,
+            first_step,
+        };
+        let steps = first_step..first_step + noise.len();
+        for_each_part(&mut shards, |_, shard| shard.run(&ctx, steps.clone()));
         let mut row_sq = Vec::with_capacity(self.batch);
         let mut max_change = 0.0f32;
         for shard in &shards {
@@ -244,11 +262,10 @@ impl Chip {
         for p in self.populations.iter_mut().filter(|p| !p.is_input) {
             p.recount_nonzero();
         }
-        self.bump_versions(taken);
-        if taken > 0 {
+        self.bump_versions(noise.len());
+        if !noise.is_empty() {
             self.record_residuals(&row_sq, max_change);
         }
-        Ok(taken)
     }
 
     /// Gives every neuron population's activity a new version for each of `steps` steps, in the
@@ -310,7 +327,7 @@ pub(super) fn step_rows(
     measure: &mut StepMeasure<'_>,
 ) {
     {
-        let noise = ReadNoise { run: ctx.run_key, step: t as u64, first_row };
+        let noise = ctx.noise_of(t);
         let mut net = Dynamics {
             populations: pops,
             groups: ctx.groups,
@@ -318,6 +335,7 @@ pub(super) fn step_rows(
             threads: ctx.threads,
             path: ctx.path,
             noise,
+            first_row,
         };
         for q in 0..net.populations.len() {
             if !net.populations[q].is_input {

@@ -81,6 +81,30 @@ impl CoreArithmetic for AnalogCore {
         float::static_drive(net, q);
     }
 
+    fn draw_read_noise(
+        &self,
+        populations: &[Population],
+        batch: usize,
+        rng: &mut rand::rngs::Xoshiro256PlusPlus,
+    ) -> Option<super::read_noise::StepNoise> {
+        if !self.converts_outputs() {
+            return None;
+        }
+        let noisy = self.a.output_noise > 0.0 || self.a.read_noise > 0.0;
+        // Every conversion seeds its lane generator, and noisy ones draw each example's numbers.
+        let step = populations
+            .iter()
+            .map(|p| {
+                if p.is_input || p.lif_template.is_some() {
+                    return None;
+                }
+                let mut lanes = crate::lane_rng::LaneRng::from_rng(rng);
+                noisy.then(|| super::read_noise::ConversionNoise::draw(batch, p.size, &mut lanes, rng))
+            })
+            .collect();
+        Some(step)
+    }
+
     fn compute_drive(&self, net: &mut Dynamics<'_>, q: usize) {
         float::compute_drive(net, q);
         if self.converts_outputs() {
@@ -246,18 +270,19 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
     });
     let noisy = out_sd > 0.0 || read > 0.0;
     let n = net.populations[q].size;
-    let noise = net.noise;
+    // The conversion's random numbers were drawn ahead, in order, from the chip's noise stream.
+    let drawn = net.noise.and_then(|step| step.get(q)).and_then(Option::as_ref);
+    debug_assert!(drawn.is_some() || !noisy, "read noise of population {q} was not drawn");
+    let noisy = noisy && drawn.is_some();
+    let first_row = net.first_row;
     let Some(drive) = net.populations[q].drive_f.as_slice_mut() else {
         unreachable!("population arrays are allocated in standard layout")
     };
-    let (mut z, mut bits) = (vec![0.0f32; n], Vec::with_capacity(n));
+    let mut z = vec![0.0f32; n];
     for (b, (row, var)) in drive.chunks_exact_mut(n).zip(variance).enumerate() {
         let sd = var.sqrt();
-        if noisy {
-            // One lane generator per example and conversion, on the example's own stream.
-            let mut rng = noise.row_rng(q, b);
-            let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
-            crate::gaussian::fill_standard_normal_lanes(&mut z, &mut lanes, &mut bits, &mut rng);
+        if let Some(noise) = drawn.filter(|_| noisy) {
+            noise.normals(first_row + b, &mut z);
         }
         match adc {
             Some((step, levels)) if noisy => {
@@ -310,15 +335,19 @@ pub(crate) fn quantise_conductance(w: f32, r: f32, levels: u32) -> f32 {
     }
 }
 
+/// Random words a pulsed update draws ahead before applying them in parallel (bounds its scratch
+/// memory: larger groups are updated in chunks of rows).
+const PULSE_WORDS_AHEAD: usize = 1 << 22;
+
 /// Every device moves by whole pulses toward `global · delta`.
 ///
 /// A requested change `Δ` becomes `n = ⌊|Δ|/dw_min⌋` pulses plus one with the probability of the
 /// remainder; each pulse moves the conductance by the device's own up or down step, scaled by the
 /// soft-bound factor, with cycle-to-cycle noise (the sum of `n` noisy pulses is drawn as one
-/// Gaussian of standard deviation `dw_min_std·√n` steps). Each row of devices draws its random
-/// numbers from a generator seeded by (chip, group, update count, row), so forward and feedback
-/// devices (different groups) are independent, and rows can be updated in parallel with results
-/// that do not depend on the threads.
+/// Gaussian of standard deviation `dw_min_std·√n` steps). Random numbers come from generators
+/// seeded by (chip, group, update count) and are drawn row by row in synapse order, so forward
+/// and feedback devices (different groups) are independent; the drawing is sequential, the rows'
+/// updates then run in parallel, and results do not depend on the threads.
 pub(crate) fn pulsed_update(
     a: &AnalogArithmetic,
     net: &mut Fabric<'_>,
@@ -326,14 +355,16 @@ pub(crate) fn pulsed_update(
     delta: &Array2<f32>,
     global: f64,
 ) {
-    use crate::rounding_noise::mix;
     use rand::SeedableRng;
     let (seed, threads) = (net.seed, net.threads);
     let grp = &mut net.groups[g];
     let (Some(up), Some(down)) = (grp.step_up.as_ref(), grp.step_down.as_ref()) else {
         return;
     };
-    let update_key = mix(seed ^ 0x7075_6c73_6564) ^ mix((g as u64) << 32 ^ grp.updates);
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(
+        crate::rounding_noise::mix(seed ^ 0x7075_6c73_6564)
+            ^ crate::rounding_noise::mix((g as u64) << 32 ^ grp.updates),
+    );
     let r = grp.range;
     let soft = a.update.bounds == Bounds::Soft;
     let c2c = a.update.dw_min_std as f32;
@@ -349,41 +380,63 @@ pub(crate) fn pulsed_update(
         unreachable!("update and device arrays are allocated in standard layout")
     };
     // Every device of a row with some request draws one 32-bit word from lane generators seeded
-    // by the row's generator: 16 bits round its pulse count, 16 bits give the Gaussian of its
-    // cycle-to-cycle noise (tails drawn exactly from the row's generator). The row's update is
-    // then one branch-free pass that the compiler vectorises (drawing for devices that do not
-    // move costs less than finding the ones that do).
-    let moving: Vec<bool> = dl.chunks_exact(cols).map(|d| !crate::learning_engine::all_zero(d)).collect();
-    crate::parallel::for_each_row_block(threads, grp.weights.view_mut(), |rows, mut block| {
-        let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
-        for (k, mut wrow) in block.rows_mut().into_iter().enumerate() {
-            let j = rows.start + k;
-            if !moving[j] {
-                continue;
-            }
-            let Some(wrow) = wrow.as_slice_mut() else {
-                unreachable!("weights are allocated in standard layout")
-            };
-            let drow = &dl[j * cols..(j + 1) * cols];
-            let mut rng =
-                rand::rngs::Xoshiro256PlusPlus::seed_from_u64(update_key ^ mix(j as u64 ^ 0x0072_6f77));
-            let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
-            lanes.fill_u32(&mut words);
+    // by `rng`: 16 bits round its pulse count, 16 bits give the Gaussian of its cycle-to-cycle
+    // noise (tails drawn exactly from `rng`). The row's update is then one branch-free pass
+    // that the compiler vectorises (drawing for devices that do not move costs less than
+    // finding the ones that do).
+    let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
+    let moving: Vec<usize> = (0..delta.nrows())
+        .filter(|&j| !crate::learning_engine::all_zero(&dl[j * cols..(j + 1) * cols]))
+        .collect();
+    let mut row_tails = crate::gaussian::TailSamples::new();
+    for chunk in moving.chunks((PULSE_WORDS_AHEAD / cols.max(1)).max(1)) {
+        // Drawn in row order on this thread...
+        let mut words = vec![0u32; chunk.len() * cols];
+        let mut tails: Vec<(u32, u32, f32)> = Vec::new();
+        for (k, row_words) in words.chunks_exact_mut(cols).enumerate() {
+            lanes.fill_u32(row_words);
             if c2c > 0.0 {
-                crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
-            }
-            let (uprow, downrow) = (&ul[j * cols..(j + 1) * cols], &downl[j * cols..(j + 1) * cols]);
-            pulse_row(PulseRow { drow, wrow, uprow, downrow, words: &words, z: &z }, &pulse);
-            if levels > 0 {
-                // Devices that did not move are on the grid already: quantising is idempotent.
-                for w in wrow.iter_mut() {
-                    *w = quantise_conductance(*w, r, levels);
-                }
+                row_tails.clear();
+                crate::gaussian::draw_tails_of_halves(cols, |i| row_words[i] >> 16, &mut row_tails, &mut rng);
+                tails.extend(row_tails.iter().map(|&(i, x)| (k as u32, i, x)));
             }
         }
-    });
-    let touched: Vec<usize> = (0..moving.len()).filter(|&j| moving[j]).collect();
-    grp.refresh_effective_rows(&touched, threads);
+        // ...then applied to blocks of rows in parallel.
+        crate::parallel::for_each_row_block(threads, grp.weights.view_mut(), |rows, mut block| {
+            let mut z = vec![0.0f32; cols];
+            let lo = chunk.partition_point(|&j| j < rows.start);
+            let hi = chunk.partition_point(|&j| j < rows.end);
+            for (k, &j) in chunk.iter().enumerate().take(hi).skip(lo) {
+                let row_words = &words[k * cols..(k + 1) * cols];
+                if c2c > 0.0 {
+                    let (t0, t1) = (
+                        tails.partition_point(|t| (t.0 as usize) < k),
+                        tails.partition_point(|t| (t.0 as usize) <= k),
+                    );
+                    let row_tails: Vec<(u32, f32)> = tails[t0..t1].iter().map(|&(_, i, x)| (i, x)).collect();
+                    crate::gaussian::normals_from_halves_and_tails(
+                        &mut z,
+                        |i| row_words[i] >> 16,
+                        &row_tails,
+                    );
+                }
+                let mut wrow = block.row_mut(j - rows.start);
+                let Some(wrow) = wrow.as_slice_mut() else {
+                    unreachable!("weights are allocated in standard layout")
+                };
+                let span = j * cols..(j + 1) * cols;
+                let (drow, uprow, downrow) = (&dl[span.clone()], &ul[span.clone()], &downl[span]);
+                pulse_row(PulseRow { drow, wrow, uprow, downrow, words: row_words, z: &z }, &pulse);
+                if levels > 0 {
+                    // Devices that did not move are on the grid already: quantising is idempotent.
+                    for w in wrow.iter_mut() {
+                        *w = quantise_conductance(*w, r, levels);
+                    }
+                }
+            }
+        });
+    }
+    grp.refresh_effective_rows(&moving, threads);
 }
 
 /// Scalars of one pulsed update (see [`pulsed_update`]).

@@ -20,6 +20,7 @@ pub mod analog;
 pub mod cuba_lif;
 pub mod digital;
 pub mod float;
+pub(crate) mod read_noise;
 
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -72,33 +73,10 @@ pub(crate) struct Dynamics<'a> {
     pub threads: usize,
     /// Fast or reference implementation.
     pub path: ExecutionPath,
-    /// Which read noise this step draws (analog cores).
-    pub noise: ReadNoise,
-}
-
-/// The read noise of one time step: every example of the batch draws its numbers from a stream of
-/// its own, keyed by the run, the step, the population and the example's row in the whole batch, so
-/// the numbers do not depend on how the batch is shared among threads.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ReadNoise {
-    /// Key of the run (drawn from the chip's noise generator when the run starts).
-    pub run: u64,
-    /// Step within the run.
-    pub step: u64,
-    /// Row in the whole batch of the populations' first row.
+    /// This step's read noise, drawn ahead (analog cores).
+    pub noise: Option<&'a read_noise::StepNoise>,
+    /// Row in the whole batch of the populations' first row (the row the read noise is drawn for).
     pub first_row: usize,
-}
-
-impl ReadNoise {
-    /// The generator of population `pop`'s read noise for local row `row` in this step.
-    pub fn row_rng(&self, pop: usize, row: usize) -> Xoshiro256PlusPlus {
-        use crate::rounding_noise::mix;
-        use rand::SeedableRng;
-        let row = (self.first_row + row) as u64;
-        Xoshiro256PlusPlus::seed_from_u64(
-            mix(self.run ^ mix(self.step << 24 | pop as u64)) ^ mix(row.wrapping_add(0x726f_7773)),
-        )
-    }
 }
 
 /// The chip's populations and synapses as a core kind's arithmetic sees them during a learning
@@ -258,6 +236,17 @@ pub(crate) trait CoreArithmetic {
 
     /// Why saved bias mantissas cannot be loaded (`None` if they can).
     fn check_saved_bias(&self, _mantissas: &[i64]) -> Option<String> {
+        None
+    }
+
+    /// Draws one step's read noise for `batch` examples of `populations` from `rng`, in the order
+    /// the step's conversions would draw it (`None`: the core has no read noise).
+    fn draw_read_noise(
+        &self,
+        _populations: &[Population],
+        _batch: usize,
+        _rng: &mut Xoshiro256PlusPlus,
+    ) -> Option<read_noise::StepNoise> {
         None
     }
 

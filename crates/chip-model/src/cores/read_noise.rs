@@ -1,0 +1,77 @@
+//! Read noise drawn ahead of the steps that use it.
+//!
+//! An analog tile's output noise comes from the chip's one noise generator, drawn conversion by
+//! conversion and example by example. The drawing is sequential, but it does not depend on any
+//! value the steps compute, so a run draws the random words (and the rare exact tail samples) of
+//! all its conversions first, in the order a step-by-step run would; the table lookups that turn
+//! them into numbers, and the noise itself, then run on whichever thread computes the example.
+//! The numbers are the same as drawing inside the steps, for any number of threads.
+
+use rand::Rng;
+
+use crate::gaussian::{TailSamples, draw_normal_words, normals_from_words};
+use crate::lane_rng::LaneRng;
+
+/// The random words and tail samples of one population's tile conversion in one step: one row of
+/// `words_per_row` words per example, tails as (example, position, value) in drawing order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConversionNoise {
+    words: Vec<u32>,
+    words_per_row: usize,
+    tails: Vec<(u32, u32, f32)>,
+}
+
+impl ConversionNoise {
+    /// Draws the noise of `rows` examples of `n` outputs from `lanes` (tails from `tail_rng`).
+    pub fn draw<R: Rng + ?Sized>(rows: usize, n: usize, lanes: &mut LaneRng, tail_rng: &mut R) -> Self {
+        let mut words = Vec::with_capacity(rows * n.div_ceil(2));
+        let (mut tails, mut row_tails) = (Vec::new(), TailSamples::new());
+        for b in 0..rows {
+            row_tails.clear();
+            draw_normal_words(n, lanes, &mut words, &mut row_tails, tail_rng);
+            tails.extend(row_tails.iter().map(|&(i, x)| (b as u32, i, x)));
+        }
+        Self { words, words_per_row: n.div_ceil(2), tails }
+    }
+
+    /// The standard normal numbers of example `row` (of the whole batch) into `out`.
+    pub fn normals(&self, row: usize, out: &mut [f32]) {
+        let w = self.words_per_row;
+        let words = &self.words[row * w..(row + 1) * w];
+        let lo = self.tails.partition_point(|t| (t.0 as usize) < row);
+        let hi = self.tails.partition_point(|t| (t.0 as usize) <= row);
+        let tails: Vec<(u32, f32)> = self.tails[lo..hi].iter().map(|&(_, i, x)| (i, x)).collect();
+        normals_from_words(out, words, &tails);
+    }
+}
+
+/// The read noise of one step: per population, its conversion's noise (`None` where nothing is
+/// drawn).
+pub(crate) type StepNoise = Vec<Option<ConversionNoise>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::Xoshiro256PlusPlus;
+
+    /// Drawn ahead, row by row on any thread, the numbers equal drawing each row in place with
+    /// `fill_standard_normal_lanes`, tails included, and the generator ends in the same state.
+    #[test]
+    fn drawn_ahead_equals_drawn_in_place() {
+        let (rows, n) = (40, 333);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut twin = rng.clone();
+        let mut lanes = LaneRng::from_rng(&mut rng);
+        let ahead = ConversionNoise::draw(rows, n, &mut lanes, &mut rng);
+        assert!(!ahead.tails.is_empty(), "40 × 333 numbers should hold a tail sample or more");
+        let mut twin_lanes = LaneRng::from_rng(&mut twin);
+        let (mut z, mut bits, mut expected) = (vec![0.0f32; n], Vec::new(), vec![0.0f32; n]);
+        for b in 0..rows {
+            crate::gaussian::fill_standard_normal_lanes(&mut expected, &mut twin_lanes, &mut bits, &mut twin);
+            ahead.normals(b, &mut z);
+            assert_eq!(z, expected, "row {b}");
+        }
+        assert_eq!(rng.next_u64(), twin.next_u64());
+    }
+}
