@@ -26,6 +26,7 @@ pub mod profile;
 mod profile_summary;
 pub mod rounding_noise;
 pub mod synapse_group;
+mod vector_isa;
 
 pub use builtin_profiles::BUILTIN_PROFILE_NAMES;
 pub use chip::checkpoint::ChipCheckpoint;

@@ -23,6 +23,8 @@ pub(crate) const FUSED_LIMIT: i32 = 1 << 28;
 /// What a digital rate neuron does with its drive before the leaky step: nothing (the clip model,
 /// whose clamp comes after the step) or σ from the table (the sigmoid model).
 pub(crate) trait Transfer: Copy {
+    /// True for the identity (a transfer the fused loop may apply inline).
+    const IDENTITY: bool = false;
     /// The transferred drive, in state units.
     fn apply(self, u: i64) -> i64;
     /// The same in i32 (the fused update).
@@ -34,6 +36,7 @@ pub(crate) trait Transfer: Copy {
 pub(crate) struct Identity;
 
 impl Transfer for Identity {
+    const IDENTITY: bool = true;
     #[inline(always)]
     fn apply(self, u: i64) -> i64 {
         u
@@ -41,6 +44,17 @@ impl Transfer for Identity {
     #[inline(always)]
     fn apply_i32(self, u: i32) -> i32 {
         u
+    }
+}
+
+impl Transfer for super::sigmoid_table::SigmoidLookup32<'_> {
+    #[inline(always)]
+    fn apply(self, u: i64) -> i64 {
+        self.table.lookup(u)
+    }
+    #[inline(always)]
+    fn apply_i32(self, u: i32) -> i32 {
+        self.lookup(u)
     }
 }
 
@@ -67,7 +81,10 @@ pub(crate) fn update_population(
     path: ExecutionPath,
 ) -> f64 {
     match pop.program {
-        NeuronProgram::Sigmoid => update_with(d, table, pop, nudge, rows_sq, max_change, path),
+        NeuronProgram::Sigmoid => match table.lookup32() {
+            Some(t) => update_with(d, t, pop, nudge, rows_sq, max_change, path),
+            None => update_with(d, table, pop, nudge, rows_sq, max_change, path),
+        },
         NeuronProgram::Clip | NeuronProgram::CubaLif => {
             update_with(d, Identity, pop, nudge, rows_sq, max_change, path)
         }
@@ -86,15 +103,40 @@ fn update_with<T: Transfer>(
 ) -> f64 {
     if path == ExecutionPath::Fast && rows_sq.is_none() {
         match pop.fused_shift {
-            Some(shift) if fused_nudge_fits(nudge) => digital_update_fused(pop, d, f, nudge, shift),
+            Some(shift) if fused_nudge_fits(nudge) => {
+                crate::vector_isa::vectorised(UnmeasuredUpdate { pop, d, f, nudge, fused_shift: Some(shift) })
+            }
             _ => {
                 materialise_fused_drive(pop);
-                digital_update_fast(pop, d, f, nudge)
+                crate::vector_isa::vectorised(UnmeasuredUpdate { pop, d, f, nudge, fused_shift: None })
             }
         }
     } else {
         materialise_fused_drive(pop);
         digital_update(pop, d, f, nudge, rows_sq, max_change)
+    }
+}
+
+/// An unmeasured step's update of a population (fused with its one group's product when
+/// `fused_shift` is given), run with the CPU's best vector instructions.
+struct UnmeasuredUpdate<'a, T> {
+    pop: &'a mut Population,
+    d: &'a DigitalArithmetic,
+    f: T,
+    nudge: Option<&'a NudgeUnits>,
+    fused_shift: Option<i32>,
+}
+
+impl<T: Transfer> pulp::WithSimd for UnmeasuredUpdate<'_, T> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f64 {
+        let UnmeasuredUpdate { pop, d, f, nudge, fused_shift } = self;
+        match fused_shift {
+            Some(shift) => digital_update_fused(pop, d, f, nudge, shift),
+            None => digital_update_fast(pop, d, f, nudge),
+        }
     }
 }
 
@@ -199,6 +241,7 @@ fn digital_update<T: Transfer>(
 /// The digital update of [`digital_update`] for steps that are not measured, with the constants of
 /// [`digital_neuron_update`] hoisted out of the loop (the same integer arithmetic; the reference path
 /// and every measured step use the per-element function, and the tests compare the two bit for bit).
+#[inline(always)]
 fn digital_update_fast<T: Transfer>(
     pop: &mut Population,
     d: &DigitalArithmetic,
@@ -274,6 +317,7 @@ fn materialise_fused_drive(pop: &mut Population) {
 /// ((p + half) >> shift)` is clamped to the accumulator, biased and nudged; the leaky step
 /// `((d · decay + half) >> db)` is computed as `(d >> db) · decay + (((d mod 2^db) · decay + half) >> db)`,
 /// which is exact and keeps every product below 2^31 (|d| < 2^29, decay ≤ 2^db).
+#[inline(always)]
 fn digital_update_fused<T: Transfer>(
     pop: &mut Population,
     d: &DigitalArithmetic,
@@ -301,27 +345,94 @@ fn digital_update_fused<T: Transfer>(
     };
     let targets = nudge.and_then(|t| t.target_i.as_slice().map(|s| (s, t.beta_q as i32)));
     let statics = &pop.static_i32;
+    let (bias, decay) = (&bias[..n], &decay[..n]);
+    let c = FusedConstants { shift, half, acc_lo, acc_hi, db, mask, decay_half, out_shift, max_a, one };
+    let mut sigma = if T::IDENTITY { Vec::new() } else { vec![0i32; n] };
     for b in 0..state.len() / n.max(1) {
         let r = b * n..(b + 1) * n;
         let (srow, arow, prow, crow) =
             (&mut state[r.clone()], &mut activity[r.clone()], &product[r.clone()], &statics[r.clone()]);
         let trow = targets.map(|(t, beta)| (&t[r.clone()], beta));
-        for k in 0..n {
-            let v = srow[k];
-            let acc = crow[k] + ((exact_f32_to_i32(prow[k]) + half) >> shift);
-            let mut drive = acc.clamp(acc_lo, acc_hi) + bias[k];
-            if let Some((t, beta)) = trow {
-                drive += (beta * (t[k] as i32 - v) + nudge_half) >> nf;
+        // Zipped slices of one length and one loop per case, so that the compiler sees no bounds
+        // checks or branches and vectorises the loops.
+        if T::IDENTITY {
+            let cells =
+                srow.iter_mut().zip(arow.iter_mut()).zip(prow.iter().zip(crow)).zip(bias.iter().zip(decay));
+            match trow {
+                None => {
+                    for (((s, a), (&p, &cst)), (&bias, &decay)) in cells {
+                        let drive = c.drive(p, cst, bias, 0);
+                        (*s, *a) = c.settle(*s, drive, decay);
+                    }
+                }
+                Some((t, beta)) => {
+                    for ((((s, a), (&p, &cst)), (&bias, &decay)), &y) in cells.zip(t) {
+                        let drive = c.drive(p, cst, bias, (beta * (y as i32 - *s) + nudge_half) >> nf);
+                        (*s, *a) = c.settle(*s, drive, decay);
+                    }
+                }
             }
-            let diff = f.apply_i32(drive) - v;
-            let step = (diff >> db) * decay[k] + (((diff & mask) * decay[k] + decay_half) >> db);
-            let new = (v + step).clamp(0, one);
-            srow[k] = new;
-            arow[k] = (new >> out_shift).min(max_a) as f32;
+        } else {
+            // A table lookup does not vectorise (no cheap gathers): drives in one vectorised pass,
+            // the lookups in a tight scalar pass, the leaky step in another vectorised pass.
+            let drives = sigma.iter_mut().zip(srow.iter()).zip(prow.iter().zip(crow)).zip(bias);
+            match trow {
+                None => {
+                    for (((u, _), (&p, &cst)), &bias) in drives {
+                        *u = c.drive(p, cst, bias, 0);
+                    }
+                }
+                Some((t, beta)) => {
+                    for ((((u, &v), (&p, &cst)), &bias), &y) in drives.zip(t) {
+                        *u = c.drive(p, cst, bias, (beta * (y as i32 - v) + nudge_half) >> nf);
+                    }
+                }
+            }
+            for u in sigma.iter_mut() {
+                *u = f.apply_i32(*u);
+            }
+            for (((s, a), &sig), &decay) in srow.iter_mut().zip(arow.iter_mut()).zip(&sigma).zip(decay) {
+                (*s, *a) = c.settle(*s, sig, decay);
+            }
         }
     }
     pop.fused_shift = None;
     0.0
+}
+
+/// The constants of [`digital_update_fused`] and its update of one neuron.
+#[derive(Clone, Copy)]
+struct FusedConstants {
+    shift: i32,
+    half: i32,
+    acc_lo: i32,
+    acc_hi: i32,
+    db: u32,
+    mask: i32,
+    decay_half: i32,
+    out_shift: u32,
+    max_a: i32,
+    one: i32,
+}
+
+impl FusedConstants {
+    /// A neuron's drive from its product `p`, constant drive `cst`, bias and nudge drive (state
+    /// units).
+    #[inline(always)]
+    fn drive(self, p: f32, cst: i32, bias: i32, nudge: i32) -> i32 {
+        let acc = cst + ((exact_f32_to_i32(p) + self.half) >> self.shift);
+        acc.clamp(self.acc_lo, self.acc_hi) + bias + nudge
+    }
+
+    /// The new state and activity of a neuron in state `v` whose transferred drive is `target`,
+    /// with its decay.
+    #[inline(always)]
+    fn settle(self, v: i32, target: i32, decay: i32) -> (i32, f32) {
+        let diff = target - v;
+        let step = (diff >> self.db) * decay + (((diff & self.mask) * decay + self.decay_half) >> self.db);
+        let new = (v + step).clamp(0, self.one);
+        (new, (new >> self.out_shift).min(self.max_a) as f32)
+    }
 }
 
 /// An f32 holding an exact integer of magnitude below 2^31, as i32: the low 32 bits of

@@ -28,6 +28,19 @@ pub struct SigmoidTable {
     low: i64,
     /// log2 of a segment's width in state units.
     shift: u32,
+    /// The same table for the i32 lookup ([`SigmoidLookup32`]), when it has at most
+    /// [`LOOKUP32_SEGMENTS`] segments and every intermediate fits i32.
+    lookup32: Option<Box<Lookup32Table>>,
+}
+
+/// Most segments of a table the i32 lookup takes (a fixed size, so that indices need no checks).
+pub const LOOKUP32_SEGMENTS: usize = 1 << 10;
+
+/// Each segment's start and its rise to the next entry, padded to [`LOOKUP32_SEGMENTS`].
+#[derive(Debug, Clone, PartialEq)]
+struct Lookup32Table {
+    start: [i32; LOOKUP32_SEGMENTS],
+    rise: [i32; LOOKUP32_SEGMENTS],
 }
 
 impl SigmoidTable {
@@ -44,7 +57,38 @@ impl SigmoidTable {
                 ((sigmoid_f64(edge) * out_one).round() as i64) << (sf - spec.output_bits)
             })
             .collect();
-        Self { entries, low: (TABLE_LOW * one) as i64, shift: sf + 2 - k }
+        let (low, shift) = ((TABLE_LOW * one) as i64, sf + 2 - k);
+        let entries: Vec<i64> = entries;
+        let rises: Vec<i64> = entries.windows(2).map(|w| w[1] - w[0]).collect();
+        // The i32 lookup computes `rise · fraction` with fraction < 2^shift, and `u − low` for drives
+        // the fused update keeps below 2^28 in magnitude.
+        let max_rise = rises.iter().map(|r| r.abs()).max().unwrap_or(0);
+        let fits = (max_rise << shift) < i64::from(i32::MAX)
+            && entries.iter().all(|e| e.abs() < 1 << 30)
+            && low.abs() < 1 << 29
+            && shift < 31;
+        let lookup32 = (fits && rises.len() <= LOOKUP32_SEGMENTS).then(|| {
+            let mut t =
+                Box::new(Lookup32Table { start: [0; LOOKUP32_SEGMENTS], rise: [0; LOOKUP32_SEGMENTS] });
+            for (k, (&e, &r)) in entries.iter().zip(&rises).enumerate() {
+                (t.start[k], t.rise[k]) = (e as i32, r as i32);
+            }
+            t
+        });
+        Self { entries, low, shift, lookup32 }
+    }
+
+    /// The i32 lookup of this table, if its numbers fit (see [`SigmoidLookup32`]).
+    pub(crate) fn lookup32(&self) -> Option<SigmoidLookup32<'_>> {
+        let t = self.lookup32.as_deref()?;
+        let segments = (self.entries.len() - 1) as i32;
+        Some(SigmoidLookup32 {
+            table: self,
+            t,
+            low: self.low as i32,
+            shift: self.shift,
+            top: (segments << self.shift) - 1,
+        })
     }
 
     /// σ of a drive in state units, in state units: the segment's first entry plus the linear
@@ -61,7 +105,10 @@ impl SigmoidTable {
     /// [`SigmoidTable::lookup`] in i32 (the fused update; the same numbers).
     #[inline(always)]
     pub fn lookup_i32(&self, u: i32) -> i32 {
-        self.lookup(i64::from(u)) as i32
+        match self.lookup32() {
+            Some(l) => l.lookup(u),
+            None => self.lookup(i64::from(u)) as i32,
+        }
     }
 
     /// Number of entries (segments + 1).
@@ -89,10 +136,46 @@ impl SigmoidTable {
     }
 }
 
+/// [`SigmoidTable::lookup`] in i32 arithmetic, for tables whose numbers fit (the same integers):
+/// fixed-size arrays and a branch-free index let the fused neuron loop vectorise with gathers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SigmoidLookup32<'a> {
+    /// The table (for the i64 lookup).
+    pub table: &'a SigmoidTable,
+    t: &'a Lookup32Table,
+    low: i32,
+    shift: u32,
+    /// Largest offset from `low` inside the table.
+    top: i32,
+}
+
+impl SigmoidLookup32<'_> {
+    /// σ of drive `u` (state units).
+    #[inline(always)]
+    pub fn lookup(self, u: i32) -> i32 {
+        let x = u.saturating_sub(self.low).clamp(0, self.top);
+        let i = (x >> self.shift) as usize & (LOOKUP32_SEGMENTS - 1);
+        self.t.start[i] + ((self.t.rise[i] * (x & ((1 << self.shift) - 1))) >> self.shift)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::profile::HardwareProfile;
+
+    #[test]
+    fn the_i32_lookup_gives_the_same_integers() {
+        let p = HardwareProfile::load("loihi2").expect("loihi2");
+        let d = p.digital().expect("digital");
+        let t = SigmoidTable::new(d);
+        assert!(t.lookup32().is_some(), "loihi2's table should take the i32 lookup");
+        let one = 1i32 << d.state_fraction_bits;
+        let wide = [i32::MIN, i32::MIN + 1, -(1 << 28), (1 << 28) - 1, i32::MAX - 1, i32::MAX];
+        for u in (-3 * one..4 * one).step_by(7).chain(wide) {
+            assert_eq!(i64::from(t.lookup_i32(u)), t.lookup(i64::from(u)), "u = {u}");
+        }
+    }
 
     #[test]
     fn table_follows_sigmoid_within_its_resolution() {
