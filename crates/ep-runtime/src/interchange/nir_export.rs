@@ -123,7 +123,8 @@ pub fn write_nir(
 
 /// Writes a deployed spiking network (see [`crate::interchange::spiking`]) as a NIR graph to
 /// `path`, atomically: `input` → `fwd1` (Affine: integer weights and biases) → `layer1` (IF:
-/// `r` = 1, the layer's integer threshold, reset to 0) → ... → `output`. In the discrete reading
+/// `r` = 1, the layer's integer threshold; no `v_reset`, which NIR 1.0.8 reads as 0 and NIR
+/// 1.0.4, the version Norse 1.1's importer works with, does not know) → ... → `output`. In the discrete reading
 /// every simulator with a per-step IF uses (Norse's `IAFCell`: `v ← v + input`, spike when
 /// `v > threshold`, then `v ← 0`), it computes what Lava's LIF does with netx's settings; the
 /// metadata records the input encoding, steps per example and readout, and `dt` (seconds per step).
@@ -151,7 +152,6 @@ pub fn write_spiking_nir(net: &SpikingNetwork, path: &Path, dt_seconds: f64) -> 
         scalar_string(&mut node, "type", "IF");
         node.create_dataset("r").with_f32_data(&vec![1.0; size]);
         node.create_dataset("v_threshold").with_f32_data(&vec![layer.threshold as f32; size]);
-        node.create_dataset("v_reset").with_f32_data(&vec![0.0; size]);
         nodes.add_group(node.finish());
         edges.push((below, fwd.clone()));
         edges.push((fwd, name.clone()));
