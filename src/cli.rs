@@ -311,7 +311,7 @@ pub struct ExportArgs {
     /// the test set and print a JSON report (accuracies, steps per example, spikes, options).
     #[arg(long)]
     pub json: bool,
-    /// With --spiking: time steps each example is presented for (default 64).
+    /// With --spiking: time steps each example is presented for (default 32).
     #[arg(long, value_name = "N")]
     pub steps: Option<usize>,
     /// With --spiking: bits of the graded input spike per pixel, 1..=8 (default 8).

@@ -59,16 +59,19 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         };
         let params = NetworkParameters::from_network(net, checkpoint.config.t1)?;
         let spiking = convert(&params, &options)?;
+        // Evaluated first, so that a refused --examples leaves no file behind.
+        let report = if args.json || args.counts.is_some() {
+            Some(evaluate_deployment(&args, &checkpoint, &trainer, &params, &spiking)?)
+        } else {
+            None
+        };
         match args.format.as_str() {
             "nir" => write_spiking_nir(&spiking, &args.out, dt)?,
             _ => write_spiking_netx(&spiking, &args.out)?,
         }
-        if args.json || args.counts.is_some() {
-            let report = evaluate_deployment(&args, &checkpoint, &trainer, &params, &spiking)?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                return Ok(ExitCode::SUCCESS);
-            }
+        if let Some(report) = report.filter(|_| args.json) {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(ExitCode::SUCCESS);
         }
     } else {
         match args.format.as_str() {

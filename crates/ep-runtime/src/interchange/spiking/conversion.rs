@@ -53,7 +53,7 @@ pub struct SpikingOptions {
 
 impl Default for SpikingOptions {
     fn default() -> Self {
-        Self { steps_per_example: 64, input_bits: 8, hidden_rate: 1.0, output_rate: 0.5 }
+        Self { steps_per_example: 32, input_bits: 8, hidden_rate: 1.0, output_rate: 0.5 }
     }
 }
 
