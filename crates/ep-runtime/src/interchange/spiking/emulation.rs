@@ -85,7 +85,7 @@ pub fn emulate(net: &SpikingNetwork, data: &Dataset, examples: usize, threads: u
         .map(|layer| layer.weight.columns().into_iter().map(|c| c.to_vec()).collect())
         .collect();
     let threads = threads.clamp(1, count.max(1));
-    let run = |worker: usize| -> Result<Vec<(usize, Vec<u32>, Vec<u64>)>> {
+    let run = |worker: usize| -> Result<Vec<ExampleSpikes>> {
         let mut lifs = (0..net.layers.len())
             .map(|k| CubaLif::new(net.lif_params(k)))
             .collect::<chip_model::Result<Vec<_>>>()?;
@@ -96,7 +96,7 @@ pub fn emulate(net: &SpikingNetwork, data: &Dataset, examples: usize, threads: u
         }
         Ok(out)
     };
-    let parts: Vec<Vec<(usize, Vec<u32>, Vec<u64>)>> = if threads == 1 {
+    let parts: Vec<Vec<ExampleSpikes>> = if threads == 1 {
         vec![run(0)?]
     } else {
         std::thread::scope(|s| {
@@ -133,6 +133,9 @@ pub fn emulate(net: &SpikingNetwork, data: &Dataset, examples: usize, threads: u
         seconds: start.elapsed().as_secs_f64(),
     })
 }
+
+/// An example's index, its output spike counts and the spikes of every layer.
+type ExampleSpikes = (usize, Vec<u32>, Vec<u64>);
 
 /// One example from rest: output spike counts and the spikes of every layer.
 fn run_example(
