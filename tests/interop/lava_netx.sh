@@ -9,14 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/interop/toolchains_venv.sh
 toolchains_venv
-cargo build --release --quiet --bin epchip
-BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release/epchip"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-DIGITS=${LAVA_NETX_DIGITS:-200}
-"$BIN" train --profile loihi2 --dataset mnist10k --layers 784,64,10 --tau lognormal:cv=0.5 --epochs 2 \
-    --seed 1 --quiet --out "$WORK/run"
-"$BIN" export --run "$WORK/run" --format lava-netx --spiking --out "$WORK/model.netx" --json \
-    --examples "$DIGITS" --counts "$WORK/counts.json" > "$WORK/report.json"
+source tests/interop/deployment_run.sh
+train_and_export_deployment lava-netx netx "${LAVA_NETX_DIGITS:-200}"
 "$VENV/bin/python" tests/interop/lava_netx.py "$WORK/model.netx" "$WORK/report.json" "$WORK/counts.json" \
     crates/ep-runtime/data/mnist-10k/test-images-idx3-ubyte.gz

@@ -8,14 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/interop/toolchains_venv.sh
 toolchains_venv
-cargo build --release --quiet --bin epchip
-BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release/epchip"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-DIGITS=${NIR_RUN_DIGITS:-200}
-"$BIN" train --profile loihi2 --dataset mnist10k --layers 784,64,10 --tau lognormal:cv=0.5 --epochs 2 \
-    --seed 1 --quiet --out "$WORK/run"
-"$BIN" export --run "$WORK/run" --format nir --spiking --out "$WORK/model.nir" --json \
-    --examples "$DIGITS" --counts "$WORK/counts.json" > "$WORK/report.json"
+source tests/interop/deployment_run.sh
+train_and_export_deployment nir nir "${NIR_RUN_DIGITS:-200}"
 "$VENV/bin/python" tests/interop/nir_run.py "$WORK/model.nir" "$WORK/report.json" "$WORK/counts.json" \
     crates/ep-runtime/data/mnist-10k/test-images-idx3-ubyte.gz

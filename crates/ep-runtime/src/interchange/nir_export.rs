@@ -50,10 +50,7 @@ pub fn write_nir(
     params.validate()?;
     check_dt(dt_seconds)?;
     let n = params.layers.len();
-    let mut file = FileBuilder::new();
-    file.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
-    let mut graph = file.create_group("node");
-    scalar_string(&mut graph, "type", "NIRGraph");
+    let (file, mut graph) = new_graph();
     let mut edges: Vec<(String, String)> = Vec::new();
     let mut nodes = graph.create_group("nodes");
 
@@ -62,11 +59,7 @@ pub fn write_nir(
     let mut below = "input".to_string();
     for l in 1..n {
         let (layer, fwd, _) = nir_node_names(l);
-        let mut affine = nodes.create_group(&fwd);
-        scalar_string(&mut affine, "type", "Affine");
-        matrix(&mut affine, "weight", &params.forward[l - 1].t().to_owned());
-        affine.create_dataset("bias").with_f32_data(&params.bias[l - 1]);
-        nodes.add_group(affine.finish());
+        affine_node(&mut nodes, &fwd, &params.forward[l - 1].t().to_owned(), &params.bias[l - 1]);
         edges.push((below.clone(), fwd.clone()));
         edges.push((fwd, layer.clone()));
 
@@ -130,23 +123,15 @@ pub fn write_nir(
 /// metadata records the input encoding, steps per example and readout, and `dt` (seconds per step).
 pub fn write_spiking_nir(net: &SpikingNetwork, path: &Path, dt_seconds: f64) -> Result<()> {
     check_dt(dt_seconds)?;
-    let mut file = FileBuilder::new();
-    file.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
-    let mut graph = file.create_group("node");
-    scalar_string(&mut graph, "type", "NIRGraph");
+    let (file, mut graph) = new_graph();
     let mut edges: Vec<(String, String)> = Vec::new();
     let mut nodes = graph.create_group("nodes");
     io_node(&mut nodes, "input", "Input", net.sizes[0]);
     let mut below = "input".to_string();
     for (k, layer) in net.layers.iter().enumerate() {
         let (name, fwd, _) = nir_node_names(k + 1);
-        let mut affine = nodes.create_group(&fwd);
-        scalar_string(&mut affine, "type", "Affine");
-        matrix(&mut affine, "weight", &layer.weight.mapv(|w| w as f32));
-        affine
-            .create_dataset("bias")
-            .with_f32_data(&layer.bias.iter().map(|&b| b as f32).collect::<Vec<_>>());
-        nodes.add_group(affine.finish());
+        let bias: Vec<f32> = layer.bias.iter().map(|&b| b as f32).collect();
+        affine_node(&mut nodes, &fwd, &layer.weight.mapv(|w| w as f32), &bias);
         let size = layer.bias.len();
         let mut node = nodes.create_group(&name);
         scalar_string(&mut node, "type", "IF");
@@ -184,6 +169,24 @@ pub fn write_spiking_nir(net: &SpikingNetwork, path: &Path, dt_seconds: f64) -> 
     );
     graph.add_group(meta.finish());
     finish_graph(file, graph, path)
+}
+
+/// A NIR file with its `version` and the open `node` group of type `NIRGraph`.
+fn new_graph() -> (FileBuilder, GroupBuilder) {
+    let mut file = FileBuilder::new();
+    file.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
+    let mut graph = file.create_group("node");
+    scalar_string(&mut graph, "type", "NIRGraph");
+    (file, graph)
+}
+
+/// An `Affine` node: `weight` (out × in) and `bias`.
+fn affine_node(nodes: &mut GroupBuilder, name: &str, weight: &Array2<f32>, bias: &[f32]) {
+    let mut affine = nodes.create_group(name);
+    scalar_string(&mut affine, "type", "Affine");
+    matrix(&mut affine, "weight", weight);
+    affine.create_dataset("bias").with_f32_data(bias);
+    nodes.add_group(affine.finish());
 }
 
 /// Refuses a `dt` that is not a positive number of seconds.
