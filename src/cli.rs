@@ -286,7 +286,7 @@ pub struct TrainingFlags {
     pub target_accuracy: f64,
 }
 
-/// `epchip export --run DIR --format nir|lava-netx|mapping --out FILE`
+/// `epchip export --run DIR --format nir|lava-netx|mapping --out FILE [--spiking [--json]]`
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Run directory written by `epchip train` (its checkpoint.json holds the trained network).
@@ -296,7 +296,9 @@ pub struct ExportArgs {
     /// (JSON: core allocation, weights in the chip's format, decays, routing).
     #[arg(long)]
     pub format: String,
-    /// NIR only: export LIF neurons (a rate-coded approximation) instead of leaky integrators.
+    /// `nir` and `lava-netx`: export the deployment conversion, a feed-forward network of
+    /// integrate-and-fire neurons in Loihi's integer formats that stock Lava-dl and Norse run
+    /// (docs/export.md).
     #[arg(long)]
     pub spiking: bool,
     /// NIR only: seconds one emulated step stands for (default: the profile's time_step_us, or 1 ms).
@@ -305,6 +307,32 @@ pub struct ExportArgs {
     /// File to write (written to a temporary file first, then renamed).
     #[arg(long)]
     pub out: PathBuf,
+    /// With --spiking: evaluate the run's own network and epchip's emulation of the deployed one on
+    /// the test set and print a JSON report (accuracies, steps per example, spikes, options).
+    #[arg(long)]
+    pub json: bool,
+    /// With --spiking: time steps each example is presented for (default 32).
+    #[arg(long, value_name = "N")]
+    pub steps: Option<usize>,
+    /// With --spiking: bits of the graded input spike per pixel, 1..=8 (default 8).
+    #[arg(long, value_name = "BITS")]
+    pub input_bits: Option<u32>,
+    /// With --spiking: spikes per step of a hidden neuron at u = 1, in (0, 1] (default 1).
+    #[arg(long, value_name = "RATE")]
+    pub hidden_rate: Option<f64>,
+    /// With --spiking: spikes per step of an output neuron at u = 1, in (0, 1] (default 0.5).
+    #[arg(long, value_name = "RATE")]
+    pub output_rate: Option<f64>,
+    /// With --json: evaluate only the first N test examples.
+    #[arg(long, value_name = "N")]
+    pub examples: Option<usize>,
+    /// With --spiking: also write every evaluated example's label, prediction and output spike
+    /// counts (epchip's emulation) to this JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub counts: Option<PathBuf>,
+    /// Worker threads for the evaluation (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 /// `epchip deploy --run DIR --profile P [--seed S] [--drift 0,1h,1d] [--finetune-epochs K] --out D`

@@ -848,3 +848,66 @@ fn import_warns_about_time_constants_the_chip_cannot_represent() {
         }
     }
 }
+
+#[test]
+fn spiking_export_reports_the_deployment_and_refuses_bad_options() {
+    let dir = tempdir();
+    let run_dir = dir.path().join("run");
+    train_synthetic(&run_dir, &["--epochs", "2", "--quiet", "--profile", "loihi2"]).success();
+    let run_s = path_str(&run_dir);
+    let netx = dir.path().join("deployed.netx");
+    let counts = dir.path().join("counts.json");
+    let r = run(&[
+        "export",
+        "--run",
+        &run_s,
+        "--format",
+        "lava-netx",
+        "--spiking",
+        "--out",
+        &path_str(&netx),
+        "--json",
+        "--steps",
+        "24",
+        "--examples",
+        "40",
+        "--counts",
+        &path_str(&counts),
+    ])
+    .success();
+    let report: Value = serde_json::from_str(&r.stdout).expect("--json prints one JSON object");
+    assert_eq!(report["steps_per_example"], 24);
+    assert_eq!(report["examples"], 40);
+    assert_eq!(report["format"], "lava-netx");
+    let trained = report["trained_test_accuracy"].as_f64().expect("trained_test_accuracy");
+    let deployed = report["deployed_test_accuracy"].as_f64().expect("deployed_test_accuracy");
+    assert!(trained > 0.5, "the run learned the synthetic task: {trained}");
+    assert!((trained - deployed).abs() <= 0.1, "trained {trained}, deployed {deployed}");
+    assert!(report["spikes_per_neuron_step"][0].as_f64().expect("spike rate") > 0.0, "hidden neurons spike");
+    assert!(netx.exists(), "the netx file is written");
+    // The counts file holds what the report's accuracy is computed from.
+    let c: Value = serde_json::from_str(&read(&counts)).expect("counts are JSON");
+    let labels = c["labels"].as_array().expect("labels");
+    let predictions = c["predictions"].as_array().expect("predictions");
+    assert_eq!(c["output_spike_counts"].as_array().map(Vec::len), Some(40));
+    let correct = labels.iter().zip(predictions).filter(|(l, p)| l == p).count();
+    assert!((correct as f64 / 40.0 - deployed).abs() < 1e-12);
+    // The spiking NIR file of the same run, without evaluation.
+    let nir = path_str(&dir.path().join("deployed.nir"));
+    run(&["export", "--run", &run_s, "--format", "nir", "--spiking", "--out", &nir]).success();
+
+    let out = path_str(&dir.path().join("bad.out"));
+    let spiking = ["export", "--run", &run_s, "--format", "nir", "--spiking", "--out", &out];
+    run(&[&spiking[..], &["--steps", "0"]].concat()).failure(&["steps = 0", "1..=4096"]);
+    run(&[&spiking[..], &["--input-bits", "9"]].concat()).failure(&["input-bits = 9", "1..=8"]);
+    run(&[&spiking[..], &["--output-rate", "1.5"]].concat()).failure(&["output-rate = 1.5", "(0, 1]"]);
+    run(&[&spiking[..], &["--json", "--examples", "100000"]].concat())
+        .failure(&["--examples 100000", "use 1..="]);
+    run(&["export", "--run", &run_s, "--format", "nir", "--json", "--out", &out])
+        .failure(&["--json", "--spiking"]);
+    run(&["export", "--run", &run_s, "--format", "lava-netx", "--steps", "8", "--out", &out])
+        .failure(&["--steps", "--spiking"]);
+    run(&["export", "--run", &run_s, "--format", "lava-netx", "--dt", "0.001", "--out", &out])
+        .failure(&["--dt", "nir only"]);
+    assert!(!dir.path().join("bad.out").exists(), "nothing written on a refused export");
+}

@@ -2,7 +2,7 @@
 
 usage: nir_check.py WORKDIR EPCHIP_BINARY
 
-WORKDIR holds rate.nir, spiking.nir, model.netx and mapping.json exported from one run. The mapping
+WORKDIR holds rate.nir, spiking.nir, model.netx, spiking.netx and mapping.json exported from one run. The mapping
 file is the reference: it carries the weights, biases and per-neuron time steps in plain JSON.
 """
 
@@ -36,7 +36,7 @@ def projection(kind, pre, post):
 
 
 names = ["input"] + [f"h{l}" for l in range(1, n - 1)] + ["output"]
-for variant, neuron_type in (("rate", nir.LI), ("spiking", nir.LIF)):
+for variant, neuron_type in (("rate", nir.LI),):
     path = work / f"{variant}.nir"
     graph = nir.read(str(path))  # with nir's own type checks
     dt = float(graph.metadata["dt"])
@@ -74,6 +74,26 @@ for variant, neuron_type in (("rate", nir.LI), ("spiking", nir.LIF)):
     if variant == "rate":
         hts = np.concatenate([graph.nodes[f"layer{l}"].tau for l in range(1, n)])
         check(hts.std() > 0, "rate: time constants are heterogeneous (lognormal tau was trained)")
+
+# The spiking deployment (export --spiking): a feed-forward chain of Affine and IF nodes in integer
+# units, the same numbers as the spiking netx file (CUBA neurons without current memory or leak).
+spiking = nir.read(str(work / "spiking.nir"))
+chain = {("input", "fwd1"), (f"layer{n - 1}", "output")}
+for l in range(1, n):
+    chain |= {(f"fwd{l}", f"layer{l}")} | ({(f"layer{l}", f"fwd{l + 1}")} if l + 1 < n else set())
+check(set(map(tuple, spiking.edges)) == chain, f"spiking: edges {sorted(spiking.edges)} (feed-forward chain)")
+check(int(spiking.metadata["steps_per_example"]) > 0, "spiking: steps_per_example in metadata")
+with h5py.File(work / "spiking.netx", "r") as f:
+    for l in range(1, n):
+        affine, node, layer = spiking.nodes[f"fwd{l}"], spiking.nodes[f"layer{l}"], f["layer"][str(l - 1)]
+        check(type(node) is nir.IF, f"spiking: layer{l} is {type(node).__name__}")
+        check(np.array_equal(affine.weight, np.round(affine.weight)), f"spiking: fwd{l} weights are not integers")
+        check(np.abs(affine.weight).max() <= 254, f"spiking: fwd{l} weights exceed 8-bit synapses")
+        check(np.array_equal(affine.weight, layer["weight"][()]), f"spiking: fwd{l} and netx layer {l - 1} differ")
+        check(np.array_equal(affine.bias, layer["bias"][()]), f"spiking: fwd{l} bias and netx differ")
+        check(np.all(node.v_threshold == int(layer["neuron"]["vThMant"][()])), f"spiking: layer{l} threshold")
+        check(int(layer["neuron"]["iDecay"][()]) == 4096 and int(layer["neuron"]["vDecay"][()]) == 0,
+              f"spiking netx {l - 1}: iDecay 4096 (no current memory) and vDecay 0 (no leak)")
 
 # Lava-dl netx layout: integer weights (the chip's mantissas), per-neuron decays.
 with h5py.File(work / "model.netx", "r") as f:

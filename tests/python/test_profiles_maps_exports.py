@@ -52,6 +52,7 @@ def test_exports_equal_the_cli_exports_of_the_saved_run(cli, tmp_path):
                        epochs=1, quiet=True)
     run.save(tmp_path / "run")
     for fmt, ext, extra in [("nir", "nir", []), ("nir", "nir", ["--spiking"]), ("lava-netx", "netx", []),
+                            ("lava-netx", "netx", ["--spiking"]),
                             ("mapping", "json", [])]:
         name = f"{fmt}{''.join(extra)}.{ext}"
         run.export(fmt, tmp_path / f"py-{name}", spiking=bool(extra))

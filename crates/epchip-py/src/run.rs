@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use chip_model::HardwareProfile;
 use ep_runtime::interchange::mapping_export::write_mapping;
-use ep_runtime::interchange::netx_export::write_netx;
-use ep_runtime::interchange::nir_export::{NirNeurons, write_nir};
+use ep_runtime::interchange::netx_export::{write_netx, write_spiking_netx};
+use ep_runtime::interchange::nir_export::{NirNeurons, write_nir, write_spiking_nir};
+use ep_runtime::interchange::spiking::{SpikingOptions, convert};
 use ep_runtime::{CHECKPOINT_FILE, NetworkParameters, RunData, RunDirectory, Trainer, TrainingCheckpoint};
 use ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2};
@@ -168,10 +169,11 @@ impl Run {
         Ok(labels.into_pyarray(py))
     }
 
-    /// Writes the trained network for a chip toolchain, as `epchip export`: `nir` (NIR graph; leaky
-    /// integrators, or LIF neurons with `spiking=True`; `dt` seconds per step, default the
-    /// profile's time per step or 1 ms), `lava-netx` (Lava-dl netx HDF5, digital profiles) or
-    /// `mapping` (JSON core allocation). The file is written atomically.
+    /// Writes the trained network for a chip toolchain, as `epchip export`: `nir` (NIR graph of
+    /// leaky integrators; `dt` seconds per step, default the profile's time per step or 1 ms),
+    /// `lava-netx` (Lava-dl netx HDF5, digital profiles) or `mapping` (JSON core allocation); with
+    /// `spiking=True` (nir, lava-netx) the spiking deployment with the default options. The file
+    /// is written atomically.
     #[pyo3(signature = (format, path, spiking = false, dt = None))]
     fn export(
         &self,
@@ -185,17 +187,27 @@ impl Run {
         if !formats.contains(&format) {
             return Err(value_error(format!("invalid format '{format}': use one of {}", formats.join(", "))));
         }
-        if format != "nir" && (spiking || dt.is_some()) {
-            return Err(value_error("spiking and dt apply to format=\"nir\" only"));
+        if format != "nir" && dt.is_some() {
+            return Err(value_error("dt applies to format=\"nir\" only"));
+        }
+        if format == "mapping" && spiking {
+            return Err(value_error("spiking applies to format=\"nir\" and \"lava-netx\" only"));
         }
         let net = self.trainer.network();
+        let step_us = self.profile.energy.time_step_us;
+        let dt = dt.unwrap_or(if step_us > 0.0 { step_us * 1e-6 } else { DEFAULT_DT_SECONDS });
+        if spiking {
+            let params = self.parameters()?;
+            let deployed = convert(&params, &SpikingOptions::default()).py()?;
+            return match format {
+                "nir" => py.detach(|| write_spiking_nir(&deployed, &path, dt)).py(),
+                _ => py.detach(|| write_spiking_netx(&deployed, &path)).py(),
+            };
+        }
         match format {
             "nir" => {
                 let params = self.parameters()?;
-                let step_us = self.profile.energy.time_step_us;
-                let dt = dt.unwrap_or(if step_us > 0.0 { step_us * 1e-6 } else { DEFAULT_DT_SECONDS });
-                let neurons = if spiking { NirNeurons::Spiking } else { NirNeurons::Rate };
-                py.detach(|| write_nir(&params, &path, neurons, dt)).py()
+                py.detach(|| write_nir(&params, &path, NirNeurons::Rate, dt)).py()
             }
             "lava-netx" => py.detach(|| write_netx(net, &path)).py(),
             _ => py.detach(|| write_mapping(net, &path)).py(),

@@ -475,10 +475,7 @@ impl FloatTwin {
 
 /// The neuron model's activation `f(u)`.
 fn activation(neuron: NeuronModel, u: f64) -> f64 {
-    match neuron {
-        NeuronModel::Clip => u.clamp(0.0, 1.0),
-        NeuronModel::Sigmoid => sigmoid_f64(u),
-    }
+    neuron.transfer(u)
 }
 
 /// The activation's derivative `f'(u)` (the clip model's is taken as 0 at the kinks).

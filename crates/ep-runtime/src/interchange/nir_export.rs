@@ -18,6 +18,7 @@ use ndarray::Array2;
 
 use crate::atomic_file::write_atomic;
 use crate::error::{EpError, Result};
+use crate::interchange::spiking::SpikingNetwork;
 use crate::network::parameters::NetworkParameters;
 
 /// NIR format version written into the file.
@@ -47,34 +48,18 @@ pub fn write_nir(
     dt_seconds: f64,
 ) -> Result<()> {
     params.validate()?;
-    if !(dt_seconds.is_finite() && dt_seconds > 0.0) {
-        return Err(EpError::InvalidParameter {
-            field: "dt".into(),
-            value: dt_seconds.to_string(),
-            allowed: "seconds per step, a positive number".into(),
-        });
-    }
+    check_dt(dt_seconds)?;
     let n = params.layers.len();
-    let mut file = FileBuilder::new();
-    file.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
-    let mut graph = file.create_group("node");
-    scalar_string(&mut graph, "type", "NIRGraph");
+    let (file, mut graph) = new_graph();
     let mut edges: Vec<(String, String)> = Vec::new();
     let mut nodes = graph.create_group("nodes");
 
-    let mut input = nodes.create_group("input");
-    scalar_string(&mut input, "type", "Input");
-    input.create_dataset("shape").with_i64_data(&[params.layers[0] as i64]);
-    nodes.add_group(input.finish());
+    io_node(&mut nodes, "input", "Input", params.layers[0]);
 
     let mut below = "input".to_string();
     for l in 1..n {
         let (layer, fwd, _) = nir_node_names(l);
-        let mut affine = nodes.create_group(&fwd);
-        scalar_string(&mut affine, "type", "Affine");
-        matrix(&mut affine, "weight", &params.forward[l - 1].t().to_owned());
-        affine.create_dataset("bias").with_f32_data(&params.bias[l - 1]);
-        nodes.add_group(affine.finish());
+        affine_node(&mut nodes, &fwd, &params.forward[l - 1].t().to_owned(), &params.bias[l - 1]);
         edges.push((below.clone(), fwd.clone()));
         edges.push((fwd, layer.clone()));
 
@@ -110,15 +95,10 @@ pub fn write_nir(
         }
         below = layer;
     }
-    let mut output = nodes.create_group("output");
-    scalar_string(&mut output, "type", "Output");
-    output.create_dataset("shape").with_i64_data(&[params.layers[n - 1] as i64]);
-    nodes.add_group(output.finish());
+    io_node(&mut nodes, "output", "Output", params.layers[n - 1]);
     edges.push((below, "output".into()));
     graph.add_group(nodes.finish());
-
-    let flat: Vec<&str> = edges.iter().flat_map(|(a, b)| [a.as_str(), b.as_str()]).collect();
-    graph.create_dataset("edges").with_vlen_strings(&flat).with_shape(&[edges.len() as u64, 2]);
+    edges_dataset(&mut graph, &edges);
     let mut meta = graph.create_group("metadata");
     scalar_string(&mut meta, "source", "epchip");
     meta.create_dataset("dt").with_f64_data(&[dt_seconds]).with_shape(&[]);
@@ -131,6 +111,112 @@ pub fn write_nir(
         "equilibrium propagation: clamp the input, run t1 steps, read the last neuron layer's state",
     );
     graph.add_group(meta.finish());
+    finish_graph(file, graph, path)
+}
+
+/// Writes a deployed spiking network (see [`crate::interchange::spiking`]) as a NIR graph to
+/// `path`, atomically: `input` → `fwd1` (Affine: integer weights and biases) → `layer1` (IF:
+/// `r` = 1, the layer's integer threshold; no `v_reset`, which NIR 1.0.8 reads as 0 and NIR
+/// 1.0.4, the version Norse 1.1's importer works with, does not know) → ... → `output`. In the discrete reading
+/// every simulator with a per-step IF uses (Norse's `IAFCell`: `v ← v + input`, spike when
+/// `v > threshold`, then `v ← 0`), it computes what Lava's LIF does with netx's settings; the
+/// metadata records the input encoding, steps per example and readout, and `dt` (seconds per step).
+pub fn write_spiking_nir(net: &SpikingNetwork, path: &Path, dt_seconds: f64) -> Result<()> {
+    check_dt(dt_seconds)?;
+    let (file, mut graph) = new_graph();
+    let mut edges: Vec<(String, String)> = Vec::new();
+    let mut nodes = graph.create_group("nodes");
+    io_node(&mut nodes, "input", "Input", net.sizes[0]);
+    let mut below = "input".to_string();
+    for (k, layer) in net.layers.iter().enumerate() {
+        let (name, fwd, _) = nir_node_names(k + 1);
+        let bias: Vec<f32> = layer.bias.iter().map(|&b| b as f32).collect();
+        affine_node(&mut nodes, &fwd, &layer.weight.mapv(|w| w as f32), &bias);
+        let size = layer.bias.len();
+        let mut node = nodes.create_group(&name);
+        scalar_string(&mut node, "type", "IF");
+        node.create_dataset("r").with_f32_data(&vec![1.0; size]);
+        node.create_dataset("v_threshold").with_f32_data(&vec![layer.threshold as f32; size]);
+        nodes.add_group(node.finish());
+        edges.push((below, fwd.clone()));
+        edges.push((fwd, name.clone()));
+        below = name;
+    }
+    io_node(&mut nodes, "output", "Output", *net.sizes.last().unwrap_or(&0));
+    edges.push((below, "output".into()));
+    graph.add_group(nodes.finish());
+    edges_dataset(&mut graph, &edges);
+    let options = &net.options;
+    let mut meta = graph.create_group("metadata");
+    scalar_string(&mut meta, "source", "epchip (spiking deployment)");
+    meta.create_dataset("dt").with_f64_data(&[dt_seconds]).with_shape(&[]);
+    meta.create_dataset("steps_per_example")
+        .with_i64_data(&[options.steps_per_example as i64])
+        .with_shape(&[]);
+    meta.create_dataset("input_bits").with_i64_data(&[i64::from(options.input_bits)]).with_shape(&[]);
+    scalar_string(
+        &mut meta,
+        "input",
+        &format!(
+            "every step, each input carries round(pixel byte / 2^{}) (a graded spike)",
+            8 - options.input_bits
+        ),
+    );
+    scalar_string(
+        &mut meta,
+        "inference",
+        "start every example at rest, run steps_per_example steps, predict the output neuron with the most spikes",
+    );
+    graph.add_group(meta.finish());
+    finish_graph(file, graph, path)
+}
+
+/// A NIR file with its `version` and the open `node` group of type `NIRGraph`.
+fn new_graph() -> (FileBuilder, GroupBuilder) {
+    let mut file = FileBuilder::new();
+    file.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
+    let mut graph = file.create_group("node");
+    scalar_string(&mut graph, "type", "NIRGraph");
+    (file, graph)
+}
+
+/// An `Affine` node: `weight` (out × in) and `bias`.
+fn affine_node(nodes: &mut GroupBuilder, name: &str, weight: &Array2<f32>, bias: &[f32]) {
+    let mut affine = nodes.create_group(name);
+    scalar_string(&mut affine, "type", "Affine");
+    matrix(&mut affine, "weight", weight);
+    affine.create_dataset("bias").with_f32_data(bias);
+    nodes.add_group(affine.finish());
+}
+
+/// Refuses a `dt` that is not a positive number of seconds.
+fn check_dt(dt_seconds: f64) -> Result<()> {
+    if dt_seconds.is_finite() && dt_seconds > 0.0 {
+        return Ok(());
+    }
+    Err(EpError::InvalidParameter {
+        field: "dt".into(),
+        value: dt_seconds.to_string(),
+        allowed: "seconds per step, a positive number".into(),
+    })
+}
+
+/// An `Input` or `Output` node of `size` neurons.
+fn io_node(nodes: &mut GroupBuilder, name: &str, kind: &str, size: usize) {
+    let mut node = nodes.create_group(name);
+    scalar_string(&mut node, "type", kind);
+    node.create_dataset("shape").with_i64_data(&[size as i64]);
+    nodes.add_group(node.finish());
+}
+
+/// The graph's `edges` dataset, (E, 2) strings.
+fn edges_dataset(graph: &mut GroupBuilder, edges: &[(String, String)]) {
+    let flat: Vec<&str> = edges.iter().flat_map(|(a, b)| [a.as_str(), b.as_str()]).collect();
+    graph.create_dataset("edges").with_vlen_strings(&flat).with_shape(&[edges.len() as u64, 2]);
+}
+
+/// Closes the graph group and writes the file atomically.
+fn finish_graph(mut file: FileBuilder, graph: GroupBuilder, path: &Path) -> Result<()> {
     file.add_group(graph.finish());
     let bytes = file.finish().map_err(|e| EpError::ModelFile {
         path: path.to_path_buf(),

@@ -66,6 +66,14 @@ impl NeuronModel {
         }
     }
 
+    /// The model's activation `f(u)` in f64: `clip(u, 0, 1)` or `σ(4u − 2)`.
+    pub fn transfer(self, u: f64) -> f64 {
+        match self {
+            NeuronModel::Clip => u.clamp(0.0, 1.0),
+            NeuronModel::Sigmoid => chip_model::neuron_program::sigmoid_f64(u),
+        }
+    }
+
     /// The activation between a neuron's state and what it sends, as export metadata states it.
     pub fn activation(self) -> &'static str {
         match self {

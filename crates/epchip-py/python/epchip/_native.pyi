@@ -173,8 +173,9 @@ class Run:
         spiking: bool = False,
         dt: float | None = None,
     ) -> None:
-        """Writes the network for a chip toolchain, as ``epchip export``: NIR (``spiking`` for LIF
-        neurons, ``dt`` seconds per step), Lava-dl netx, or the core mapping (JSON)."""
+        """Writes the network for a chip toolchain, as ``epchip export``: NIR (``dt`` seconds per
+        step), Lava-dl netx, or the core mapping (JSON); ``spiking`` (NIR, netx) writes the spiking
+        deployment (integrate-and-fire network in Loihi's integer formats, default options)."""
     def save(self, path: StrPath) -> None:
         """Writes the run as ``epchip train`` would: metrics.csv, summary.json, checkpoint.json."""
     @staticmethod
