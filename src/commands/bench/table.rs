@@ -42,15 +42,15 @@ pub fn print_row(workload: &Workload, m: &Measurement, roofline: f64) {
     if m.threads.len() == 1 {
         let rate = m.rate(0);
         line += &format!(
-            " {:>18.0} {:>14.2} {:>9.0}% {:>22.3}",
-            rate,
+            " {:>18} {:>14.2} {:>9.0}% {:>22.3}",
+            format_rate(rate),
             rate * useful * 1e-9,
             100.0 * rate * useful / roofline,
             m.eval(0)
         );
     } else {
         for k in 0..m.threads.len() {
-            line += &format!(" {:>15.0}", m.rate(k));
+            line += &format!(" {:>15}", format_rate(m.rate(k)));
         }
         for k in 1..m.threads.len() {
             line += &format!(" {:>8.2}×", m.speedup(k));
@@ -62,4 +62,9 @@ pub fn print_row(workload: &Workload, m: &Measurement, roofline: f64) {
     }
     line += &format!(" {:>14}", format_mib(m.peak_kib));
     println!("{line}");
+}
+
+/// Examples per second: whole numbers, with two decimals below 100 (large networks).
+fn format_rate(rate: f64) -> String {
+    if rate < 100.0 { format!("{rate:.2}") } else { format!("{rate:.0}") }
 }
