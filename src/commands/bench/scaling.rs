@@ -1,7 +1,8 @@
 //! `epchip bench --scaling`: how the cost of training grows with the network and the batch. On each
 //! profile: hidden widths 100, 500, 2,000 and 8,000 (one hidden layer), one to three hidden layers
 //! of 500, and batches 1, 20, 50 and 200 on 784-500-10 (batch 50 elsewhere); written to
-//! `scaling.csv` with a log–log plot of the cost per example against the synapse count.
+//! `scaling.csv` with log–log plots of the cost per example against the synapse count
+//! (`scaling.svg`) and against the useful work per example (`scaling_work.svg`).
 
 use std::path::Path;
 
@@ -157,8 +158,12 @@ pub fn run(s: &ScalingRun) -> anyhow::Result<()> {
             write_csv(&s.out.join("scaling.csv"), &rows)?;
         }
     }
-    std::fs::write(s.out.join("scaling.svg"), plot(&rows))?;
-    println!("wrote {} and {}", s.out.join("scaling.csv").display(), s.out.join("scaling.svg").display());
+    std::fs::write(s.out.join("scaling.svg"), plot(&rows, XAxis::Synapses))?;
+    std::fs::write(s.out.join("scaling_work.svg"), plot(&rows, XAxis::Work))?;
+    println!(
+        "wrote scaling.csv, scaling.svg (cost against synapses) and scaling_work.svg (against useful work) to {}",
+        s.out.display()
+    );
     Ok(())
 }
 
@@ -172,10 +177,28 @@ fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Cost per example (µs) against synapses at batch [`SWEEP_BATCH`]: per profile the width sweep
+/// What the plots put on the horizontal axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum XAxis {
+    /// Synapses of the forward projections.
+    Synapses,
+    /// Useful floating-point operations per example.
+    Work,
+}
+
+impl XAxis {
+    fn of(self, sizes: &[usize]) -> f64 {
+        match self {
+            XAxis::Synapses => synapses(sizes) as f64,
+            XAxis::Work => useful_flops_per_example(sizes),
+        }
+    }
+}
+
+/// Cost per example (µs) at batch [`SWEEP_BATCH`] against `x`: per profile the width sweep
 /// (circles) and the depth sweep (squares), and a dashed line of slope 1 through the first
-/// profile's 784-500-10 point (cost proportional to the synapses).
-fn plot(rows: &[Row]) -> String {
+/// profile's 784-500-10 point (cost proportional to `x`).
+fn plot(rows: &[Row], x: XAxis) -> String {
     let mut series = Vec::new();
     let mut profiles: Vec<String> = Vec::new();
     for r in rows {
@@ -184,7 +207,7 @@ fn plot(rows: &[Row]) -> String {
             profiles.push(label);
         }
     }
-    let point = |r: &Row| (synapses(r.workload.shape.sizes()) as f64, 1e6 / r.measurement.rate(0));
+    let point = |r: &Row| (x.of(r.workload.shape.sizes()), 1e6 / r.measurement.rate(0));
     for (i, p) in profiles.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()].to_string();
         let of = |pred: &dyn Fn(&[usize]) -> bool| -> Vec<(f64, f64)> {
@@ -218,23 +241,32 @@ fn plot(rows: &[Row]) -> String {
     let base =
         rows.iter().find(|r| r.workload.batch == SWEEP_BATCH && r.workload.shape.sizes() == [784, 500, 10]);
     if let Some(b) = base {
-        let (x, y) = point(b);
+        let (x0, y0) = point(b);
         let (lo, hi) = rows
             .iter()
-            .map(|r| synapses(r.workload.shape.sizes()) as f64)
+            .map(|r| x.of(r.workload.shape.sizes()))
             .fold((f64::INFINITY, 0f64), |(lo, hi), s| (lo.min(s), hi.max(s)));
         series.push(Series {
-            name: "∝ synapses".into(),
+            name: match x {
+                XAxis::Synapses => "∝ synapses".into(),
+                XAxis::Work => "∝ useful FLOP".into(),
+            },
             color: "#7f7f7f".into(),
             dashed: true,
             marker: None,
-            points: vec![(lo, y * lo / x), (hi, y * hi / x)],
+            points: vec![(lo, y0 * lo / x0), (hi, y0 * hi / x0)],
         });
     }
+    let (what, x_label) = match x {
+        XAxis::Synapses => ("synapses", "synapses (forward projections)"),
+        XAxis::Work => ("useful work", "useful FLOP per example (input drive, 40 steps, update)"),
+    };
     log_log_svg(
         &Labels {
-            title: format!("Training cost per example, batch {SWEEP_BATCH} (T1 {T1} + T2 {T2})"),
-            x: "synapses (forward projections)".into(),
+            title: format!(
+                "Training cost per example against {what}, batch {SWEEP_BATCH} (T1 {T1} + T2 {T2})"
+            ),
+            x: x_label.into(),
             y: "µs per training example".into(),
         },
         &series,
