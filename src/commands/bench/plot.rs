@@ -155,7 +155,7 @@ pub fn log_log_svg(labels: &Labels, series: &[Series]) -> String {
             );
         }
         for &(x, y) in &pts {
-            let _ = writeln!(svg, "{}", marker(s.marker, sx(x), sy(y), &s.color));
+            svg += &marker(s.marker, sx(x), sy(y), &s.color);
         }
         // Legend entry.
         let ly = TOP + 10.0 + 20.0 * i as f64;
@@ -166,7 +166,7 @@ pub fn log_log_svg(labels: &Labels, series: &[Series]) -> String {
             lx + 28.0,
             s.color
         );
-        let _ = writeln!(svg, "{}", marker(s.marker, lx + 14.0, ly, &s.color));
+        svg += &marker(s.marker, lx + 14.0, ly, &s.color);
         let _ = writeln!(
             svg,
             r##"<text x="{:.1}" y="{:.1}" font-size="12" fill="#282828">{}</text>"##,
@@ -179,12 +179,12 @@ pub fn log_log_svg(labels: &Labels, series: &[Series]) -> String {
     svg
 }
 
-/// SVG of a marker at (x, y) in pixels.
+/// SVG line of a marker at (x, y) in pixels (empty without a marker).
 fn marker(kind: Option<Marker>, x: f64, y: f64, color: &str) -> String {
     match kind {
-        Some(Marker::Circle) => format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{color}"/>"#),
+        Some(Marker::Circle) => format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{color}\"/>\n"),
         Some(Marker::Square) => {
-            format!(r#"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="{color}"/>"#, x - 4.0, y - 4.0)
+            format!("<rect x=\"{:.1}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"{color}\"/>\n", x - 4.0, y - 4.0)
         }
         None => String::new(),
     }
