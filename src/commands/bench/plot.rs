@@ -184,7 +184,11 @@ fn marker(kind: Option<Marker>, x: f64, y: f64, color: &str) -> String {
     match kind {
         Some(Marker::Circle) => format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{color}\"/>\n"),
         Some(Marker::Square) => {
-            format!("<rect x=\"{:.1}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"{color}\"/>\n", x - 4.0, y - 4.0)
+            format!(
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"{color}\"/>\n",
+                x - 4.0,
+                y - 4.0
+            )
         }
         None => String::new(),
     }
