@@ -917,10 +917,21 @@ fn bench_refuses_bad_flags_naming_them() {
         (&["--scaling", "--out", &out, "--threads", "1,2"], &["--threads", "one thread count"]),
         (&["--scaling", "--out", &out, "--batch", "20"], &["--scaling", "--batch"]),
         (&["--out", &out], &["--out", "--scaling"]),
+        (
+            &["--profile", "loihi2", "--layers", "784,8000,8000,10"],
+            &["--layers", "--profile loihi2", "cores"],
+        ),
     ];
     for (args, needles) in cases {
         bench(args).failure(needles);
     }
+}
+
+#[test]
+fn the_large_network_profile_is_valid() {
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/profiles/loihi2-board32.ron");
+    let out = run(&["profile", "check", profile]).success();
+    assert!(out.stdout.contains("loihi2-board32"), "{}", out.stdout);
 }
 
 #[test]

@@ -105,6 +105,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     anyhow::ensure!(args.out.is_none(), "--out is only used with --scaling");
     let batches = batches.unwrap_or_else(|| if custom { vec![50] } else { STANDARD_BATCHES.to_vec() });
+    let amount = Amount { examples, eval_examples, repeat: args.repeat, min_seconds: 0.0 };
+    let workloads: Vec<Workload> = batches
+        .iter()
+        .flat_map(|&batch| profiles.iter().map(move |p| (p, batch)))
+        .map(|(profile, batch)| Workload { profile: profile.clone(), shape: shape.clone(), batch, neuron })
+        .collect();
+    for workload in &workloads {
+        workload.check_fits()?;
+    }
     println!(
         "workload: {shape} on mnist10k ({examples} training examples per measurement), {neuron} neurons, T1 = {T1}, \
          T2 = {T2}, threads = {}, median of {}; each workload in its own process (peak RSS); roofline = useful \
@@ -113,14 +122,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.threads, args.repeat
     );
     table::print_header(&threads, eval_examples);
-    let amount = Amount { examples, eval_examples, repeat: args.repeat, min_seconds: 0.0 };
-    for &batch in &batches {
-        for profile in &profiles {
-            let workload = Workload { profile: profile.clone(), shape: shape.clone(), batch, neuron };
-            let roofline = matmul_roofline(shape.sizes(), batch);
-            let m = measure_in_child(&workload, &threads, &amount)?;
-            table::print_row(&workload, &m, roofline);
-        }
+    for workload in &workloads {
+        let roofline = matmul_roofline(shape.sizes(), workload.batch);
+        let m = measure_in_child(workload, &threads, &amount)?;
+        table::print_row(workload, &m, roofline);
     }
     Ok(ExitCode::SUCCESS)
 }

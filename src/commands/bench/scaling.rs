@@ -142,28 +142,34 @@ pub fn run(s: &ScalingRun) -> anyhow::Result<()> {
         s.neuron, s.threads, s.repeat
     );
     print_header(&[s.threads], EVAL_EXAMPLES);
-    let mut rows: Vec<Row> = Vec::new();
+    let mut workloads = Vec::new();
     for profile in s.profiles {
         for (layers, batch) in grid() {
             let workload = Workload {
                 profile: profile.clone(),
-                shape: NetworkShape::new(layers.clone())?,
+                shape: NetworkShape::new(layers)?,
                 batch,
                 neuron: s.neuron,
             };
-            let examples = s.examples.unwrap_or_else(|| examples_for(&layers, batch, s.available));
-            let amount = Amount {
-                examples,
-                eval_examples: EVAL_EXAMPLES.min(examples),
-                repeat: s.repeat,
-                min_seconds: if s.examples.is_some() { 0.0 } else { MIN_SECONDS },
-            };
-            let roofline = matmul_roofline(&layers, batch);
-            let measurement = measure_in_child(&workload, &[s.threads], &amount)?;
-            print_row(&workload, &measurement, roofline);
-            rows.push(Row { workload, measurement, roofline, repeat: s.repeat });
-            write_csv(&s.out.join("scaling.csv"), &rows)?;
+            workload.check_fits()?;
+            workloads.push(workload);
         }
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for workload in workloads {
+        let (layers, batch) = (workload.shape.sizes().to_vec(), workload.batch);
+        let examples = s.examples.unwrap_or_else(|| examples_for(&layers, batch, s.available));
+        let amount = Amount {
+            examples,
+            eval_examples: EVAL_EXAMPLES.min(examples),
+            repeat: s.repeat,
+            min_seconds: if s.examples.is_some() { 0.0 } else { MIN_SECONDS },
+        };
+        let roofline = matmul_roofline(&layers, batch);
+        let measurement = measure_in_child(&workload, &[s.threads], &amount)?;
+        print_row(&workload, &measurement, roofline);
+        rows.push(Row { workload, measurement, roofline, repeat: s.repeat });
+        write_csv(&s.out.join("scaling.csv"), &rows)?;
     }
     std::fs::write(s.out.join("scaling.svg"), plot(&rows, XAxis::Synapses))?;
     std::fs::write(s.out.join("scaling_work.svg"), plot(&rows, XAxis::Work))?;

@@ -44,6 +44,23 @@ impl Workload {
         }
     }
 
+    /// Refuses a network the profile's chips cannot hold (checked by the mapper before anything is
+    /// measured), naming the flags.
+    pub fn check_fits(&self) -> anyhow::Result<()> {
+        let profile = HardwareProfile::load(&self.profile)?;
+        let config = self.config(1);
+        ep_runtime::place_network(&profile, &self.shape, config.placement).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid --layers {} on --profile {}: {e} (see `epchip map --profile {} --layers {}`)",
+                self.shape,
+                self.profile,
+                self.profile,
+                self.shape.sizes().iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+            )
+        })?;
+        Ok(())
+    }
+
     /// Short name of the profile for tables: the file stem of a .ron path, else the name.
     pub fn profile_label(&self) -> String {
         profile_label(&self.profile)
