@@ -138,6 +138,11 @@ pub struct BenchArgs {
     /// Directory of the scaling table and plot.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also measure every workload with this other epchip executable (a build with the same bench,
+    /// e.g. before a change), alternating with this one in each repetition, and print the ratio of
+    /// the rates (median of the per-repetition ratios).
+    #[arg(long, value_name = "EXE", conflicts_with = "scaling")]
+    pub baseline: Option<PathBuf>,
     /// Internal: measure one workload in this process and print the result as JSON (the parent
     /// `epchip bench` runs each workload in a child process to take its peak memory).
     #[arg(long, hide = true)]

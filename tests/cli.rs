@@ -928,6 +928,18 @@ fn bench_refuses_bad_flags_naming_them() {
 }
 
 #[test]
+fn bench_compares_this_binary_with_a_baseline_build() {
+    let exe = env!("CARGO_BIN_EXE_epchip");
+    let out = bench(&["--layers", "784,20,10", "--batch", "5", "--repeat", "2", "--baseline", exe]).success();
+    assert!(out.stdout.contains("this/baseline"), "{}", out.stdout);
+    let rows = bench_rows(&out.stdout);
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    assert!(rows[0][5].ends_with('×'), "ratio column: {:?}", rows[0]);
+    bench(&["--baseline", "/no/such/epchip"]).failure(&["--baseline", "/no/such/epchip"]);
+    bench(&["--baseline", exe, "--threads", "1,2"]).failure(&["--threads", "--baseline"]);
+}
+
+#[test]
 fn the_large_network_profile_is_valid() {
     let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/profiles/loihi2-board32.ron");
     let out = run(&["profile", "check", profile]).success();

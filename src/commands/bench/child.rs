@@ -2,6 +2,7 @@
 //! `--one-workload` flag, so that each workload's peak resident memory is its own; the child
 //! measures and prints a [`Measurement`] as JSON on stdout.
 
+use std::path::Path;
 use std::process::Command;
 
 use ep_runtime::{DatasetSplit, load_dataset};
@@ -36,7 +37,17 @@ pub fn measure_in_child(
     threads: &[usize],
     amount: &Amount,
 ) -> anyhow::Result<Measurement> {
-    let exe = std::env::current_exe()?;
+    measure_with(&std::env::current_exe()?, workload, threads, amount)
+}
+
+/// Measures `workload` in a child process of the epchip executable `exe` (this one, or another
+/// build with the same `--one-workload` mode) and returns what it measured.
+pub fn measure_with(
+    exe: &Path,
+    workload: &Workload,
+    threads: &[usize],
+    amount: &Amount,
+) -> anyhow::Result<Measurement> {
     let threads_text = threads.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     let out = Command::new(exe)
         .args(["bench", "--one-workload", "--profile", &workload.profile])
@@ -53,10 +64,11 @@ pub fn measure_in_child(
     let stderr = String::from_utf8_lossy(&out.stderr);
     anyhow::ensure!(
         out.status.success(),
-        "measuring {} {} at batch {} failed ({}): {}",
+        "measuring {} {} at batch {} with {} failed ({}): {}",
         workload.profile,
         workload.shape,
         workload.batch,
+        exe.display(),
         out.status,
         stderr.trim()
     );

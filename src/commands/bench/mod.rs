@@ -6,10 +6,12 @@
 //! - `roofline.rs`: useful operations per example and the matrix-product roofline, any depth;
 //! - `measure.rs`: timing in-process (several thread counts interleaved);
 //! - `child.rs`: one workload per child process, results as JSON;
+//! - `baseline.rs`: this executable against another build, side by side;
 //! - `memory.rs`: peak resident memory;
 //! - `table.rs`: the printed table;
 //! - `scaling.rs` and `plot.rs`: the scaling grid, its CSV and its log–log plot.
 
+mod baseline;
 mod child;
 mod measure;
 mod memory;
@@ -113,6 +115,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .collect();
     for workload in &workloads {
         workload.check_fits()?;
+    }
+    if let Some(baseline) = &args.baseline {
+        anyhow::ensure!(
+            baseline.is_file(),
+            "invalid --baseline {}: not a file; give the path of another epchip executable",
+            baseline.display()
+        );
+        let [threads] = threads.as_slice() else {
+            anyhow::bail!("invalid --threads `{}` with --baseline: give one thread count", args.threads);
+        };
+        println!(
+            "workload: {shape} on mnist10k ({examples} training examples per measurement), {neuron} neurons, \
+             T1 = {T1}, T2 = {T2}, threads = {threads}; this executable against {} in alternating child \
+             processes, median of {}",
+            baseline.display(),
+            args.repeat
+        );
+        baseline::print_header();
+        for workload in &workloads {
+            baseline::compare(baseline, workload, *threads, &amount)?;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     println!(
         "workload: {shape} on mnist10k ({examples} training examples per measurement), {neuron} neurons, T1 = {T1}, \
