@@ -8,10 +8,35 @@ use std::path::Path;
 use super::child::{Amount, measure_with};
 use super::measure::median;
 use super::memory::format_mib;
-use super::workload::Workload;
+use super::settings::Settings;
+use super::workload::{T1, T2, Workload};
+
+/// Measures every workload with this executable and with `baseline` and prints the comparison.
+pub fn run(
+    baseline: &Path,
+    s: &Settings,
+    workloads: &[Workload],
+    threads: usize,
+    amount: &Amount,
+) -> anyhow::Result<()> {
+    println!(
+        "workload: {} on mnist10k ({} training examples per measurement), {} neurons, T1 = {T1}, T2 = {T2}, \
+         threads = {threads}; this executable against {} in alternating child processes, median of {}",
+        s.shape,
+        amount.examples,
+        s.neuron,
+        baseline.display(),
+        amount.repeat
+    );
+    print_header();
+    for workload in workloads {
+        compare(baseline, workload, threads, amount)?;
+    }
+    Ok(())
+}
 
 /// Prints the header of the comparison table.
-pub fn print_header() {
+fn print_header() {
     println!(
         "{:<14} {:<20} {:>6} {:>14} {:>14} {:>14} {:>11} {:>12}",
         "profile", "layers", "batch", "examples/s", "baseline", "this/baseline", "peak MiB", "baseline MiB"
@@ -20,7 +45,7 @@ pub fn print_header() {
 
 /// Measures `workload` `amount.repeat` times with each executable, alternating which goes first,
 /// and prints medians, the median of the per-repetition ratios and both peaks.
-pub fn compare(baseline: &Path, workload: &Workload, threads: usize, amount: &Amount) -> anyhow::Result<()> {
+fn compare(baseline: &Path, workload: &Workload, threads: usize, amount: &Amount) -> anyhow::Result<()> {
     let this = std::env::current_exe()?;
     let once = Amount { repeat: 1, ..*amount };
     let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());

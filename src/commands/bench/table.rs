@@ -2,10 +2,30 @@
 //! matrix-product roofline, evaluation time and peak memory; with several thread counts, the rate
 //! at each count and the speed-up over the first (median of the per-repetition ratios).
 
+use super::child::{Amount, measure_in_child};
 use super::measure::Measurement;
 use super::memory::format_mib;
-use super::roofline::useful_flops_per_example;
-use super::workload::Workload;
+use super::roofline::{matmul_roofline, useful_flops_per_example};
+use super::settings::Settings;
+use super::workload::{T1, T2, Workload};
+
+/// Measures `workloads` (each in a child process, its roofline just before it) and prints the table.
+pub fn run(s: &Settings, workloads: &[Workload], amount: &Amount) -> anyhow::Result<()> {
+    println!(
+        "workload: {} on mnist10k ({} training examples per measurement), {} neurons, T1 = {T1}, T2 = {T2}, \
+         threads = {}, median of {}; each workload in its own process (peak RSS); roofline = useful FLOP/s ÷ \
+         plain single-threaded f32 matrix products of the same shapes, measured in this process just before \
+         the workload",
+        s.shape, amount.examples, s.neuron, s.threads_text, amount.repeat
+    );
+    print_header(&s.threads, amount.eval_examples);
+    for workload in workloads {
+        let roofline = matmul_roofline(workload.shape.sizes(), workload.batch);
+        let m = measure_in_child(workload, &s.threads, amount)?;
+        print_row(workload, &m, roofline);
+    }
+    Ok(())
+}
 
 /// Prints the table's header for thread counts `threads` and `eval_examples` test digits.
 pub fn print_header(threads: &[usize], eval_examples: usize) {
