@@ -32,7 +32,8 @@ pub enum Command {
     /// Replay a spec through the bit-accurate CUBA LIF compartment (Lava's fixed-point semantics) and
     /// print the trace as JSON (u, v, spikes per step).
     LifTrace(LifTraceArgs),
-    /// Time the standard training workloads (784-500-10 on mnist10k) and print a table.
+    /// Time training workloads on mnist10k (the standard ones, 784-500-10, unless --layers, --batch
+    /// or --scaling say otherwise) and print examples/s, roofline share and peak memory.
     Bench(BenchArgs),
     /// Inspect and validate hardware profiles.
     #[command(subcommand)]
@@ -99,22 +100,57 @@ pub struct TrainArgs {
 /// `epchip bench ...`
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Worker threads.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// Worker threads: one count, or a comma-separated list (e.g. 1,2) to measure every count in
+    /// one process, interleaved, and print the speed-up over the first.
+    #[arg(long, default_value = "1", value_name = "N[,N...]")]
+    pub threads: String,
     /// Measurements per workload (the median is printed).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
-    /// Training examples per measurement.
-    #[arg(long, default_value_t = 2000)]
-    pub examples: usize,
-    /// Only this profile (ideal, loihi2 or analog-rram).
+    /// Training examples per measurement (default 2000; with --scaling, chosen per workload so
+    /// that each measurement trains for at least a second).
     #[arg(long)]
+    pub examples: Option<usize>,
+    /// Test digits evaluated per measurement (default: all 1,996 for the standard workloads,
+    /// otherwise as many as --examples, at most 1,996).
+    #[arg(long)]
+    pub eval_examples: Option<usize>,
+    /// Profiles: one or a comma-separated list (built-in names or .ron files); default: ideal,
+    /// loihi2 and analog-rram.
+    #[arg(long, value_name = "P[,P...]")]
     pub profile: Option<String>,
+    /// Layer sizes of the network, input first (784 inputs and 10 outputs for mnist10k; any
+    /// depth), e.g. 784,2000,10 (default 784,500,10).
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Examples per mini-batch: one or a comma-separated list (default 50; the standard workloads
+    /// measure 50 and 1).
+    #[arg(long, value_name = "B[,B...]")]
+    pub batch: Option<String>,
     /// Neuron model of the workload (clip, the workload of docs/performance.md, or sigmoid); the
-    /// estimate is one-sided either way (T1 30 + T2 10 steps).
+    /// estimate is one-sided either way (T1 30 + T2 10 steps, whatever the depth).
     #[arg(long, default_value = "clip")]
     pub neuron: String,
+    /// Measure the scaling grid of docs/performance.md (hidden widths 100–8,000, depths 1–3,
+    /// batches 1–200 on each profile) and write scaling.csv and scaling.svg to --out.
+    #[arg(long, requires = "out")]
+    pub scaling: bool,
+    /// Directory of the scaling table and plot.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also measure every workload with this other epchip executable (a build with the same bench,
+    /// e.g. before a change), alternating with this one in each repetition, and print the ratio of
+    /// the rates (median of the per-repetition ratios).
+    #[arg(long, value_name = "EXE", conflicts_with = "scaling")]
+    pub baseline: Option<PathBuf>,
+    /// Internal: measure one workload in this process and print the result as JSON (the parent
+    /// `epchip bench` runs each workload in a child process to take its peak memory).
+    #[arg(long, hide = true)]
+    pub one_workload: bool,
+    /// Internal (with --one-workload): keep training epochs until this many seconds of training
+    /// were timed.
+    #[arg(long, hide = true, default_value_t = 0.0)]
+    pub min_seconds: f64,
 }
 
 /// `epchip study ...`

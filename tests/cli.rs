@@ -911,3 +911,132 @@ fn spiking_export_reports_the_deployment_and_refuses_bad_options() {
         .failure(&["--dt", "nir only"]);
     assert!(!dir.path().join("bad.out").exists(), "nothing written on a refused export");
 }
+
+/// `epchip bench` on mnist10k with `extra` flags; unless they say otherwise, on the ideal profile
+/// with 10 examples and one measurement.
+fn bench(extra: &[&str]) -> Run {
+    let mut args = vec!["bench"];
+    for (flag, value) in [("--profile", "ideal"), ("--examples", "10"), ("--repeat", "1")] {
+        if !extra.contains(&flag) {
+            args.extend_from_slice(&[flag, value]);
+        }
+    }
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// The data rows of a bench table (the lines after the header that name a profile).
+fn bench_rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("ideal") || l.starts_with("loihi2") || l.starts_with("analog-rram"))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn bench_measures_any_network_and_a_list_of_batches() {
+    let out = bench(&["--layers", "784,30,20,10", "--batch", "2,5"]).success();
+    let rows = bench_rows(&out.stdout);
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    for (row, batch) in rows.iter().zip(["2", "5"]) {
+        assert_eq!((row[1].as_str(), row[2].as_str()), ("784-30-20-10", batch), "{row:?}");
+        // Rate, GFLOP/s, roofline share, evaluation time and peak memory are numbers.
+        assert!(row[3].parse::<f64>().is_ok_and(|r| r > 0.0), "{row:?}");
+        assert!(row[5].ends_with('%'), "{row:?}");
+        assert!(row[7].parse::<u64>().is_ok_and(|mib| mib > 0), "peak RSS: {row:?}");
+    }
+    assert!(out.stdout.contains("eval 10 digits"), "{}", out.stdout);
+}
+
+#[test]
+fn bench_compares_thread_counts_in_one_run() {
+    let out =
+        bench(&["--layers", "784,20,10", "--batch", "5", "--threads", "1,2", "--repeat", "2"]).success();
+    assert!(out.stdout.contains("examples/s t1") && out.stdout.contains("t2/t1"), "{}", out.stdout);
+    let rows = bench_rows(&out.stdout);
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    assert!(rows[0][5].ends_with('×'), "speed-up column: {:?}", rows[0]);
+}
+
+#[test]
+fn bench_refuses_bad_flags_naming_them() {
+    let dir = tempdir();
+    let out = path_str(dir.path());
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--batch", "0"], &["--batch", "`0`", "1..=100000"]),
+        (&["--batch", "20,x"], &["--batch", "`x`"]),
+        (&["--batch", "20,20"], &["--batch", "twice"]),
+        (&["--threads", "1,0"], &["--threads", "1..=1024"]),
+        (&["--layers", "16,32,4"], &["--layers", "784 inputs"]),
+        (&["--layers", "784,0,10"], &["--layers"]),
+        (&["--profile", "ideal,nope"], &["--profile", "`nope`"]),
+        (&["--neuron", "relu"], &["--neuron", "clip or sigmoid"]),
+        (&["--examples", "0"], &["--examples", "1..="]),
+        (&["--examples", "100000"], &["--examples", "1..="]),
+        (&["--eval-examples", "5000"], &["--eval-examples"]),
+        (&["--repeat", "0"], &["--repeat"]),
+        (&["--scaling"], &["--out"]),
+        (&["--scaling", "--out", &out, "--threads", "1,2"], &["--threads", "one thread count"]),
+        (&["--scaling", "--out", &out, "--batch", "20"], &["--scaling", "--batch"]),
+        (&["--out", &out], &["--out", "--scaling"]),
+        (
+            &["--profile", "loihi2", "--layers", "784,8000,8000,10"],
+            &["--layers", "--profile loihi2", "cores"],
+        ),
+    ];
+    for (args, needles) in cases {
+        bench(args).failure(needles);
+    }
+}
+
+#[test]
+fn bench_compares_this_binary_with_a_baseline_build() {
+    let exe = env!("CARGO_BIN_EXE_epchip");
+    let out = bench(&["--layers", "784,20,10", "--batch", "5", "--repeat", "2", "--baseline", exe]).success();
+    assert!(out.stdout.contains("this/baseline"), "{}", out.stdout);
+    let rows = bench_rows(&out.stdout);
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    assert!(rows[0][5].ends_with('×'), "ratio column: {:?}", rows[0]);
+    bench(&["--baseline", "/no/such/epchip"]).failure(&["--baseline", "/no/such/epchip"]);
+    bench(&["--baseline", exe, "--threads", "1,2"]).failure(&["--threads", "--baseline"]);
+}
+
+#[test]
+fn the_large_network_profile_is_valid() {
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/profiles/loihi2-board32.ron");
+    let out = run(&["profile", "check", profile]).success();
+    assert!(out.stdout.contains("loihi2-board32"), "{}", out.stdout);
+}
+
+#[test]
+fn bench_scaling_writes_the_table_and_the_plot() {
+    let dir = tempdir();
+    let out = path_str(dir.path());
+    bench(&["--scaling", "--examples", "2", "--out", &out]).success();
+    let csv = read(&dir.path().join("scaling.csv"));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    for column in [
+        "profile",
+        "layers",
+        "batch",
+        "synapses",
+        "examples_per_s",
+        "us_per_example",
+        "roofline_share",
+        "peak_rss_mib",
+    ] {
+        assert!(header.contains(&column), "missing column {column}: {header:?}");
+    }
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // Widths 100, 500, 2000, 8000; 2 and 3 hidden layers; batches 1, 20, 200 on 784-500-10.
+    assert_eq!(rows.len(), 9, "{csv}");
+    assert!(rows.iter().all(|r| r.len() == header.len() && r[0] == "ideal"), "{csv}");
+    let layers: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    for l in ["784-100-10", "784-8000-10", "784-500-500-500-10"] {
+        assert!(layers.contains(&l), "{l} missing: {layers:?}");
+    }
+    let svg = read(&dir.path().join("scaling.svg"));
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "{svg}");
+}
