@@ -78,19 +78,38 @@ fn bin_table() -> &'static [[f32; 2]; BINS] {
 }
 
 /// Fills `out` with standard normal numbers from `lanes`: 16 random bits per number (12-bit bin,
-/// 4-bit position; the low half of each word first), then the rare tail bins (one in 2,048) drawn
-/// exactly with `tail_rng`. `bits` is scratch space. The same as [`draw_normal_words`] followed by
-/// [`normals_from_words`], which split the sequential draws from the table lookups.
+/// 4-bit position; the low half of each word first), in passes simple
+/// enough for the compiler to vectorise or pipeline: random words, one table load per number,
+/// then the rare tail bins (one in 2,048) drawn exactly with `tail_rng`. `bits` is scratch space.
+/// [`draw_normal_words`] and [`normals_from_words`] split the same into the sequential draws and
+/// the table lookups.
 pub fn fill_standard_normal_lanes<R: Rng + ?Sized>(
     out: &mut [f32],
     lanes: &mut crate::lane_rng::LaneRng,
     bits: &mut Vec<u32>,
     tail_rng: &mut R,
 ) {
-    bits.clear();
-    let mut tails = Vec::new();
-    draw_normal_words(out.len(), lanes, bits, &mut tails, tail_rng);
-    normals_from_words(out, bits, &tails);
+    bits.resize(out.len().div_ceil(2), 0);
+    lanes.fill_u32(bits);
+    let t = value_table();
+    // Chunks of 64 numbers (32 words): a chunk is searched for tail bins only if its flag (a
+    // separate pass, which vectorises) says it holds one (about one chunk in 32).
+    for (zs, ws) in out.chunks_mut(64).zip(bits.chunks(32)) {
+        let mut pairs = zs.chunks_exact_mut(2);
+        for (pair, &w) in (&mut pairs).zip(ws) {
+            pair[0] = t[(w & 0xFFFF) as usize];
+            pair[1] = t[(w >> 16) as usize];
+        }
+        if let ([z], Some(&w)) = (pairs.into_remainder(), ws.last()) {
+            *z = t[(w & 0xFFFF) as usize];
+        }
+        // (The unused high half of an odd final word may raise the flag; `fix_tails` then finds
+        // nothing to replace.)
+        let tails = ws.iter().fold(0u32, |a, &w| a | u32::from(is_tail16(w & 0xFFFF) | is_tail16(w >> 16)));
+        if tails != 0 {
+            fix_tails(zs, |i| (ws[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tail_rng);
+        }
+    }
 }
 
 /// Exact tail samples of a row of normal numbers: (position in the row, value).
@@ -111,7 +130,14 @@ pub fn draw_normal_words<R: Rng + ?Sized>(
     words.resize(start + n.div_ceil(2), 0);
     let row = &mut words[start..];
     lanes.fill_u32(row);
-    draw_tails(n, |i| (row[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails, tail_rng);
+    // Chunks of 64 numbers (32 words) are searched only if a flag over their words says they hold
+    // a tail bin (the unused high half of an odd final word may raise it; nothing is drawn then).
+    for (c, ws) in row.chunks(32).enumerate() {
+        if ws.iter().fold(false, |a, &w| a | is_tail16(w & 0xFFFF) | is_tail16(w >> 16)) {
+            let range = 64 * c..(64 * c + 64).min(n);
+            draw_tails_in(range, &|i| (row[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails, tail_rng);
+        }
+    }
 }
 
 /// Exact samples, in order, for the numbers `0..n` whose 16-bit value `half(i)` is in a tail bin
@@ -150,18 +176,18 @@ fn draw_tails_in<R: Rng + ?Sized>(
 
 /// The standard normal numbers of `out.len()` numbers from their random words (low half of each
 /// word first) and tail samples, as drawn by [`draw_normal_words`].
-pub fn normals_from_words(out: &mut [f32], words: &[u32], tails: &[(u32, f32)]) {
+pub fn normals_from_words(out: &mut [f32], words: &[u32], tails: impl IntoIterator<Item = (u32, f32)>) {
     normals_from(out, |i| (words[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails);
 }
 
 /// One number per 16-bit value `half(i)` from the table, then the tail samples in place.
 #[inline(always)]
-fn normals_from(out: &mut [f32], half: impl Fn(usize) -> u32, tails: &[(u32, f32)]) {
+fn normals_from(out: &mut [f32], half: impl Fn(usize) -> u32, tails: impl IntoIterator<Item = (u32, f32)>) {
     let t = value_table();
     for (i, z) in out.iter_mut().enumerate() {
         *z = t[half(i) as usize];
     }
-    for &(i, x) in tails {
+    for (i, x) in tails {
         out[i as usize] = x;
     }
 }
@@ -183,9 +209,18 @@ fn value_table() -> &'static [f32; 1 << 16] {
 /// One standard normal number per 16-bit value `half(i)` (12-bit bin, 4-bit position) into
 /// `out[i]`, with the tail bins drawn exactly from `tail_rng` in order.
 pub fn normals_from_halves<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail_rng: &mut R) {
-    let mut tails = Vec::new();
-    draw_tails(out.len(), &half, &mut tails, tail_rng);
-    normals_from(out, half, &tails);
+    let t = value_table();
+    for (c, zs) in out.chunks_mut(64).enumerate() {
+        let mut tails = 0u32;
+        for (j, z) in zs.iter_mut().enumerate() {
+            let h = half(64 * c + j);
+            *z = t[(h & 0xFFFF) as usize];
+            tails |= u32::from(is_tail16(h));
+        }
+        if tails != 0 {
+            fix_tails(zs, |j| half(64 * c + j), tail_rng);
+        }
+    }
 }
 
 /// The tail samples of `n` numbers given by their 16-bit values `half(i)` (see
@@ -200,7 +235,11 @@ pub fn draw_tails_of_halves<R: Rng + ?Sized>(
 }
 
 /// The numbers of [`normals_from_halves`] from tail samples drawn beforehand.
-pub fn normals_from_halves_and_tails(out: &mut [f32], half: impl Fn(usize) -> u32, tails: &[(u32, f32)]) {
+pub fn normals_from_halves_and_tails(
+    out: &mut [f32],
+    half: impl Fn(usize) -> u32,
+    tails: impl IntoIterator<Item = (u32, f32)>,
+) {
     normals_from(out, half, tails);
 }
 
@@ -215,6 +254,19 @@ fn interpolate16(h: u32, t: &[[f32; 2]; BINS]) -> f32 {
 #[inline(always)]
 fn is_tail16(h: u32) -> bool {
     ((h >> 4) + 1) & (BINS as u32 - 1) < 2
+}
+
+/// Replaces the numbers whose 16-bit value is in a tail bin by exact tail samples, in order.
+#[cold]
+fn fix_tails<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail_rng: &mut R) {
+    let edge = tail_edge();
+    for (i, z) in out.iter_mut().enumerate() {
+        let h = half(i);
+        if is_tail16(h) {
+            let x = tail(edge, tail_rng) as f32;
+            *z = if h >> 4 == 0 { -x } else { x };
+        }
+    }
 }
 
 #[cfg(test)]

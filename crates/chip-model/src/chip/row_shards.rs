@@ -11,7 +11,7 @@ use std::ops::Range;
 use ndarray::s;
 
 use super::step::{StepContext, StepMeasure, step_rows};
-use crate::cores::NudgeUnits;
+use crate::cores::{NoiseSource, NudgeUnits};
 use crate::counters::OpCounters;
 use crate::population::Population;
 
@@ -62,14 +62,14 @@ impl RowShard {
             self.row_sq.fill(0.0);
             let mut measure = StepMeasure { max_change: 0.0, row_sq: last.then_some(&mut self.row_sq[..]) };
             let (first, rows) = (self.rows.start, self.rows.len());
+            let noise = ctx.noise_of(t).map_or(NoiseSource::None, NoiseSource::Drawn);
             step_rows(
                 ctx,
                 &mut self.populations,
-                first,
-                rows,
+                (first, rows),
                 self.nudge.as_ref(),
-                t,
-                &mut self.counters,
+                noise,
+                &mut self.counters[..],
                 &mut measure,
             );
             self.max_change = measure.max_change;

@@ -14,7 +14,7 @@ use super::Chip;
 use super::routes::BlockRoute;
 use super::row_shards::RowShard;
 use crate::cores::read_noise::StepNoise;
-use crate::cores::{CoreKind, Dynamics, ExecutionPath, NudgeUnits};
+use crate::cores::{CoreKind, Dynamics, ExecutionPath, NoiseSource, NudgeUnits};
 use crate::counters::OpCounters;
 use crate::error::{ChipError, Result};
 use crate::parallel::{for_each_part, row_ranges};
@@ -55,7 +55,7 @@ pub(super) struct StepContext<'a> {
 
 impl StepContext<'_> {
     /// The read noise of step `t`, if drawn.
-    fn noise_of(&self, t: usize) -> Option<&StepNoise> {
+    pub fn noise_of(&self, t: usize) -> Option<&StepNoise> {
         t.checked_sub(self.first_step).and_then(|k| self.noise.get(k)).and_then(Option::as_ref)
     }
 }
@@ -78,8 +78,7 @@ impl Chip {
             }
             None => {
                 for t in 0..steps {
-                    let noise = self.draw_step_noise();
-                    self.step(nudge.as_ref(), &noise, t + 1 == steps);
+                    self.step(nudge.as_ref(), t + 1 == steps);
                 }
             }
         }
@@ -111,8 +110,7 @@ impl Chip {
             return Ok(max_steps);
         }
         for t in 0..max_steps {
-            let noise = self.draw_step_noise();
-            self.step(nudge.as_ref(), &noise, true);
+            self.step(nudge.as_ref(), true);
             if self.last_max_change < tolerance {
                 return Ok(t + 1);
             }
@@ -180,7 +178,7 @@ impl Chip {
             batch: *batch,
             threads: *threads,
             path: *path,
-            noise: None,
+            noise: NoiseSource::None,
             first_row: 0,
         };
         for q in 0..net.populations.len() {
@@ -197,10 +195,21 @@ impl Chip {
     }
 
     /// One step of the whole batch on the calling thread (products shared among the chip's threads).
-    fn step(&mut self, nudge: Option<&NudgeUnits>, noise: &Option<StepNoise>, last: bool) {
-        let mut counters = vec![OpCounters::default(); self.cores.len()];
-        let mut row_sq = vec![0.0f64; if last { self.batch } else { 0 }];
-        let Chip { kind, populations, groups, spike_routes, profile, path, threads, batch, .. } = self;
+    fn step(&mut self, nudge: Option<&NudgeUnits>, last: bool) {
+        let mut row_sq = if last { vec![0.0f64; self.batch] } else { Vec::new() };
+        let Chip {
+            kind,
+            populations,
+            groups,
+            spike_routes,
+            profile,
+            path,
+            threads,
+            batch,
+            cores,
+            noise_rng,
+            ..
+        } = self;
         let routes = spike_routes.as_deref().unwrap_or_default();
         let ctx = StepContext {
             kind,
@@ -209,14 +218,14 @@ impl Chip {
             spec: &profile.chip,
             path: *path,
             threads: *threads,
-            noise: std::slice::from_ref(noise),
+            noise: &[],
             first_step: 0,
         };
         let mut measure = StepMeasure { max_change: 0.0, row_sq: last.then_some(&mut row_sq[..]) };
-        step_rows(&ctx, populations, 0, *batch, nudge, 0, &mut counters, &mut measure);
+        let noise = NoiseSource::InPlace(noise_rng);
+        step_rows(&ctx, populations, (0, *batch), nudge, noise, &mut cores[..], &mut measure);
         let max_change = measure.max_change;
         self.bump_versions(1);
-        self.add_counters(&counters);
         if last {
             self.record_residuals(&row_sq, max_change);
         }
@@ -312,22 +321,21 @@ impl Chip {
     }
 }
 
-/// Step `t` of a run for `rows` examples (the batch's rows from `first_row`) held in `pops`: every
+/// One step of a run for `rows` examples (the batch's rows from `first_row`) held in `pops`, with
+/// read noise from `noise`: every
 /// drive, the operation counters of this step into `counters` (one per core), then every neuron
 /// update; the largest state change (and each row's squared change, when asked) into `measure`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn step_rows(
     ctx: &StepContext<'_>,
     pops: &mut [Population],
-    first_row: usize,
-    rows: usize,
+    (first_row, rows): (usize, usize),
     nudge: Option<&NudgeUnits>,
-    t: usize,
-    counters: &mut [OpCounters],
+    noise: NoiseSource<'_>,
+    counters: &mut (impl CounterSink + ?Sized),
     measure: &mut StepMeasure<'_>,
 ) {
     {
-        let noise = ctx.noise_of(t);
         let mut net = Dynamics {
             populations: pops,
             groups: ctx.groups,
@@ -356,7 +364,7 @@ pub(super) fn step_rows(
         pop.recount_nonzero();
         for (block, route) in pop.placement.iter().zip(pop_routes) {
             let (spikes, messages, crossing) = route.count(pop);
-            let c = &mut counters[block.core];
+            let c = counters.core(block.core);
             c.neuron_updates += rows as u64 * block.len as u64;
             c.spikes += spikes;
             c.messages += messages;
@@ -367,19 +375,24 @@ pub(super) fn step_rows(
 
 /// Counters for the synaptic operations of one step (input spikes included), and the messages that
 /// bring the host's input values to the cores that use them.
-fn count_step(ctx: &StepContext<'_>, pops: &[Population], batch: u64, counters: &mut [OpCounters]) {
+fn count_step(
+    ctx: &StepContext<'_>,
+    pops: &[Population],
+    batch: u64,
+    counters: &mut (impl CounterSink + ?Sized),
+) {
     for grp in ctx.groups {
         let pre = &pops[grp.pre.0];
         for (bi, block) in pops[grp.post.0].placement.iter().enumerate() {
             let len = block.len as u64;
             let mut segments = grp.fan_in.iter().filter(|s| s.post_block == bi).peekable();
             if segments.peek().is_none() {
-                counters[block.core].synaptic_ops += pre.nonzero() * len;
+                counters.core(block.core).synaptic_ops += pre.nonzero() * len;
             }
             for s in segments {
                 // Relay compartments: the segment's synapses, their update, and one partial sum per
                 // compartment and example sent to the block's core.
-                let relay = &mut counters[s.relay_core];
+                let relay = counters.core(s.relay_core);
                 relay.synaptic_ops += pre.nonzero_in(s.pre_start, s.pre_start + s.pre_len) * len;
                 relay.neuron_updates += batch * len;
                 if s.relay_core != block.core {
@@ -388,17 +401,43 @@ fn count_step(ctx: &StepContext<'_>, pops: &[Population], batch: u64, counters: 
                         relay.chip_messages += batch * len;
                     }
                 }
-                counters[block.core].synaptic_ops += batch * len;
+                counters.core(block.core).synaptic_ops += batch * len;
             }
         }
     }
     for (q, pop_routes) in ctx.routes.iter().enumerate() {
         if pops[q].is_input {
             let (_, messages, crossing) = pop_routes.first().map_or((0, 0, 0), |r| r.count(&pops[q]));
-            if let Some(c) = counters.first_mut() {
+            if let Some(c) = counters.first() {
                 c.messages += messages;
                 c.chip_messages += crossing;
             }
         }
+    }
+}
+
+/// Where a step's operation counters go: the chip's cores (one thread) or a shard's own counters.
+pub(super) trait CounterSink {
+    /// The counters of core `core`.
+    fn core(&mut self, core: usize) -> &mut OpCounters;
+    /// The counters of the first core (the host's input messages are counted there), if any.
+    fn first(&mut self) -> Option<&mut OpCounters>;
+}
+
+impl CounterSink for [OpCounters] {
+    fn core(&mut self, core: usize) -> &mut OpCounters {
+        &mut self[core]
+    }
+    fn first(&mut self) -> Option<&mut OpCounters> {
+        self.first_mut()
+    }
+}
+
+impl CounterSink for [crate::core_resources::CoreUsage] {
+    fn core(&mut self, core: usize) -> &mut OpCounters {
+        &mut self[core].counters
+    }
+    fn first(&mut self) -> Option<&mut OpCounters> {
+        self.first_mut().map(|c| &mut c.counters)
     }
 }

@@ -8,7 +8,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::float;
-use super::{CoreArithmetic, DeviceSampler, Dynamics, ExecutionPath, Fabric, NudgeUnits};
+use super::{CoreArithmetic, DeviceSampler, Dynamics, ExecutionPath, Fabric, NoiseSource, NudgeUnits};
 use crate::error::Result;
 use crate::learning_engine::{SumTarget, sop_sum_float_into};
 use crate::learning_rule::SumOfProducts;
@@ -268,21 +268,36 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
         let levels = ((1u64 << (a.adc_bits - 1)) - 1) as f32;
         ((a.adc_range * a.dac_range) as f32 * tile_range / levels, levels)
     });
-    let noisy = out_sd > 0.0 || read > 0.0;
     let n = net.populations[q].size;
-    // The conversion's random numbers were drawn ahead, in order, from the chip's noise stream.
-    let drawn = net.noise.and_then(|step| step.get(q)).and_then(Option::as_ref);
-    debug_assert!(drawn.is_some() || !noisy, "read noise of population {q} was not drawn");
-    let noisy = noisy && drawn.is_some();
     let first_row = net.first_row;
+    // The conversion's random numbers: drawn here from the chip's noise stream (one lane
+    // generator per conversion, then each example's numbers in turn), or drawn ahead in that order.
+    let mut source = match &mut net.noise {
+        NoiseSource::InPlace(rng) => {
+            let lanes = crate::lane_rng::LaneRng::from_rng(&mut **rng);
+            RowNoise::InPlace { lanes, rng: &mut **rng, bits: Vec::with_capacity(n) }
+        }
+        NoiseSource::Drawn(step) => match step.get(q).and_then(Option::as_ref) {
+            Some(drawn) => RowNoise::Drawn(drawn),
+            None => RowNoise::Off,
+        },
+        NoiseSource::None => RowNoise::Off,
+    };
+    let noisy = (out_sd > 0.0 || read > 0.0) && !matches!(source, RowNoise::Off);
     let Some(drive) = net.populations[q].drive_f.as_slice_mut() else {
         unreachable!("population arrays are allocated in standard layout")
     };
     let mut z = vec![0.0f32; n];
     for (b, (row, var)) in drive.chunks_exact_mut(n).zip(variance).enumerate() {
         let sd = var.sqrt();
-        if let Some(noise) = drawn.filter(|_| noisy) {
-            noise.normals(first_row + b, &mut z);
+        if noisy {
+            match &mut source {
+                RowNoise::InPlace { lanes, rng, bits } => {
+                    crate::gaussian::fill_standard_normal_lanes(&mut z, lanes, bits, &mut **rng)
+                }
+                RowNoise::Drawn(drawn) => drawn.normals(first_row + b, &mut z),
+                RowNoise::Off => {}
+            }
         }
         match adc {
             Some((step, levels)) if noisy => {
@@ -303,6 +318,16 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
             None => {}
         }
     }
+}
+
+/// Where one conversion's examples take their read noise from.
+enum RowNoise<'a> {
+    /// Drawn now: the conversion's lane generator, the chip's noise stream (tails), scratch words.
+    InPlace { lanes: crate::lane_rng::LaneRng, rng: &'a mut rand::rngs::Xoshiro256PlusPlus, bits: Vec<u32> },
+    /// Drawn ahead.
+    Drawn(&'a super::read_noise::ConversionNoise),
+    /// No noise.
+    Off,
 }
 
 /// DAC: (step, number of steps) for activities in [0, dac_range], or `None` when exact.
@@ -388,53 +413,75 @@ pub(crate) fn pulsed_update(
     let moving: Vec<usize> = (0..delta.nrows())
         .filter(|&j| !crate::learning_engine::all_zero(&dl[j * cols..(j + 1) * cols]))
         .collect();
-    let mut row_tails = crate::gaussian::TailSamples::new();
-    for chunk in moving.chunks((PULSE_WORDS_AHEAD / cols.max(1)).max(1)) {
-        // Drawn in row order on this thread...
-        let mut words = vec![0u32; chunk.len() * cols];
-        let mut tails: Vec<(u32, u32, f32)> = Vec::new();
-        for (k, row_words) in words.chunks_exact_mut(cols).enumerate() {
-            lanes.fill_u32(row_words);
-            if c2c > 0.0 {
-                row_tails.clear();
-                crate::gaussian::draw_tails_of_halves(cols, |i| row_words[i] >> 16, &mut row_tails, &mut rng);
-                tails.extend(row_tails.iter().map(|&(i, x)| (k as u32, i, x)));
+    // One row's update from its words and normals.
+    let apply = |j: usize, wrow: &mut [f32], words: &[u32], z: &[f32]| {
+        let span = j * cols..(j + 1) * cols;
+        let (drow, uprow, downrow) = (&dl[span.clone()], &ul[span.clone()], &downl[span]);
+        pulse_row(PulseRow { drow, wrow, uprow, downrow, words, z }, &pulse);
+        if levels > 0 {
+            // Devices that did not move are on the grid already: quantising is idempotent.
+            for w in wrow.iter_mut() {
+                *w = quantise_conductance(*w, r, levels);
             }
         }
-        // ...then applied to blocks of rows in parallel.
-        crate::parallel::for_each_row_block(threads, grp.weights.view_mut(), |rows, mut block| {
-            let mut z = vec![0.0f32; cols];
-            let lo = chunk.partition_point(|&j| j < rows.start);
-            let hi = chunk.partition_point(|&j| j < rows.end);
-            for (k, &j) in chunk.iter().enumerate().take(hi).skip(lo) {
-                let row_words = &words[k * cols..(k + 1) * cols];
+    };
+    if threads == 1 || delta.len() < crate::parallel::PARALLEL_MIN_ELEMENTS {
+        // On one thread: each row's numbers drawn just before its update.
+        let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
+        let Some(wl) = grp.weights.as_slice_mut() else {
+            unreachable!("weights are allocated in standard layout")
+        };
+        for &j in &moving {
+            lanes.fill_u32(&mut words);
+            if c2c > 0.0 {
+                crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
+            }
+            apply(j, &mut wl[j * cols..(j + 1) * cols], &words, &z);
+        }
+    } else {
+        let mut row_tails = crate::gaussian::TailSamples::new();
+        for chunk in moving.chunks((PULSE_WORDS_AHEAD / cols.max(1)).max(1)) {
+            // Drawn in row order on this thread...
+            let mut words = vec![0u32; chunk.len() * cols];
+            let mut tails: Vec<(u32, u32, f32)> = Vec::new();
+            for (k, row_words) in words.chunks_exact_mut(cols).enumerate() {
+                lanes.fill_u32(row_words);
                 if c2c > 0.0 {
-                    let (t0, t1) = (
-                        tails.partition_point(|t| (t.0 as usize) < k),
-                        tails.partition_point(|t| (t.0 as usize) <= k),
-                    );
-                    let row_tails: Vec<(u32, f32)> = tails[t0..t1].iter().map(|&(_, i, x)| (i, x)).collect();
-                    crate::gaussian::normals_from_halves_and_tails(
-                        &mut z,
+                    row_tails.clear();
+                    crate::gaussian::draw_tails_of_halves(
+                        cols,
                         |i| row_words[i] >> 16,
-                        &row_tails,
+                        &mut row_tails,
+                        &mut rng,
                     );
-                }
-                let mut wrow = block.row_mut(j - rows.start);
-                let Some(wrow) = wrow.as_slice_mut() else {
-                    unreachable!("weights are allocated in standard layout")
-                };
-                let span = j * cols..(j + 1) * cols;
-                let (drow, uprow, downrow) = (&dl[span.clone()], &ul[span.clone()], &downl[span]);
-                pulse_row(PulseRow { drow, wrow, uprow, downrow, words: row_words, z: &z }, &pulse);
-                if levels > 0 {
-                    // Devices that did not move are on the grid already: quantising is idempotent.
-                    for w in wrow.iter_mut() {
-                        *w = quantise_conductance(*w, r, levels);
-                    }
+                    tails.extend(row_tails.iter().map(|&(i, x)| (k as u32, i, x)));
                 }
             }
-        });
+            // ...then applied to blocks of rows in parallel.
+            crate::parallel::for_each_row_block(threads, grp.weights.view_mut(), |rows, mut block| {
+                let mut z = vec![0.0f32; cols];
+                let lo = chunk.partition_point(|&j| j < rows.start);
+                let hi = chunk.partition_point(|&j| j < rows.end);
+                for (k, &j) in chunk.iter().enumerate().take(hi).skip(lo) {
+                    let row_words = &words[k * cols..(k + 1) * cols];
+                    if c2c > 0.0 {
+                        let t0 = tails.partition_point(|t| (t.0 as usize) < k);
+                        let t1 = tails.partition_point(|t| (t.0 as usize) <= k);
+                        let row_tails = tails[t0..t1].iter().map(|&(_, i, x)| (i, x));
+                        crate::gaussian::normals_from_halves_and_tails(
+                            &mut z,
+                            |i| row_words[i] >> 16,
+                            row_tails,
+                        );
+                    }
+                    let mut wrow = block.row_mut(j - rows.start);
+                    let Some(wrow) = wrow.as_slice_mut() else {
+                        unreachable!("weights are allocated in standard layout")
+                    };
+                    apply(j, wrow, row_words, &z);
+                }
+            });
+        }
     }
     grp.refresh_effective_rows(&moving, threads);
 }

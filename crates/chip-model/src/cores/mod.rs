@@ -73,10 +73,20 @@ pub(crate) struct Dynamics<'a> {
     pub threads: usize,
     /// Fast or reference implementation.
     pub path: ExecutionPath,
-    /// This step's read noise, drawn ahead (analog cores).
-    pub noise: Option<&'a read_noise::StepNoise>,
+    /// Where this step's read noise comes from (analog cores).
+    pub noise: NoiseSource<'a>,
     /// Row in the whole batch of the populations' first row (the row the read noise is drawn for).
     pub first_row: usize,
+}
+
+/// Where a step's read noise comes from.
+pub(crate) enum NoiseSource<'a> {
+    /// No conversions draw noise (the constant drives).
+    None,
+    /// Drawn during the step from the chip's noise generator (a run on one thread).
+    InPlace(&'a mut Xoshiro256PlusPlus),
+    /// Drawn ahead for the whole batch, in the same order (a run shared among threads).
+    Drawn(&'a read_noise::StepNoise),
 }
 
 /// The chip's populations and synapses as a core kind's arithmetic sees them during a learning

@@ -40,8 +40,7 @@ impl ConversionNoise {
         let words = &self.words[row * w..(row + 1) * w];
         let lo = self.tails.partition_point(|t| (t.0 as usize) < row);
         let hi = self.tails.partition_point(|t| (t.0 as usize) <= row);
-        let tails: Vec<(u32, f32)> = self.tails[lo..hi].iter().map(|&(_, i, x)| (i, x)).collect();
-        normals_from_words(out, words, &tails);
+        normals_from_words(out, words, self.tails[lo..hi].iter().map(|&(_, i, x)| (i, x)));
     }
 }
 
