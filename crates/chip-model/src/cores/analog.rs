@@ -275,7 +275,7 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
     let mut source = match &mut net.noise {
         NoiseSource::InPlace(rng) => {
             let lanes = crate::lane_rng::LaneRng::from_rng(&mut **rng);
-            RowNoise::InPlace { lanes, rng: &mut **rng, bits: Vec::with_capacity(n) }
+            RowNoise::InPlace { lanes, rng, bits: Vec::with_capacity(n) }
         }
         NoiseSource::Drawn(step) => match step.get(q).and_then(Option::as_ref) {
             Some(drawn) => RowNoise::Drawn(drawn),
@@ -320,7 +320,9 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
     }
 }
 
-/// Where one conversion's examples take their read noise from.
+/// Where one conversion's examples take their read noise from (one value per conversion, on the
+/// stack: the size of the in-place variant does not matter).
+#[allow(clippy::large_enum_variant)]
 enum RowNoise<'a> {
     /// Drawn now: the conversion's lane generator, the chip's noise stream (tails), scratch words.
     InPlace { lanes: crate::lane_rng::LaneRng, rng: &'a mut rand::rngs::Xoshiro256PlusPlus, bits: Vec<u32> },
