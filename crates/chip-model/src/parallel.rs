@@ -70,9 +70,12 @@ pub fn column_gemm(
 }
 
 /// Runs `work(index, part)` for every part in parallel: the calling thread takes the first part and
-/// the worker pool the others (one task each); returns when all are done.
+/// rayon's persistent pool the others (one task each); returns when all are done.
 pub fn for_each_part<T: Send>(parts: &mut [T], work: impl Fn(usize, &mut T) + Sync) {
     let Some((first, rest)) = parts.split_first_mut() else { return };
+    if rest.is_empty() {
+        return work(0, first);
+    }
     let work = &work;
     rayon::in_place_scope(|scope| {
         for (i, part) in rest.iter_mut().enumerate() {
@@ -80,6 +83,34 @@ pub fn for_each_part<T: Send>(parts: &mut [T], work: impl Fn(usize, &mut T) + Sy
         }
         work(0, first);
     });
+    keep_warm(rest.len());
+}
+
+/// How long a warm worker waits for the next task before it lets its thread sleep.
+const WARM_FOR: std::time::Duration = std::time::Duration::from_millis(3);
+
+/// Workers kept warm now.
+static WARM_WORKERS: AtomicU64 = AtomicU64::new(0);
+
+/// Keeps `workers` of the pool busy-waiting for the next task for [`WARM_FOR`] after their last
+/// one. A training step's parallel parts come every few hundred microseconds with serial work in
+/// between; a sleeping worker thread takes 100–200 µs to wake on a virtual machine (measured here),
+/// which ate most of the speed-up, while a warm one starts the next task at once.
+fn keep_warm(workers: usize) {
+    while WARM_WORKERS.load(Ordering::Acquire) < workers as u64 {
+        WARM_WORKERS.fetch_add(1, Ordering::AcqRel);
+        rayon::spawn(|| {
+            let mut last = std::time::Instant::now();
+            while last.elapsed() < WARM_FOR {
+                match rayon::yield_now() {
+                    Some(rayon::Yield::Executed) => last = std::time::Instant::now(),
+                    Some(rayon::Yield::Idle) => std::hint::spin_loop(),
+                    None => break,
+                }
+            }
+            WARM_WORKERS.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
 }
 
 /// Arrays with fewer elements than this are updated on the calling thread.

@@ -170,16 +170,23 @@ pub(crate) struct Population {
 
 impl Population {
     /// A copy of the population that holds only examples `rows` of the batch: the neuron parameters
-    /// and those rows of the states, activity and constant drives, with scratch arrays of the
-    /// shard's size (traces and CUBA LIF state are left out: shards run steps, not learning).
-    pub fn rows_copy(&self, rows: std::ops::Range<usize>) -> Population {
+    /// and those rows of what a step reads (an input's activity; a neuron population's states,
+    /// activity and constant drive, in integers on `digital` cores and in floats otherwise), with
+    /// scratch arrays of the shard's size; everything else is left empty (traces and CUBA LIF
+    /// state too: shards run steps, not learning).
+    pub fn rows_copy(&self, rows: std::ops::Range<usize>, digital: bool) -> Population {
         use ndarray::s;
         let n = self.size;
-        let part = |a: &Array2<f32>| a.slice(s![rows.clone(), ..]).to_owned();
-        let static_i32 = if self.static_i32.is_empty() {
-            Vec::new()
-        } else {
+        let (len, neurons) = (rows.len(), !self.is_input);
+        let part_f = |a: &Array2<f32>, used: bool| {
+            if used { a.slice(s![rows.clone(), ..]).to_owned() } else { Array2::zeros((0, n)) }
+        };
+        let zeros_f = |used: bool| Array2::<f32>::zeros((if used { len } else { 0 }, n));
+        let (float, integer) = (neurons && !digital, neurons && digital);
+        let static_i32 = if integer && !self.static_i32.is_empty() {
             self.static_i32[rows.start * n..rows.end * n].to_vec()
+        } else {
+            Vec::new()
         };
         let mut copy = Population {
             name: self.name.clone(),
@@ -195,16 +202,24 @@ impl Population {
             neuron_offset: self.neuron_offset.clone(),
             bias_mant: self.bias_mant.clone(),
             out_bits: self.out_bits,
-            state_f: part(&self.state_f),
-            state_i: self.state_i.slice(s![rows.clone(), ..]).to_owned(),
-            activity: part(&self.activity),
-            static_f: part(&self.static_f),
-            static_i: self.static_i.slice(s![rows.clone(), ..]).to_owned(),
-            drive_f: Array2::zeros((rows.len(), n)),
+            state_f: part_f(&self.state_f, float),
+            state_i: if integer {
+                self.state_i.slice(s![rows.clone(), ..]).to_owned()
+            } else {
+                Array2::zeros((0, n))
+            },
+            activity: part_f(&self.activity, true),
+            static_f: part_f(&self.static_f, float),
+            static_i: if integer {
+                self.static_i.slice(s![rows.clone(), ..]).to_owned()
+            } else {
+                Array2::zeros((0, n))
+            },
+            drive_f: zeros_f(float),
             static_i32,
             fused_shift: None,
-            drive_i: Array2::zeros((rows.len(), n)),
-            product: Array2::zeros((rows.len(), n)),
+            drive_i: Array2::zeros((if integer { len } else { 0 }, n)),
+            product: zeros_f(integer),
             traces: Default::default(),
             version: self.version,
             nonzero_prefix: Vec::new(),
@@ -221,8 +236,12 @@ impl Population {
     /// examples `rows`.
     pub fn write_rows(&mut self, rows: std::ops::Range<usize>, part: &Population) {
         use ndarray::s;
-        self.state_f.slice_mut(s![rows.clone(), ..]).assign(&part.state_f);
-        self.state_i.slice_mut(s![rows.clone(), ..]).assign(&part.state_i);
+        if part.state_f.nrows() == rows.len() {
+            self.state_f.slice_mut(s![rows.clone(), ..]).assign(&part.state_f);
+        }
+        if part.state_i.nrows() == rows.len() {
+            self.state_i.slice_mut(s![rows.clone(), ..]).assign(&part.state_i);
+        }
         self.activity.slice_mut(s![rows, ..]).assign(&part.activity);
     }
 

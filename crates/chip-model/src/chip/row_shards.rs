@@ -30,12 +30,13 @@ pub(super) struct RowShard {
 
 impl RowShard {
     /// A shard of examples `rows` of `populations` (and of the nudge's targets), on a chip of `cores`
-    /// cores.
+    /// cores (`digital`: integer neuron states).
     pub fn new(
         populations: &[Population],
         rows: Range<usize>,
         nudge: Option<&NudgeUnits>,
         cores: usize,
+        digital: bool,
     ) -> Self {
         let nudge = nudge.map(|n| NudgeUnits {
             pop: n.pop,
@@ -45,7 +46,7 @@ impl RowShard {
             beta_q: n.beta_q,
         });
         RowShard {
-            populations: populations.iter().map(|p| p.rows_copy(rows.clone())).collect(),
+            populations: populations.iter().map(|p| p.rows_copy(rows.clone(), digital)).collect(),
             row_sq: vec![0.0; rows.len()],
             rows,
             nudge,

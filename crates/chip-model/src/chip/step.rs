@@ -241,9 +241,10 @@ impl Chip {
         at: Option<usize>,
     ) {
         crate::parallel::count_sharded_run();
+        let digital = self.kind.digital().is_some();
         let mut shards: Vec<RowShard> = ranges
             .iter()
-            .map(|r| RowShard::new(&self.populations, r.clone(), nudge, self.cores.len()))
+            .map(|r| RowShard::new(&self.populations, r.clone(), nudge, self.cores.len(), digital))
             .collect();
         let Chip { kind, groups, spike_routes, profile, path, .. } = &*self;
         let routes = spike_routes.as_deref().unwrap_or_default();
