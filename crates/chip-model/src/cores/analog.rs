@@ -412,9 +412,7 @@ pub(crate) fn pulsed_update(
     // that the compiler vectorises (drawing for devices that do not move costs less than
     // finding the ones that do).
     let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
-    let moving: Vec<usize> = (0..delta.nrows())
-        .filter(|&j| !crate::learning_engine::all_zero(&dl[j * cols..(j + 1) * cols]))
-        .collect();
+    let is_moving = |j: usize| !crate::learning_engine::all_zero(&dl[j * cols..(j + 1) * cols]);
     // One row's update from its words and normals.
     let apply = |j: usize, wrow: &mut [f32], words: &[u32], z: &[f32]| {
         let span = j * cols..(j + 1) * cols;
@@ -427,13 +425,15 @@ pub(crate) fn pulsed_update(
             }
         }
     };
+    let mut moving = Vec::new();
     if threads == 1 || delta.len() < crate::parallel::PARALLEL_MIN_ELEMENTS {
         // On one thread: each row's numbers drawn just before its update.
         let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
         let Some(wl) = grp.weights.as_slice_mut() else {
             unreachable!("weights are allocated in standard layout")
         };
-        for &j in &moving {
+        for j in (0..delta.nrows()).filter(|&j| is_moving(j)) {
+            moving.push(j);
             lanes.fill_u32(&mut words);
             if c2c > 0.0 {
                 crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
@@ -441,6 +441,7 @@ pub(crate) fn pulsed_update(
             apply(j, &mut wl[j * cols..(j + 1) * cols], &words, &z);
         }
     } else {
+        moving = (0..delta.nrows()).filter(|&j| is_moving(j)).collect();
         let mut row_tails = crate::gaussian::TailSamples::new();
         for chunk in moving.chunks((PULSE_WORDS_AHEAD / cols.max(1)).max(1)) {
             // Drawn in row order on this thread...
