@@ -39,14 +39,16 @@ def check_run_directory(path, epochs_at_least=0):
 
 
 def test_sigint_during_training_raises_keyboard_interrupt_and_keeps_finished_epochs(tmp_path):
-    x, y = task(4000, 64, 4)
+    # An epoch long enough (about a second at batch 1 on loihi2's vectorised engine, 2026-11-30) that
+    # the signal, 0.1 s after the first epoch's callback, lands inside the second one.
+    x, y = task(40000, 64, 4)
     finished = []
 
     def interrupt_in_epoch_two(metrics):
         finished.append(metrics["epoch"])
         if metrics["epoch"] == 1:
             # Lands in the middle of epoch 2.
-            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
 
     started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
