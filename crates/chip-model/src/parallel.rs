@@ -35,7 +35,14 @@ pub fn split_products() -> u64 {
     SPLIT_PRODUCTS.load(Ordering::Relaxed)
 }
 
-/// `out = alpha · a · b + beta · out`, with the columns of `out` shared among `threads` threads.
+/// Columns are shared among threads in whole multiples of this width, so that every part starts
+/// and (but for the last) ends on the full product's kernel-tile grid: parts of other widths gave
+/// the float learning engine's scaled updates (`alpha` not a power of two) slightly different
+/// roundings than one thread did (found by `tests/threads.rs`, 400 columns in 3 parts).
+pub const COLUMN_BLOCK: usize = 64;
+
+/// `out = alpha · a · b + beta · out`, with the columns of `out` shared among `threads` threads in
+/// blocks of [`COLUMN_BLOCK`] columns.
 pub fn column_gemm(
     threads: usize,
     alpha: f32,
@@ -46,7 +53,8 @@ pub fn column_gemm(
 ) {
     let n = out.ncols();
     let macs = a.nrows() * a.ncols() * n;
-    let threads = threads.min(n / 16).max(1);
+    let blocks = n / COLUMN_BLOCK;
+    let threads = threads.min(blocks).max(1);
     if threads == 1 || macs < PARALLEL_MIN_MACS {
         let mut out = out;
         general_mat_mul(alpha, &a, &b, beta, &mut out);
@@ -56,8 +64,9 @@ pub fn column_gemm(
     let mut parts = Vec::with_capacity(threads);
     let mut rest = out;
     let mut start = 0;
-    for t in 0..threads {
-        let width = (n - start) / (threads - t);
+    for (t, range) in row_ranges(blocks, threads).into_iter().enumerate() {
+        // Whole blocks each; the last part also takes the columns after the last whole block.
+        let width = if t + 1 == threads { n - start } else { range.len() * COLUMN_BLOCK };
         let (head, tail) = rest.split_at(Axis(1), width);
         parts.push((start, width, head));
         rest = tail;
