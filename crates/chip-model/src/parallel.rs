@@ -64,9 +64,15 @@ pub fn column_gemm(
     let mut parts = Vec::with_capacity(threads);
     let mut rest = out;
     let mut start = 0;
-    for (t, range) in row_ranges(blocks, threads).into_iter().enumerate() {
-        // Whole blocks each; the last part also takes the columns after the last whole block.
-        let width = if t + 1 == threads { n - start } else { range.len() * COLUMN_BLOCK };
+    for t in 0..threads {
+        // Part boundaries at the multiples of COLUMN_BLOCK nearest to an even split.
+        let end = if t + 1 == threads {
+            n
+        } else {
+            let even = (t + 1) * n / threads;
+            ((even + COLUMN_BLOCK / 2) / COLUMN_BLOCK * COLUMN_BLOCK).max(start + COLUMN_BLOCK).min(n)
+        };
+        let width = end - start;
         let (head, tail) = rest.split_at(Axis(1), width);
         parts.push((start, width, head));
         rest = tail;
