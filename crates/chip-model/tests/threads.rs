@@ -1,6 +1,7 @@
 //! The chip's threaded paths give the numbers of one thread, on groups large enough to take every
 //! one of them: row shards for the steps, analog read noise drawn ahead, row blocks for pulsed
-//! updates, stochastic rounding and effective-weight refreshes, and column-split products.
+//! updates, stochastic rounding and effective-weight refreshes, column-split products, and runs
+//! until settled.
 //!
 //! One test per file on purpose: it reads the process-wide count of sharded runs.
 
@@ -68,6 +69,8 @@ fn train(
         chip.reset_state();
         chip.apply_input(input, x.view())?;
         chip.run(12, None)?;
+        // Then steps until settled (one parallel part per step; each step's noise drawn before it).
+        chip.run_until_settled(6, 1e-4, None)?;
         chip.latch_traces(free);
         chip.run(5, Some(&Nudge { population: output, target: y.view(), beta: 0.5 }))?;
         chip.latch_traces(plus);
