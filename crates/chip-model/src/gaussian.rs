@@ -141,8 +141,9 @@ pub fn draw_normal_words<R: Rng + ?Sized>(
 }
 
 /// Exact samples, in order, for the numbers `0..n` whose 16-bit value `half(i)` is in a tail bin
-/// (chunks of 64 numbers are searched only if a flag, which vectorises, says they hold one).
-fn draw_tails<R: Rng + ?Sized>(
+/// (chunks of 64 numbers are searched only if a flag, which vectorises, says they hold one): the
+/// draws [`normals_from_halves`] makes, done ahead of the lookups.
+pub fn draw_tails_of_halves<R: Rng + ?Sized>(
     n: usize,
     half: impl Fn(usize) -> u32,
     tails: &mut TailSamples,
@@ -156,7 +157,7 @@ fn draw_tails<R: Rng + ?Sized>(
     }
 }
 
-/// The tail samples of numbers `range` (see [`draw_tails`]).
+/// The tail samples of numbers `range` (see [`draw_tails_of_halves`]).
 #[cold]
 fn draw_tails_in<R: Rng + ?Sized>(
     range: std::ops::Range<usize>,
@@ -177,12 +178,17 @@ fn draw_tails_in<R: Rng + ?Sized>(
 /// The standard normal numbers of `out.len()` numbers from their random words (low half of each
 /// word first) and tail samples, as drawn by [`draw_normal_words`].
 pub fn normals_from_words(out: &mut [f32], words: &[u32], tails: impl IntoIterator<Item = (u32, f32)>) {
-    normals_from(out, |i| (words[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails);
+    normals_from_halves_and_tails(out, |i| (words[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails);
 }
 
-/// One number per 16-bit value `half(i)` from the table, then the tail samples in place.
+/// One number per 16-bit value `half(i)` from the table, then the tail samples (drawn beforehand)
+/// in place: the numbers of [`normals_from_halves`].
 #[inline(always)]
-fn normals_from(out: &mut [f32], half: impl Fn(usize) -> u32, tails: impl IntoIterator<Item = (u32, f32)>) {
+pub fn normals_from_halves_and_tails(
+    out: &mut [f32],
+    half: impl Fn(usize) -> u32,
+    tails: impl IntoIterator<Item = (u32, f32)>,
+) {
     let t = value_table();
     for (i, z) in out.iter_mut().enumerate() {
         *z = t[half(i) as usize];
@@ -221,26 +227,6 @@ pub fn normals_from_halves<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize
             fix_tails(zs, |j| half(64 * c + j), tail_rng);
         }
     }
-}
-
-/// The tail samples of `n` numbers given by their 16-bit values `half(i)` (see
-/// [`normals_from_halves`], which draws them and looks the others up at once).
-pub fn draw_tails_of_halves<R: Rng + ?Sized>(
-    n: usize,
-    half: impl Fn(usize) -> u32,
-    tails: &mut TailSamples,
-    tail_rng: &mut R,
-) {
-    draw_tails(n, half, tails, tail_rng);
-}
-
-/// The numbers of [`normals_from_halves`] from tail samples drawn beforehand.
-pub fn normals_from_halves_and_tails(
-    out: &mut [f32],
-    half: impl Fn(usize) -> u32,
-    tails: impl IntoIterator<Item = (u32, f32)>,
-) {
-    normals_from(out, half, tails);
 }
 
 /// The table part of a 16-bit normal number: bin `h >> 4`, position `h & 15` (tail bins give 0).
