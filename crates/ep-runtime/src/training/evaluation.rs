@@ -44,18 +44,6 @@ pub fn evaluate(
         }
         Ok(correct)
     };
-    let correct: usize = if threads == 1 {
-        run(0)?
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|w| s.spawn(move || run(w))).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| Err(EpError::Worker("evaluation worker panicked".into())))
-                })
-                .sum::<Result<usize>>()
-        })?
-    };
+    let correct: usize = super::workers::run_workers(threads, "evaluation", run)?.into_iter().sum();
     Ok(correct as f64 / data.len() as f64)
 }

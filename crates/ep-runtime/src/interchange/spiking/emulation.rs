@@ -96,19 +96,7 @@ pub fn emulate(net: &SpikingNetwork, data: &Dataset, examples: usize, threads: u
         }
         Ok(out)
     };
-    let parts: Vec<Vec<ExampleSpikes>> = if threads == 1 {
-        vec![run(0)?]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|w| s.spawn(move || run(w))).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| Err(EpError::Worker("emulation worker panicked".into())))
-                })
-                .collect::<Result<Vec<_>>>()
-        })?
-    };
+    let parts: Vec<Vec<ExampleSpikes>> = crate::training::workers::run_workers(threads, "emulation", run)?;
     let mut output_counts = vec![Vec::new(); count];
     let mut spikes_per_layer = vec![0u64; net.layers.len()];
     for (index, counts, spikes) in parts.into_iter().flatten() {
