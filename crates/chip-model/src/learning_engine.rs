@@ -10,7 +10,7 @@ use ndarray::{Array2, Axis};
 
 use crate::cores::Fabric;
 use crate::learning_rule::{LocalRule, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
-use crate::parallel::column_gemm;
+use crate::parallel::{column_gemm, column_gemm_zeroed};
 use crate::population::{Population, PopulationId, Trace};
 
 /// Where a learned update lands.
@@ -65,6 +65,33 @@ pub(crate) fn sop_factors(
     out.into_iter().map(|(k, m)| (k.map(|y| y.0), m)).collect()
 }
 
+/// Each synapse group's pre × post buffer for its summed updates, kept between updates: one
+/// shared buffer was reallocated (and zeroed, or page-faulted) whenever groups of different shapes
+/// learned in turn. Buffers hold no state, so a clone of a chip starts without them.
+#[derive(Debug, Default)]
+pub(crate) struct UpdateBuffers(Vec<Array2<f32>>);
+
+impl Clone for UpdateBuffers {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl UpdateBuffers {
+    /// Group `g`'s buffer (empty the first time).
+    pub fn take(&mut self, g: usize) -> Array2<f32> {
+        self.0.get_mut(g).map(std::mem::take).unwrap_or_else(|| Array2::zeros((0, 0)))
+    }
+
+    /// Keeps `buffer` as group `g`'s buffer.
+    pub fn put(&mut self, g: usize, buffer: Array2<f32>) {
+        if self.0.len() <= g {
+            self.0.resize_with(g + 1, || Array2::zeros((0, 0)));
+        }
+        self.0[g] = buffer;
+    }
+}
+
 /// Σ over the batch of Σ_k c_k·pre_k·post_k (pre × post, trace units) into `delta`, reusing its
 /// memory when it has the right shape.
 pub(crate) fn sop_sum_float_into(
@@ -76,24 +103,36 @@ pub(crate) fn sop_sum_float_into(
 ) {
     let n_post = net.populations[post.0].size;
     let n_pre = pre.map_or(1, |p| net.populations[p.0].size);
-    if delta.dim() == (n_pre, n_post) {
-        delta.fill(0.0);
-    } else {
+    // Zeroed when allocated, else by the first product (each thread its own columns), or below.
+    let mut zeroed = delta.dim() != (n_pre, n_post);
+    if zeroed {
         *delta = Array2::zeros((n_pre, n_post));
     }
     for (slot, m) in &sop_factors(net, rule, pre, post) {
         match (pre, slot) {
             (Some(p), Some(k)) => {
                 let a = &trace(net.populations, p, *k).data;
-                column_gemm(net.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
+                if zeroed {
+                    column_gemm(net.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
+                } else {
+                    column_gemm_zeroed(net.threads, 1.0, a.t(), m.view(), delta.view_mut());
+                    zeroed = true;
+                }
             }
             _ => {
+                if !zeroed {
+                    delta.fill(0.0);
+                    zeroed = true;
+                }
                 let sums = m.sum_axis(Axis(0));
                 for mut row in delta.axis_iter_mut(Axis(0)) {
                     row += &sums;
                 }
             }
         }
+    }
+    if !zeroed {
+        delta.fill(0.0);
     }
 }
 
@@ -145,4 +184,21 @@ pub(crate) fn local_sum(
 /// all-zero rows of online learning; a whole-row pass is slow on the rows that are not).
 pub(crate) fn all_zero(xs: &[f32]) -> bool {
     xs.chunks(64).all(|c| c.iter().fold(0u32, |acc, &x| acc | (x.to_bits() << 1)) == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_group_keeps_its_own_buffer_and_clones_start_empty() {
+        let mut buffers = UpdateBuffers::default();
+        assert_eq!(buffers.take(3).dim(), (0, 0));
+        buffers.put(3, Array2::ones((784, 50)));
+        buffers.put(0, Array2::ones((50, 10)));
+        assert_eq!(buffers.clone().take(3).dim(), (0, 0));
+        assert_eq!(buffers.take(3).dim(), (784, 50));
+        assert_eq!(buffers.take(0).dim(), (50, 10));
+        assert_eq!(buffers.take(0).dim(), (0, 0), "a taken buffer is gone until put back");
+    }
 }

@@ -51,14 +51,41 @@ pub fn column_gemm(
     beta: f32,
     out: ArrayViewMut2<f32>,
 ) {
+    column_parts(threads, a, b, out, |a, b, part| general_mat_mul(alpha, &a, &b, beta, part));
+}
+
+/// `out = 0 + alpha · a · b` (the numbers of [`column_gemm`] with `beta = 1` on zeros), each
+/// thread zeroing its own columns first: a separate fill of a large update array on the calling
+/// thread was a serial pass of its own.
+pub fn column_gemm_zeroed(
+    threads: usize,
+    alpha: f32,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    out: ArrayViewMut2<f32>,
+) {
+    column_parts(threads, a, b, out, |a, b, part| {
+        part.fill(0.0);
+        general_mat_mul(alpha, &a, &b, 1.0, part);
+    });
+}
+
+/// Calls `product(a, b_part, out_part)` for the column parts of `out` (and the matching columns of
+/// `b`), one per thread, or once for the whole product when it is small or `threads` is 1.
+fn column_parts(
+    threads: usize,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    out: ArrayViewMut2<f32>,
+    product: impl Fn(ArrayView2<f32>, ArrayView2<f32>, &mut ArrayViewMut2<f32>) + Sync,
+) {
     let n = out.ncols();
     let macs = a.nrows() * a.ncols() * n;
     let blocks = n / COLUMN_BLOCK;
     let threads = threads.min(blocks).max(1);
     if threads == 1 || macs < PARALLEL_MIN_MACS {
         let mut out = out;
-        general_mat_mul(alpha, &a, &b, beta, &mut out);
-        return;
+        return product(a, b, &mut out);
     }
     SPLIT_PRODUCTS.fetch_add(1, Ordering::Relaxed);
     let mut parts = Vec::with_capacity(threads);
@@ -79,24 +106,35 @@ pub fn column_gemm(
         start += width;
     }
     for_each_part(&mut parts, |_, (start, width, part)| {
-        let b = b.slice(s![.., *start..*start + *width]);
-        general_mat_mul(alpha, &a, &b, beta, part);
+        product(a, b.slice(s![.., *start..*start + *width]), part);
     });
 }
 
 /// Runs `work(index, part)` for every part in parallel: the calling thread takes the first part and
-/// rayon's persistent pool the others (one task each); returns when all are done.
+/// rayon's persistent pool the others (one task each); returns when all are done (the calling
+/// thread waits busy for up to [`WARM_FOR`] before it lets rayon put it to sleep).
 pub fn for_each_part<T: Send>(parts: &mut [T], work: impl Fn(usize, &mut T) + Sync) {
     let Some((first, rest)) = parts.split_first_mut() else { return };
     if rest.is_empty() {
         return work(0, first);
     }
     let work = &work;
+    let pending = std::sync::atomic::AtomicUsize::new(rest.len());
+    let pending = &pending;
     rayon::in_place_scope(|scope| {
         for (i, part) in rest.iter_mut().enumerate() {
-            scope.spawn(move |_| work(i + 1, part));
+            scope.spawn(move |_| {
+                work(i + 1, part);
+                pending.fetch_sub(1, Ordering::Release);
+            });
         }
         work(0, first);
+        // Wait busy for the other parts: the scope's own wait puts a thread from outside the pool
+        // to sleep, and waking it takes 100–200 µs on a virtual machine.
+        let start = std::time::Instant::now();
+        while pending.load(Ordering::Acquire) > 0 && start.elapsed() < WARM_FOR {
+            std::hint::spin_loop();
+        }
     });
     keep_warm(rest.len());
 }
@@ -180,6 +218,21 @@ mod tests {
         assert_eq!(one, three);
         let expected = 1.0 + 0.5 * (0..300).map(|k| a[[4, k]] * b[[k, 9]]).sum::<f32>();
         assert!((one[[4, 9]] - expected).abs() < 1e-4);
+    }
+
+    /// Whatever the output held and however many threads, the zeroing product gives the numbers of
+    /// a product added onto zeros (the learning engine's sums depend on it).
+    #[test]
+    fn zeroed_product_equals_a_product_added_onto_zeros() {
+        let a = Array2::from_shape_fn((300, 50), |(i, j)| ((i * 7 + j * 13) % 17) as f32 * 0.013 - 0.1);
+        let b = Array2::from_shape_fn((50, 333), |(i, j)| ((i * 3 + j * 5) % 11) as f32 * 0.07 - 0.3);
+        let mut expected = Array2::<f32>::zeros((300, 333));
+        column_gemm(1, 0.37, a.view(), b.view(), 1.0, expected.view_mut());
+        for threads in [1, 2, 3] {
+            let mut out = Array2::<f32>::from_elem((300, 333), f32::NAN);
+            column_gemm_zeroed(threads, 0.37, a.view(), b.view(), out.view_mut());
+            assert_eq!(out, expected, "{threads} threads");
+        }
     }
 
     #[test]

@@ -27,7 +27,6 @@ mod step;
 pub use state_io::{DigitalNeurons, StateSnapshot};
 pub use step::Nudge;
 
-use ndarray::Array2;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -75,9 +74,9 @@ pub struct Chip {
     next_slot: Vec<usize>,
     /// Where each population's spikes go, per sending block (built on first use after a change).
     pub(crate) spike_routes: Option<Vec<Vec<routes::BlockRoute>>>,
-    /// Reused buffer for summed updates (saves allocating and page-faulting a pre × post array at
+    /// Reused buffers for summed updates (saves allocating and page-faulting a pre × post array at
     /// every update).
-    pub(crate) update_scratch: Array2<f32>,
+    pub(crate) update_scratch: crate::learning_engine::UpdateBuffers,
     /// Times weights were programmed from outside (each draws a new write error).
     pub(crate) programmings: u64,
 }
@@ -107,7 +106,7 @@ impl Chip {
             version_clock: 0,
             next_slot: vec![0; cores],
             spike_routes: None,
-            update_scratch: Array2::zeros((0, 0)),
+            update_scratch: Default::default(),
             programmings: 0,
         })
     }

@@ -242,11 +242,7 @@ impl Chip {
     ) {
         crate::parallel::count_sharded_run();
         let digital = self.kind.digital().is_some();
-        let mut shards: Vec<RowShard> = ranges
-            .iter()
-            .map(|r| RowShard::new(&self.populations, r.clone(), nudge, self.cores.len(), digital))
-            .collect();
-        let Chip { kind, groups, spike_routes, profile, path, .. } = &*self;
+        let Chip { kind, groups, spike_routes, profile, path, populations, cores, .. } = &*self;
         let routes = spike_routes.as_deref().unwrap_or_default();
         let first_step = at.unwrap_or(0);
         let ctx = StepContext {
@@ -260,7 +256,15 @@ impl Chip {
             first_step,
         };
         let steps = first_step..first_step + noise.len();
-        for_each_part(&mut shards, |_, shard| shard.run(&ctx, steps.clone()));
+        // Each thread copies its own rows (the copies are a serial cost otherwise).
+        let mut parts: Vec<(std::ops::Range<usize>, Option<RowShard>)> =
+            ranges.iter().map(|r| (r.clone(), None)).collect();
+        for_each_part(&mut parts, |_, (rows, shard)| {
+            let mut copy = RowShard::new(populations, rows.clone(), nudge, cores.len(), digital);
+            copy.run(&ctx, steps.clone());
+            *shard = Some(copy);
+        });
+        let shards: Vec<RowShard> = parts.into_iter().filter_map(|(_, shard)| shard).collect();
         let mut row_sq = Vec::with_capacity(self.batch);
         let mut max_change = 0.0f32;
         for shard in &shards {

@@ -128,10 +128,10 @@ impl CoreArithmetic for AnalogCore {
             return float::learn_fast(net, SumTarget::Group(g), rule, global);
         }
         let (pre, post) = (net.groups[g].pre, net.groups[g].post);
-        let mut delta = std::mem::take(net.scratch);
+        let mut delta = net.take_scratch(g);
         sop_sum_float_into(net, rule, Some(pre), post, &mut delta);
         pulsed_update(&self.a, net, g, &delta, f64::from(global));
-        *net.scratch = delta;
+        net.return_scratch(g, delta);
     }
 
     fn learn_bias(&self, net: &mut Fabric<'_>, p: usize, rule: &SumOfProducts, global: f32) {

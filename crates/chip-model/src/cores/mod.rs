@@ -106,8 +106,23 @@ pub(crate) struct Fabric<'a> {
     pub rounding_noise: RoundingNoise,
     /// The chip instance's seed (analog pulse streams).
     pub seed: u64,
-    /// A reused pre × post buffer for summed updates.
-    pub scratch: &'a mut Array2<f32>,
+    /// Each synapse group's pre × post buffer for its summed updates, kept between updates (one
+    /// per group: a shared one would be reallocated whenever groups of different shapes learn in
+    /// turn).
+    pub scratch: &'a mut crate::learning_engine::UpdateBuffers,
+}
+
+impl Fabric<'_> {
+    /// Group `g`'s update buffer (empty the first time), to be given back with
+    /// [`Fabric::return_scratch`].
+    pub fn take_scratch(&mut self, g: usize) -> Array2<f32> {
+        self.scratch.take(g)
+    }
+
+    /// Keeps `buffer` as group `g`'s update buffer.
+    pub fn return_scratch(&mut self, g: usize, buffer: Array2<f32>) {
+        self.scratch.put(g, buffer);
+    }
 }
 
 /// Draws per-device parameters of a synapse group on the cores of its postsynaptic population.

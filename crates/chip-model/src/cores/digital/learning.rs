@@ -30,6 +30,13 @@ pub(crate) enum Delta {
 }
 
 impl Delta {
+    /// Gives an exact sum's memory back as group `g`'s update buffer (for its next update).
+    fn into_scratch(self, net: &mut Fabric<'_>, g: usize) {
+        if let Delta::Exact(d) = self {
+            net.return_scratch(g, d);
+        }
+    }
+
     #[inline]
     fn get(&self, j: usize, i: usize) -> f64 {
         match self {
@@ -69,9 +76,11 @@ pub(crate) fn learn_group(
     let constants = rule.terms().iter().any(|t| t.pre.is_none() || t.post.is_none());
     let scaled =
         constants.then(|| rule.with_constant_factors((1.0 / lsb_pre) as f32, (1.0 / lsb_post) as f32));
-    let (delta, rows) = sop_sum_rows(net, scaled.as_ref().unwrap_or(rule), pre, post);
+    let scratch = net.take_scratch(g);
+    let (delta, rows) = sop_sum_rows(net, scaled.as_ref().unwrap_or(rule), pre, post, scratch);
     let scale = f64::from(global) * lsb_pre * lsb_post;
     write_group_update(d, net, g, &delta, rows.as_deref(), scale);
+    delta.into_scratch(net, g);
 }
 
 /// Fast path: the rule's exact sums for the biases of population `p`, rounded into mantissas.
@@ -90,7 +99,7 @@ pub(crate) fn learn_bias(
         .iter()
         .any(|t| t.post.is_none())
         .then(|| rule.with_constant_factors(1.0, (1.0 / lsb_post) as f32));
-    let delta = sop_sum(net, scaled.as_ref().unwrap_or(rule), None, PopulationId(p));
+    let delta = sop_sum(net, scaled.as_ref().unwrap_or(rule), None, PopulationId(p), Array2::zeros((0, 0)));
     let scale = f64::from(global) * lsb_post;
     write_bias_update(d, net, p, &delta, scale);
 }
@@ -104,15 +113,21 @@ fn sop_is_exact_in_f32(net: &Fabric<'_>, rule: &SumOfProducts) -> bool {
         && coeff * max_t * max_t * net.batch as f64 <= (1u64 << 24) as f64
 }
 
-/// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact.
-fn sop_sum(net: &Fabric<'_>, rule: &SumOfProducts, pre: Option<PopulationId>, post: PopulationId) -> Delta {
+/// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact; an exact-in-f32
+/// sum goes into `scratch` (whose memory is reused when it has the right shape).
+fn sop_sum(
+    net: &Fabric<'_>,
+    rule: &SumOfProducts,
+    pre: Option<PopulationId>,
+    post: PopulationId,
+    mut scratch: Array2<f32>,
+) -> Delta {
     let n_post = net.populations[post.0].size;
     let n_pre = pre.map_or(1, |p| net.populations[p.0].size);
     if sop_is_exact_in_f32(net, rule) {
         // Integer-valued operands whose sums stay below 2^24: the f32 products are exact.
-        let mut delta = Array2::<f32>::zeros((0, 0));
-        sop_sum_float_into(net, rule, pre, post, &mut delta);
-        return Delta::Exact(delta);
+        sop_sum_float_into(net, rule, pre, post, &mut scratch);
+        return Delta::Exact(scratch);
     }
     let mut delta = Array2::<f64>::zeros((n_pre, n_post));
     for (slot, m) in &sop_factors(net, rule, pre, post) {
@@ -141,18 +156,19 @@ fn sop_sum_rows(
     rule: &SumOfProducts,
     pre: PopulationId,
     post: PopulationId,
+    scratch: Array2<f32>,
 ) -> (Delta, Option<Vec<usize>>) {
     let factors = sop_factors(net, rule, Some(pre), post);
     let n_pre = net.populations[pre.0].size;
     let mut active = vec![false; n_pre];
     for (slot, _) in &factors {
-        let Some(k) = slot else { return (sop_sum(net, rule, Some(pre), post), None) };
+        let Some(k) = slot else { return (sop_sum(net, rule, Some(pre), post, scratch), None) };
         mark_active_columns(trace(net.populations, pre, *k).data.view(), &mut active);
     }
     let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
     let n_post = net.populations[post.0].size;
     if !sop_is_exact_in_f32(net, rule) || rows.len() * 2 > n_pre {
-        return (sop_sum(net, rule, Some(pre), post), None);
+        return (sop_sum(net, rule, Some(pre), post, scratch), None);
     }
     // Exact f32 products (integer operands, sums below 2^24): the compact rows are the same
     // numbers as the corresponding rows of the full product.
