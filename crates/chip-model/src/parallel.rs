@@ -79,35 +79,52 @@ fn column_parts(
     out: ArrayViewMut2<f32>,
     product: impl Fn(ArrayView2<f32>, ArrayView2<f32>, &mut ArrayViewMut2<f32>) + Sync,
 ) {
-    let n = out.ncols();
-    let macs = a.nrows() * a.ncols() * n;
-    let blocks = n / COLUMN_BLOCK;
-    let threads = threads.min(blocks).max(1);
+    let ranges = column_ranges(threads, out.ncols(), a.nrows() * a.ncols() * out.ncols());
+    for_each_column_block(&ranges, out, |columns, mut part| {
+        product(a, b.slice(s![.., columns]), &mut part);
+    });
+}
+
+/// The column ranges a product of `macs` multiply-adds with `n` output columns is cut into for
+/// `threads` threads: one range if the product is small, else boundaries at the multiples of
+/// [`COLUMN_BLOCK`] nearest to an even split.
+pub fn column_ranges(threads: usize, n: usize, macs: usize) -> Vec<std::ops::Range<usize>> {
+    let threads = threads.min(n / COLUMN_BLOCK).max(1);
     if threads == 1 || macs < PARALLEL_MIN_MACS {
-        let mut out = out;
-        return product(a, b, &mut out);
+        return std::iter::once(0..n).collect();
     }
     SPLIT_PRODUCTS.fetch_add(1, Ordering::Relaxed);
-    let mut parts = Vec::with_capacity(threads);
-    let mut rest = out;
     let mut start = 0;
-    for t in 0..threads {
-        // Part boundaries at the multiples of COLUMN_BLOCK nearest to an even split.
-        let end = if t + 1 == threads {
-            n
-        } else {
-            let even = (t + 1) * n / threads;
-            ((even + COLUMN_BLOCK / 2) / COLUMN_BLOCK * COLUMN_BLOCK).max(start + COLUMN_BLOCK).min(n)
-        };
-        let width = end - start;
-        let (head, tail) = rest.split_at(Axis(1), width);
-        parts.push((start, width, head));
+    (0..threads)
+        .map(|t| {
+            let end = if t + 1 == threads {
+                n
+            } else {
+                let even = (t + 1) * n / threads;
+                ((even + COLUMN_BLOCK / 2) / COLUMN_BLOCK * COLUMN_BLOCK).max(start + COLUMN_BLOCK).min(n)
+            };
+            let range = start..end;
+            start = end;
+            range
+        })
+        .collect()
+}
+
+/// Calls `work(columns, block)` for the blocks of `out`'s columns given by `ranges` (contiguous,
+/// from column 0), one per thread.
+pub fn for_each_column_block<A: Send>(
+    ranges: &[std::ops::Range<usize>],
+    out: ArrayViewMut2<A>,
+    work: impl Fn(std::ops::Range<usize>, ArrayViewMut2<A>) + Sync,
+) {
+    let mut blocks = Vec::with_capacity(ranges.len());
+    let mut rest = out;
+    for range in ranges {
+        let (head, tail) = rest.split_at(Axis(1), range.len());
+        blocks.push((range.clone(), head));
         rest = tail;
-        start += width;
     }
-    for_each_part(&mut parts, |_, (start, width, part)| {
-        product(a, b.slice(s![.., *start..*start + *width]), part);
-    });
+    for_each_part(&mut blocks, |_, (range, block)| work(range.clone(), block.view_mut()));
 }
 
 /// Runs `work(index, part)` for every part in parallel: the calling thread takes the first part and

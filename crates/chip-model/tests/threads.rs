@@ -16,15 +16,16 @@ use rand_chacha::ChaCha8Rng;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Input 96 → hidden 400 (38,400 synapses, above the row-block threshold) ⇄ output 6, trained for
+/// Input 200 → hidden 400 (80,000 synapses, above the row-block threshold, and more random words
+/// than a pulsed update draws ahead of the rows it applies) ⇄ output 6, trained for
 /// three mini-batches of 24 with `threads` threads; returns the chip and its hidden and output
 /// populations.
 fn train(
     profile: &HardwareProfile,
     threads: usize,
 ) -> Result<(Chip, [PopulationId; 2]), Box<dyn std::error::Error>> {
-    let (ni, nh, no, batch) = (96, 400, 6, 24);
-    const { assert!(96 * 400 >= PARALLEL_MIN_ELEMENTS) };
+    let (ni, nh, no, batch) = (200, 400, 6, 24);
+    const { assert!(200 * 400 >= PARALLEL_MIN_ELEMENTS) };
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut chip = Chip::new(profile, 11)?;
     chip.set_threads(threads);

@@ -79,6 +79,9 @@ pub struct Chip {
     pub(crate) update_scratch: crate::learning_engine::UpdateBuffers,
     /// Times weights were programmed from outside (each draws a new write error).
     pub(crate) programmings: u64,
+    /// The share of an even split of the batch that the shard whose thread draws the read noise
+    /// takes in a sharded run (tuned from timings; a speed setting that changes no number).
+    pub(crate) drawing_share: f32,
 }
 
 impl Chip {
@@ -107,6 +110,7 @@ impl Chip {
             next_slot: vec![0; cores],
             spike_routes: None,
             update_scratch: Default::default(),
+            drawing_share: 1.0,
             programmings: 0,
         })
     }

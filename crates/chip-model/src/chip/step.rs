@@ -13,7 +13,7 @@
 use super::Chip;
 use super::routes::BlockRoute;
 use super::row_shards::RowShard;
-use crate::cores::read_noise::StepNoise;
+use crate::cores::read_noise::{NoiseSlots, StepNoise};
 use crate::cores::{CoreKind, Dynamics, ExecutionPath, NoiseSource, NudgeUnits};
 use crate::counters::OpCounters;
 use crate::error::{ChipError, Result};
@@ -34,6 +34,39 @@ pub struct Nudge<'a> {
     pub beta: f32,
 }
 
+/// One shard of a sharded run: its rows, the noise generator if its thread draws the read noise,
+/// and what it computed and how long that took.
+#[derive(Default)]
+struct ShardPart<'a> {
+    rows: std::ops::Range<usize>,
+    drawer: Option<&'a mut rand::rngs::Xoshiro256PlusPlus>,
+    shard: Option<RowShard>,
+    drawing: f32,
+    computing: f32,
+}
+
+/// How many rows a shard ran and how long it took to draw and to compute them.
+struct ShardTiming {
+    rows: usize,
+    drawing: f32,
+    computing: f32,
+}
+
+impl ShardTiming {
+    fn of(part: &ShardPart) -> Self {
+        Self { rows: part.rows.len(), drawing: part.drawing, computing: part.computing }
+    }
+}
+
+/// Publishes "no noise" for the steps not drawn when dropped (see [`NoiseSlots::publish_rest`]).
+struct PublishRest<'a>(&'a NoiseSlots);
+
+impl Drop for PublishRest<'_> {
+    fn drop(&mut self) {
+        self.0.publish_rest();
+    }
+}
+
 /// Fewest examples per shard: below this a run keeps the batch on one thread (and shares the large
 /// matrix products among threads instead).
 pub const MIN_ROWS_PER_SHARD: usize = 4;
@@ -47,16 +80,16 @@ pub(super) struct StepContext<'a> {
     pub path: ExecutionPath,
     /// Threads for matrix products inside one shard.
     pub threads: usize,
-    /// Read noise of steps `first_step..`, drawn ahead (analog cores).
-    pub noise: &'a [Option<StepNoise>],
-    /// The step whose noise is `noise[0]`.
+    /// Read noise of steps `first_step..` (analog cores), drawn by another thread while steps run.
+    pub noise: &'a NoiseSlots,
+    /// The step whose noise is the first slot of `noise`.
     pub first_step: usize,
 }
 
 impl StepContext<'_> {
-    /// The read noise of step `t`, if drawn.
+    /// The read noise of step `t`, if any (waiting for it to be drawn).
     pub fn noise_of(&self, t: usize) -> Option<&StepNoise> {
-        t.checked_sub(self.first_step).and_then(|k| self.noise.get(k)).and_then(Option::as_ref)
+        t.checked_sub(self.first_step).and_then(|k| self.noise.wait(k))
     }
 }
 
@@ -71,11 +104,8 @@ impl Chip {
     /// Runs `steps` synchronous time steps, optionally nudging one population toward targets.
     pub fn run(&mut self, steps: usize, nudge: Option<&Nudge>) -> Result<()> {
         let nudge = self.begin_run(nudge)?;
-        match self.shard_rows() {
-            Some(ranges) => {
-                let noise: Vec<Option<StepNoise>> = (0..steps).map(|_| self.draw_step_noise()).collect();
-                self.run_sharded(&ranges, nudge.as_ref(), &noise, None);
-            }
+        match self.shard_threads() {
+            Some(threads) => self.run_sharded(threads, nudge.as_ref(), 0..steps),
             None => {
                 for t in 0..steps {
                     self.step(nudge.as_ref(), t + 1 == steps);
@@ -98,11 +128,10 @@ impl Chip {
             return Err(ChipError::InvalidConfig(format!("settling tolerance {tolerance} must be > 0")));
         }
         let nudge = self.begin_run(nudge)?;
-        if let Some(ranges) = self.shard_rows() {
+        if let Some(threads) = self.shard_threads() {
             // One step at a time (each step's noise drawn just before it, as on one thread).
             for t in 0..max_steps {
-                let noise = [self.draw_step_noise()];
-                self.run_sharded(&ranges, nudge.as_ref(), &noise, Some(t));
+                self.run_sharded(threads, nudge.as_ref(), t..t + 1);
                 if self.last_max_change < tolerance {
                     return Ok(t + 1);
                 }
@@ -118,12 +147,27 @@ impl Chip {
         Ok(max_steps)
     }
 
-    /// The row ranges a run shares among threads, or `None` to run the batch on one thread: with
-    /// one thread, the reference path, CUBA LIF populations, or too few examples per thread.
-    fn shard_rows(&self) -> Option<Vec<std::ops::Range<usize>>> {
+    /// The number of row shards a run shares among threads, or `None` to run the batch on one
+    /// thread: with one thread, the reference path, CUBA LIF populations, or too few examples per
+    /// thread.
+    fn shard_threads(&self) -> Option<usize> {
         let threads = self.threads.min(self.batch / MIN_ROWS_PER_SHARD);
         let lif = self.populations.iter().any(|p| p.lif_template.is_some());
-        (threads > 1 && self.path == ExecutionPath::Fast && !lif).then(|| row_ranges(self.batch, threads))
+        (threads > 1 && self.path == ExecutionPath::Fast && !lif).then_some(threads)
+    }
+
+    /// The rows of `threads` shards: the first shard (whose thread also draws the read noise)
+    /// takes [`Chip::drawing_share`] of an even share, the others share the rest evenly.
+    fn shard_ranges(&self, threads: usize) -> Vec<std::ops::Range<usize>> {
+        let even = self.batch as f32 / threads as f32;
+        let first = ((even * self.drawing_share).round() as usize).min(self.batch);
+        std::iter::once(0..first)
+            .chain(
+                row_ranges(self.batch - first, threads - 1)
+                    .into_iter()
+                    .map(|r| r.start + first..r.end + first),
+            )
+            .collect()
     }
 
     /// Checks and converts the nudge, and brings the inputs' constant drive up to date.
@@ -189,11 +233,6 @@ impl Chip {
         }
     }
 
-    /// The read noise of the next step, drawn from the chip's noise generator (analog cores).
-    fn draw_step_noise(&mut self) -> Option<StepNoise> {
-        self.kind.arithmetic().draw_read_noise(&self.populations, self.batch, &mut self.noise_rng)
-    }
-
     /// One step of the whole batch on the calling thread (products shared among the chip's threads).
     fn step(&mut self, nudge: Option<&NudgeUnits>, last: bool) {
         let mut row_sq = if last { vec![0.0f64; self.batch] } else { Vec::new() };
@@ -218,7 +257,7 @@ impl Chip {
             spec: &profile.chip,
             path: *path,
             threads: *threads,
-            noise: &[],
+            noise: &NoiseSlots::default(),
             first_step: 0,
         };
         let mut measure = StepMeasure { max_change: 0.0, row_sq: last.then_some(&mut row_sq[..]) };
@@ -231,20 +270,19 @@ impl Chip {
         }
     }
 
-    /// Runs one step per entry of `noise` (step `at` of a run when given, else steps from 0) on
-    /// row shards in parallel, then writes the shards back.
-    fn run_sharded(
-        &mut self,
-        ranges: &[std::ops::Range<usize>],
-        nudge: Option<&NudgeUnits>,
-        noise: &[Option<StepNoise>],
-        at: Option<usize>,
-    ) {
+    /// Runs steps `steps` of a run on `threads` row shards in parallel, then writes the shards back.
+    /// The first shard's thread draws every step's read noise first (in the order a step-by-step
+    /// run draws it) while the other shards start; it then runs its own rows, fewer of them when
+    /// drawing takes long (any split gives the same numbers: examples do not interact).
+    fn run_sharded(&mut self, threads: usize, nudge: Option<&NudgeUnits>, steps: std::ops::Range<usize>) {
         crate::parallel::count_sharded_run();
         let digital = self.kind.digital().is_some();
-        let Chip { kind, groups, spike_routes, profile, path, populations, cores, .. } = &*self;
+        let ranges = self.shard_ranges(threads);
+        let slots = NoiseSlots::new(steps.len());
+        let Chip { kind, groups, spike_routes, profile, path, populations, cores, noise_rng, batch, .. } =
+            self;
+        let (kind, populations, batch) = (&*kind, &*populations, *batch);
         let routes = spike_routes.as_deref().unwrap_or_default();
-        let first_step = at.unwrap_or(0);
         let ctx = StepContext {
             kind,
             groups,
@@ -252,19 +290,35 @@ impl Chip {
             spec: &profile.chip,
             path: *path,
             threads: 1,
-            noise,
-            first_step,
+            noise: &slots,
+            first_step: steps.start,
         };
-        let steps = first_step..first_step + noise.len();
-        // Each thread copies its own rows (the copies are a serial cost otherwise).
-        let mut parts: Vec<(std::ops::Range<usize>, Option<RowShard>)> =
-            ranges.iter().map(|r| (r.clone(), None)).collect();
-        for_each_part(&mut parts, |_, (rows, shard)| {
-            let mut copy = RowShard::new(populations, rows.clone(), nudge, cores.len(), digital);
-            copy.run(&ctx, steps.clone());
-            *shard = Some(copy);
+        let mut parts: Vec<ShardPart> =
+            ranges.into_iter().map(|rows| ShardPart { rows, ..Default::default() }).collect();
+        if let Some(first) = parts.first_mut() {
+            first.drawer = Some(noise_rng);
+        }
+        for_each_part(&mut parts, |_, part| {
+            let start = std::time::Instant::now();
+            if let Some(rng) = part.drawer.take() {
+                let publish_rest = PublishRest(&slots);
+                for k in 0..slots.len() {
+                    slots.publish(k, kind.arithmetic().draw_read_noise(populations, batch, rng));
+                }
+                drop(publish_rest);
+                part.drawing = start.elapsed().as_secs_f32();
+            }
+            if !part.rows.is_empty() {
+                let computing = std::time::Instant::now();
+                let mut shard = RowShard::new(populations, part.rows.clone(), nudge, cores.len(), digital);
+                shard.run(&ctx, steps.clone());
+                part.shard = Some(shard);
+                part.computing = computing.elapsed().as_secs_f32();
+            }
         });
-        let shards: Vec<RowShard> = parts.into_iter().filter_map(|(_, shard)| shard).collect();
+        let timings: Vec<ShardTiming> = parts.iter().map(ShardTiming::of).collect();
+        let shards: Vec<RowShard> = parts.into_iter().filter_map(|p| p.shard).collect();
+        self.tune_drawing_share(&timings);
         let mut row_sq = Vec::with_capacity(self.batch);
         let mut max_change = 0.0f32;
         for shard in &shards {
@@ -276,10 +330,24 @@ impl Chip {
         for p in self.populations.iter_mut().filter(|p| !p.is_input) {
             p.recount_nonzero();
         }
-        self.bump_versions(noise.len());
-        if !noise.is_empty() {
+        self.bump_versions(steps.len());
+        if !steps.is_empty() {
             self.record_residuals(&row_sq, max_change);
         }
+    }
+
+    /// Sets the drawing shard's share of rows for the next run from this run's timings, so that
+    /// drawing plus its rows take as long as another shard's rows (a speed setting only).
+    fn tune_drawing_share(&mut self, parts: &[ShardTiming]) {
+        let rows: usize = parts.iter().map(|p| p.rows).sum();
+        let computing: f32 = parts.iter().map(|p| p.computing).sum();
+        let drawing = parts.first().map_or(0.0, |p| p.drawing);
+        if rows == 0 || computing <= 0.0 || parts.len() < 2 {
+            return;
+        }
+        let per_row = computing / rows as f32;
+        let share = 1.0 - (parts.len() - 1) as f32 * drawing / (rows as f32 * per_row);
+        self.drawing_share = 0.5 * (self.drawing_share + share.clamp(0.0, 1.0));
     }
 
     /// Gives every neuron population's activity a new version for each of `steps` steps, in the

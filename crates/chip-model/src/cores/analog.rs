@@ -5,7 +5,7 @@
 //! Neurons are the float core's rate units with each neuron's realised gain and offset; without
 //! any non-ideality this core is the float core.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut1};
 
 use super::float;
 use super::{CoreArithmetic, DeviceSampler, Dynamics, ExecutionPath, Fabric, NoiseSource, NudgeUnits};
@@ -362,9 +362,93 @@ pub(crate) fn quantise_conductance(w: f32, r: f32, levels: u32) -> f32 {
     }
 }
 
-/// Random words a pulsed update draws ahead before applying them in parallel (bounds its scratch
-/// memory: larger groups are updated in chunks of rows).
-const PULSE_WORDS_AHEAD: usize = 1 << 22;
+/// Random words a pulsed update keeps drawn ahead of the rows being applied (bounds its scratch
+/// memory; the drawing thread applies rows itself while it is this far ahead, so the words are
+/// used while they are still in its cache).
+const PULSE_WORDS_AHEAD: usize = 1 << 16;
+
+/// Random words per chunk of rows handed from the drawing thread to the applying ones.
+const PULSE_CHUNK_WORDS: usize = 1 << 13;
+
+/// Some rows of a synapse group's weights (row index, row), applied together by one thread.
+type RowChunk<'w> = std::sync::Mutex<Vec<(usize, ArrayViewMut1<'w, f32>)>>;
+
+/// One chunk of rows' random words (row after row) and tail samples (row in the chunk, position,
+/// value), as drawn for a parallel pulsed update.
+struct DrawnRows {
+    words: Vec<u32>,
+    tails: Vec<(u32, u32, f32)>,
+}
+
+/// The chunks of a parallel pulsed update: drawn in order by one thread, applied by any thread in
+/// the order they are claimed.
+struct PulseQueue {
+    drawn: Vec<std::sync::Mutex<Option<DrawnRows>>>,
+    /// Chunks published so far (a chunk below this count is drawn).
+    published: std::sync::atomic::AtomicUsize,
+    /// Next chunk to claim for applying.
+    claimed: std::sync::atomic::AtomicUsize,
+    /// Chunks the drawing thread may be ahead of the claimed ones.
+    ahead: usize,
+}
+
+impl PulseQueue {
+    fn new(chunks: usize, ahead: usize) -> Self {
+        Self {
+            drawn: (0..chunks).map(|_| std::sync::Mutex::new(None)).collect(),
+            published: std::sync::atomic::AtomicUsize::new(0),
+            claimed: std::sync::atomic::AtomicUsize::new(0),
+            ahead,
+        }
+    }
+
+    /// Publishes chunk `c` (chunks are published in order).
+    fn publish(&self, c: usize, rows: DrawnRows) {
+        if let Some(slot) = self.drawn.get(c) {
+            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rows);
+        }
+        self.published.store(c + 1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether drawing chunk `c` now would run more than `ahead` chunks ahead of the applying.
+    fn far_ahead(&self, c: usize) -> bool {
+        c >= self.claimed.load(std::sync::atomic::Ordering::Acquire) + self.ahead
+    }
+
+    /// Claims the next chunk to apply, once it is drawn (waiting for it), or `None` when every
+    /// chunk is claimed.
+    fn next(&self) -> Option<usize> {
+        let c = self.claimed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if c >= self.drawn.len() {
+            return None;
+        }
+        while self.published.load(std::sync::atomic::Ordering::Acquire) <= c {
+            std::hint::spin_loop();
+        }
+        Some(c)
+    }
+
+    /// The words of chunk `c` (taken: each chunk is applied once), `None` if it was never drawn.
+    fn take(&self, c: usize) -> Option<DrawnRows> {
+        self.drawn.get(c)?.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    /// A guard that marks every chunk published when dropped, so that no thread waits for ever if
+    /// the drawing thread stops early (its panic then reaches the caller; undrawn chunks are not
+    /// applied).
+    fn finish_drawing_on_drop(&self) -> FinishDrawing<'_> {
+        FinishDrawing(self)
+    }
+}
+
+/// See [`PulseQueue::finish_drawing_on_drop`].
+struct FinishDrawing<'a>(&'a PulseQueue);
+
+impl Drop for FinishDrawing<'_> {
+    fn drop(&mut self) {
+        self.0.published.store(self.0.drawn.len(), std::sync::atomic::Ordering::Release);
+    }
+}
 
 /// Every device moves by whole pulses toward `global · delta`.
 ///
@@ -442,49 +526,72 @@ pub(crate) fn pulsed_update(
         }
     } else {
         moving = (0..delta.nrows()).filter(|&j| is_moving(j)).collect();
-        let mut row_tails = crate::gaussian::TailSamples::new();
-        for chunk in moving.chunks((PULSE_WORDS_AHEAD / cols.max(1)).max(1)) {
-            // Drawn in row order on this thread...
-            let mut words = vec![0u32; chunk.len() * cols];
-            let mut tails: Vec<(u32, u32, f32)> = Vec::new();
-            for (k, row_words) in words.chunks_exact_mut(cols).enumerate() {
-                lanes.fill_u32(row_words);
+        // One thread draws the rows' words (and tail samples) in row order, chunk after chunk,
+        // while every thread applies drawn chunks as they come (rows are independent: any thread
+        // may apply any chunk); the drawing thread applies chunks itself when it is far ahead.
+        let rows_per_chunk = (PULSE_CHUNK_WORDS / cols.max(1)).max(1);
+        let mut views: Vec<Option<ArrayViewMut1<f32>>> =
+            grp.weights.rows_mut().into_iter().map(Some).collect();
+        let chunks: Vec<RowChunk> = moving
+            .chunks(rows_per_chunk)
+            .map(|js| std::sync::Mutex::new(js.iter().filter_map(|&j| Some((j, views[j].take()?))).collect()))
+            .collect();
+        let queue =
+            PulseQueue::new(chunks.len(), (PULSE_WORDS_AHEAD / (rows_per_chunk * cols.max(1))).max(1));
+        let apply_chunk = |c: usize| {
+            let Some(drawn) = queue.take(c) else { return };
+            let mut rows = chunks[c].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut z = vec![0.0f32; cols];
+            for (k, (j, wrow)) in rows.iter_mut().enumerate() {
+                let row_words = &drawn.words[k * cols..(k + 1) * cols];
                 if c2c > 0.0 {
-                    row_tails.clear();
-                    crate::gaussian::draw_tails_of_halves(
-                        cols,
-                        |i| row_words[i] >> 16,
-                        &mut row_tails,
-                        &mut rng,
-                    );
-                    tails.extend(row_tails.iter().map(|&(i, x)| (k as u32, i, x)));
+                    let t0 = drawn.tails.partition_point(|t| (t.0 as usize) < k);
+                    let t1 = drawn.tails.partition_point(|t| (t.0 as usize) <= k);
+                    let row_tails = drawn.tails[t0..t1].iter().map(|&(_, i, x)| (i, x));
+                    crate::gaussian::normals_from_halves_and_tails(&mut z, |i| row_words[i] >> 16, row_tails);
+                }
+                let Some(wrow) = wrow.as_slice_mut() else {
+                    unreachable!("weights are allocated in standard layout")
+                };
+                apply(*j, wrow, row_words, &z);
+            }
+        };
+        let mut parts: Vec<Option<(crate::lane_rng::LaneRng, &mut rand::rngs::Xoshiro256PlusPlus)>> =
+            (0..threads).map(|_| None).collect();
+        parts[0] = Some((lanes, &mut rng));
+        crate::parallel::for_each_part(&mut parts, |_, part| {
+            if let Some((lanes, rng)) = part.as_mut() {
+                let _unblock = queue.finish_drawing_on_drop();
+                let mut row_tails = crate::gaussian::TailSamples::new();
+                for c in 0..chunks.len() {
+                    while queue.far_ahead(c) {
+                        match queue.next() {
+                            Some(ready) => apply_chunk(ready),
+                            None => break,
+                        }
+                    }
+                    let n_rows = moving.len().min((c + 1) * rows_per_chunk) - c * rows_per_chunk;
+                    let mut drawn = DrawnRows { words: vec![0u32; n_rows * cols], tails: Vec::new() };
+                    for (k, row_words) in drawn.words.chunks_exact_mut(cols).enumerate() {
+                        lanes.fill_u32(row_words);
+                        if c2c > 0.0 {
+                            row_tails.clear();
+                            crate::gaussian::draw_tails_of_halves(
+                                cols,
+                                |i| row_words[i] >> 16,
+                                &mut row_tails,
+                                &mut **rng,
+                            );
+                            drawn.tails.extend(row_tails.iter().map(|&(i, x)| (k as u32, i, x)));
+                        }
+                    }
+                    queue.publish(c, drawn);
                 }
             }
-            // ...then applied to blocks of rows in parallel.
-            crate::parallel::for_each_row_block(threads, grp.weights.view_mut(), |rows, mut block| {
-                let mut z = vec![0.0f32; cols];
-                let lo = chunk.partition_point(|&j| j < rows.start);
-                let hi = chunk.partition_point(|&j| j < rows.end);
-                for (k, &j) in chunk.iter().enumerate().take(hi).skip(lo) {
-                    let row_words = &words[k * cols..(k + 1) * cols];
-                    if c2c > 0.0 {
-                        let t0 = tails.partition_point(|t| (t.0 as usize) < k);
-                        let t1 = tails.partition_point(|t| (t.0 as usize) <= k);
-                        let row_tails = tails[t0..t1].iter().map(|&(_, i, x)| (i, x));
-                        crate::gaussian::normals_from_halves_and_tails(
-                            &mut z,
-                            |i| row_words[i] >> 16,
-                            row_tails,
-                        );
-                    }
-                    let mut wrow = block.row_mut(j - rows.start);
-                    let Some(wrow) = wrow.as_slice_mut() else {
-                        unreachable!("weights are allocated in standard layout")
-                    };
-                    apply(j, wrow, row_words, &z);
-                }
-            });
-        }
+            while let Some(c) = queue.next() {
+                apply_chunk(c);
+            }
+        });
     }
     grp.refresh_effective_rows(&moving, threads);
 }
@@ -542,4 +649,38 @@ fn pulse_row(row: PulseRow, p: &PulseParams) {
 fn select(c: bool, a: f32, b: f32) -> f32 {
     let m = 0u32.wrapping_sub(u32::from(c));
     f32::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(first: u32) -> DrawnRows {
+        DrawnRows { words: vec![first], tails: Vec::new() }
+    }
+
+    /// Chunks are claimed once each and in order, only after they are drawn; the drawing thread
+    /// learns when it is too far ahead; a stopped drawer releases every waiting thread.
+    #[test]
+    fn pulse_queue_hands_out_each_drawn_chunk_once() {
+        let queue = PulseQueue::new(4, 2);
+        assert!(!queue.far_ahead(1));
+        assert!(queue.far_ahead(2), "two chunks ahead of none claimed");
+        queue.publish(0, rows(10));
+        queue.publish(1, rows(11));
+        assert_eq!(queue.next(), Some(0));
+        assert!(!queue.far_ahead(2));
+        assert_eq!(queue.take(0).map(|r| r.words), Some(vec![10]));
+        assert!(queue.take(0).is_none(), "a chunk is applied once");
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| (queue.next(), queue.next()));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            queue.publish(2, rows(12));
+            drop(queue.finish_drawing_on_drop());
+            assert_eq!(waiter.join().ok(), Some((Some(1), Some(2))));
+        });
+        assert_eq!(queue.next(), Some(3), "released by the guard although never drawn");
+        assert!(queue.take(3).is_none());
+        assert_eq!(queue.next(), None);
+    }
 }

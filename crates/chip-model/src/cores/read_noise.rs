@@ -7,6 +7,8 @@
 //! them into numbers, and the noise itself, then run on whichever thread computes the example.
 //! The numbers are the same as drawing inside the steps, for any number of threads.
 
+use std::sync::OnceLock;
+
 use rand::Rng;
 
 use crate::gaussian::{TailSamples, draw_normal_words, normals_from_words};
@@ -48,11 +50,74 @@ impl ConversionNoise {
 /// drawn).
 pub(crate) type StepNoise = Vec<Option<ConversionNoise>>;
 
+/// The read noise of a run's steps, drawn by one thread step after step while the row shards that
+/// use it run: a shard waits for a step's noise only when it gets there before the drawing thread
+/// (which then has drawn every step before it, in the one stream's order).
+#[derive(Debug, Default)]
+pub(crate) struct NoiseSlots {
+    steps: Vec<OnceLock<Option<StepNoise>>>,
+}
+
+impl NoiseSlots {
+    /// Slots for `steps` steps, none drawn yet.
+    pub fn new(steps: usize) -> Self {
+        Self { steps: (0..steps).map(|_| OnceLock::new()).collect() }
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Publishes the noise of step `k` (a step is published once; later calls change nothing).
+    pub fn publish(&self, k: usize, noise: Option<StepNoise>) {
+        if let Some(slot) = self.steps.get(k) {
+            let _ = slot.set(noise);
+        }
+    }
+
+    /// The noise of step `k`, waiting (busy: steps are tens of microseconds) until it is published.
+    pub fn wait(&self, k: usize) -> Option<&StepNoise> {
+        let slot = self.steps.get(k)?;
+        loop {
+            if let Some(noise) = slot.get() {
+                return noise.as_ref();
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Publishes "no noise" for every step not yet published, so that no shard waits for ever when
+    /// the drawing thread stops early (it panicked: the panic then reaches the caller).
+    pub fn publish_rest(&self) {
+        for slot in &self.steps {
+            let _ = slot.set(None);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::Xoshiro256PlusPlus;
+
+    /// A step's noise is waited for until published; publishing twice keeps the first; the rest
+    /// are released as "no noise".
+    #[test]
+    fn noise_slots_wait_for_the_drawing_thread() {
+        let slots = NoiseSlots::new(3);
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| slots.wait(0).map(Vec::len));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            slots.publish(0, Some(vec![None, None]));
+            assert_eq!(reader.join().ok(), Some(Some(2)));
+        });
+        slots.publish(0, None);
+        assert_eq!(slots.wait(0).map(Vec::len), Some(2));
+        slots.publish_rest();
+        assert!(slots.wait(1).is_none() && slots.wait(2).is_none() && slots.wait(3).is_none());
+    }
 
     /// Drawn ahead, row by row on any thread, the numbers equal drawing each row in place with
     /// `fill_standard_normal_lanes`, tails included, and the generator ends in the same state.

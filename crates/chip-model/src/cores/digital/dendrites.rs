@@ -14,7 +14,6 @@ use super::neuron::FUSED_LIMIT;
 use crate::cores::float::copy_array;
 use crate::cores::{Dynamics, ExecutionPath};
 use crate::fixed_point::{max_signed_magnitude, round_shift};
-use crate::parallel::column_gemm;
 use crate::population::Population;
 use crate::profile::DigitalArithmetic;
 use crate::synapse_group::SynapseGroup;
@@ -220,21 +219,20 @@ pub fn exact_integer_product_threads(
     let bound = (max_a * max_w).max(1.0);
     let chunk = (((1u64 << 24) as f64 / bound).floor() as usize).max(1);
     let mut out = Array2::<i64>::zeros((a.nrows(), w.ncols()));
-    let mut part = Array2::<f32>::zeros((a.nrows(), w.ncols()));
-    let mut start = 0;
-    while start < k {
-        let end = (start + chunk).min(k);
-        column_gemm(
-            threads,
-            1.0,
-            a.slice(s![.., start..end]),
-            w.slice(s![start..end, ..]),
-            0.0,
-            part.view_mut(),
-        );
-        out.zip_mut_with(&part, |o, &p| *o += p as i64);
-        start = end;
-    }
+    // Each thread sums its own columns over every chunk of the inner dimension (the partial sums
+    // and their conversion to i64 are then parallel too).
+    let ranges = crate::parallel::column_ranges(threads, w.ncols(), a.nrows() * k * w.ncols());
+    crate::parallel::for_each_column_block(&ranges, out.view_mut(), |columns, mut out| {
+        let mut part = Array2::<f32>::zeros((a.nrows(), columns.len()));
+        let mut start = 0;
+        while start < k {
+            let end = (start + chunk).min(k);
+            let (a, w) = (a.slice(s![.., start..end]), w.slice(s![start..end, columns.clone()]));
+            general_mat_mul(1.0, &a, &w, 0.0, &mut part);
+            out.zip_mut_with(&part, |o, &p| *o += p as i64);
+            start = end;
+        }
+    });
     out
 }
 
