@@ -101,6 +101,17 @@ pub(crate) fn sop_sum_float_into(
     post: PopulationId,
     delta: &mut Array2<f32>,
 ) {
+    sum_factors_into(net, &sop_factors(net, rule, pre, post), pre, post, delta);
+}
+
+/// [`sop_sum_float_into`] from the rule's factors (as [`sop_factors`] gives them).
+pub(crate) fn sum_factors_into(
+    net: &Fabric<'_>,
+    factors: &[(Option<TraceSlot>, Array2<f32>)],
+    pre: Option<PopulationId>,
+    post: PopulationId,
+    delta: &mut Array2<f32>,
+) {
     let n_post = net.populations[post.0].size;
     let n_pre = pre.map_or(1, |p| net.populations[p.0].size);
     // Zeroed when allocated, else by the first product (each thread its own columns), or below.
@@ -108,7 +119,7 @@ pub(crate) fn sop_sum_float_into(
     if zeroed {
         *delta = Array2::zeros((n_pre, n_post));
     }
-    for (slot, m) in &sop_factors(net, rule, pre, post) {
+    for (slot, m) in factors {
         match (pre, slot) {
             (Some(p), Some(k)) => {
                 let a = &trace(net.populations, p, *k).data;

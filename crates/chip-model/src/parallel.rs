@@ -183,18 +183,24 @@ fn keep_warm(workers: usize) {
     }
 }
 
-/// Arrays with fewer elements than this are updated on the calling thread.
+/// Arrays with fewer elements than this are updated on the calling thread (for cheap passes of a
+/// few operations per element).
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
+/// The same for passes that spend several nanoseconds per element (stochastic rounding with a
+/// hash per synapse): these pay from a few thousand elements.
+pub const PARALLEL_MIN_COSTLY_ELEMENTS: usize = 1 << 12;
+
 /// Calls `work(rows, block)` for contiguous blocks of `array`'s rows (`rows`: the block's rows in
-/// the whole array), one block per thread; arrays of fewer than [`PARALLEL_MIN_ELEMENTS`] elements
-/// are one block. The caller's results must not depend on the blocks (each row on its own).
+/// the whole array), one block per thread; arrays of fewer than `min_elements` elements are one
+/// block. The caller's results must not depend on the blocks (each row on its own).
 pub fn for_each_row_block<A: Send>(
     threads: usize,
+    min_elements: usize,
     array: ArrayViewMut2<A>,
     work: impl Fn(std::ops::Range<usize>, ArrayViewMut2<A>) + Sync,
 ) {
-    let parts = if array.len() < PARALLEL_MIN_ELEMENTS { 1 } else { threads };
+    let parts = if array.len() < min_elements { 1 } else { threads };
     let mut blocks = Vec::with_capacity(parts);
     let mut rest = array;
     for range in row_ranges(rest.nrows(), parts) {
@@ -269,7 +275,7 @@ mod tests {
     fn row_blocks_see_their_own_rows() {
         let mut a = Array2::<u32>::zeros((300, 200));
         for threads in [1, 2, 3] {
-            for_each_row_block(threads, a.view_mut(), |rows, mut block| {
+            for_each_row_block(threads, PARALLEL_MIN_ELEMENTS, a.view_mut(), |rows, mut block| {
                 assert_eq!(rows.len(), block.nrows());
                 for (k, mut row) in block.rows_mut().into_iter().enumerate() {
                     row.fill((rows.start + k) as u32);

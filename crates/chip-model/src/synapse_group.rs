@@ -112,16 +112,21 @@ impl SynapseGroup {
                         e[[j, i]] = value * gain[[j, i]];
                     }
                     let weights = &self.weights;
-                    crate::parallel::for_each_row_block(threads, e.view_mut(), |block, mut e| {
-                        let lo = rows.partition_point(|&j| j < block.start);
-                        let hi = rows.partition_point(|&j| j < block.end);
-                        for &j in &rows[lo..hi] {
-                            ndarray::Zip::from(e.row_mut(j - block.start))
-                                .and(weights.row(j))
-                                .and(gain.row(j))
-                                .for_each(|e, &w, &k| *e = w * k);
-                        }
-                    });
+                    crate::parallel::for_each_row_block(
+                        threads,
+                        crate::parallel::PARALLEL_MIN_ELEMENTS,
+                        e.view_mut(),
+                        |block, mut e| {
+                            let lo = rows.partition_point(|&j| j < block.start);
+                            let hi = rows.partition_point(|&j| j < block.end);
+                            for &j in &rows[lo..hi] {
+                                ndarray::Zip::from(e.row_mut(j - block.start))
+                                    .and(weights.row(j))
+                                    .and(gain.row(j))
+                                    .for_each(|e, &w, &k| *e = w * k);
+                            }
+                        },
+                    );
                 }
                 e => *e = Some(&self.weights * gain),
             }

@@ -10,7 +10,7 @@
 use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul, s};
 
 use super::max_payload;
-use super::neuron::FUSED_LIMIT;
+use super::neuron::{FUSED_LIMIT, exact_f32_to_i32};
 use crate::cores::float::copy_array;
 use crate::cores::{Dynamics, ExecutionPath};
 use crate::fixed_point::{max_signed_magnitude, round_shift};
@@ -25,17 +25,25 @@ const F32_EXACT: f64 = (1u64 << 24) as f64;
 /// value is small enough for the fused update).
 pub(crate) fn static_drive(d: &DigitalArithmetic, net: &mut Dynamics<'_>, q: usize) {
     let (b, n) = (net.batch, net.populations[q].size);
-    let mut static_i = Array2::<i64>::zeros((b, n));
+    let mut static_i: Option<Array2<i64>> = None;
     for grp in net.groups.iter() {
         if grp.post.0 != q || !net.populations[grp.pre.0].is_input {
             continue;
         }
-        static_i += &group_sum(d, &net.populations[grp.pre.0], grp, net.path, net.threads);
+        let sum = group_sum(d, &net.populations[grp.pre.0], grp, net.path, net.threads);
+        match &mut static_i {
+            Some(total) => *total += &sum,
+            None => static_i = Some(sum),
+        }
     }
+    let static_i = static_i.unwrap_or_else(|| Array2::zeros((b, n)));
     let narrow = static_i.iter().all(|x| x.abs() < FUSED_LIMIT as i64);
     let pop = &mut net.populations[q];
     pop.static_i32 = if narrow { static_i.iter().map(|&x| x as i32).collect() } else { Vec::new() };
-    pop.static_f = Array2::<f32>::zeros((b, n));
+    // A digital core's float drive stays zero (allocated again only when the batch changes).
+    if pop.static_f.dim() != (b, n) {
+        pop.static_f = Array2::<f32>::zeros((b, n));
+    }
     pop.static_i = static_i;
 }
 
@@ -49,7 +57,8 @@ fn group_sum(
 ) -> Array2<i64> {
     let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
     let (max_a, max_w) = (max_payload(pre.out_bits) as f64, max_signed_magnitude(d.weight_bits) as f64);
-    let raw = match path {
+    let to_state = |x: i64| round_shift(x, shift);
+    match path {
         ExecutionPath::Fast => {
             // Presynaptic neurons silent in every example contribute nothing: when most are
             // (an input digit in online learning), the product runs over the others only. The
@@ -60,14 +69,16 @@ fn group_sum(
             if active.len() * 2 < pre.size {
                 let a = pre.activity.select(Axis(1), &active);
                 let w = grp.weights.select(Axis(0), &active);
-                exact_integer_product_threads(threads, a.view(), w.view(), max_a, max_w)
+                integer_product_then(threads, a.view(), w.view(), (max_a, max_w), to_state)
             } else {
-                exact_integer_product_threads(threads, pre.activity.view(), grp.weights.view(), max_a, max_w)
+                let (a, w) = (pre.activity.view(), grp.weights.view());
+                integer_product_then(threads, a, w, (max_a, max_w), to_state)
             }
         }
-        ExecutionPath::Reference => reference_integer_product(pre.activity.view(), grp.weights.view()),
-    };
-    raw.mapv(|x| round_shift(x, shift))
+        ExecutionPath::Reference => {
+            reference_integer_product(pre.activity.view(), grp.weights.view()).mapv(to_state)
+        }
+    }
 }
 
 /// Fast path: population `q`'s drive as exact f32 products (or one fused product).
@@ -215,6 +226,18 @@ pub fn exact_integer_product_threads(
     max_a: f64,
     max_w: f64,
 ) -> Array2<i64> {
+    integer_product_then(threads, a, w, (max_a, max_w), |x| x)
+}
+
+/// [`exact_integer_product_threads`] with `finish` applied to every sum by the thread that
+/// computed it.
+fn integer_product_then(
+    threads: usize,
+    a: ArrayView2<f32>,
+    w: ArrayView2<f32>,
+    (max_a, max_w): (f64, f64),
+    finish: impl Fn(i64) -> i64 + Sync,
+) -> Array2<i64> {
     let k = a.ncols();
     let bound = (max_a * max_w).max(1.0);
     let chunk = (((1u64 << 24) as f64 / bound).floor() as usize).max(1);
@@ -229,9 +252,11 @@ pub fn exact_integer_product_threads(
             let end = (start + chunk).min(k);
             let (a, w) = (a.slice(s![.., start..end]), w.slice(s![start..end, columns.clone()]));
             general_mat_mul(1.0, &a, &w, 0.0, &mut part);
-            out.zip_mut_with(&part, |o, &p| *o += p as i64);
+            // Partial sums are integers below 2^24: the conversion that vectorises is exact.
+            out.zip_mut_with(&part, |o, &p| *o += i64::from(exact_f32_to_i32(p)));
             start = end;
         }
+        out.mapv_inplace(&finish);
     });
     out
 }

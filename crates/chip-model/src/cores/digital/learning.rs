@@ -14,8 +14,8 @@ use super::dendrites::mark_active_columns;
 use super::neuron::exact_f32_to_i32;
 use crate::cores::Fabric;
 use crate::fixed_point::{max_signed_magnitude, round_to_grid};
-use crate::learning_engine::{all_zero, sop_factors, sop_sum_float_into, trace};
-use crate::learning_rule::SumOfProducts;
+use crate::learning_engine::{all_zero, sop_factors, sum_factors_into, trace};
+use crate::learning_rule::{SumOfProducts, TraceSlot};
 use crate::parallel::column_gemm;
 use crate::population::{Population, PopulationId};
 use crate::profile::DigitalArithmetic;
@@ -99,7 +99,9 @@ pub(crate) fn learn_bias(
         .iter()
         .any(|t| t.post.is_none())
         .then(|| rule.with_constant_factors(1.0, (1.0 / lsb_post) as f32));
-    let delta = sop_sum(net, scaled.as_ref().unwrap_or(rule), None, PopulationId(p), Array2::zeros((0, 0)));
+    let post = PopulationId(p);
+    let factors = sop_factors(net, scaled.as_ref().unwrap_or(rule), None, post);
+    let delta = sop_sum(net, scaled.as_ref().unwrap_or(rule), &factors, (None, post), Array2::zeros((0, 0)));
     let scale = f64::from(global) * lsb_post;
     write_bias_update(d, net, p, &delta, scale);
 }
@@ -113,24 +115,25 @@ fn sop_is_exact_in_f32(net: &Fabric<'_>, rule: &SumOfProducts) -> bool {
         && coeff * max_t * max_t * net.batch as f64 <= (1u64 << 24) as f64
 }
 
-/// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact; an exact-in-f32
-/// sum goes into `scratch` (whose memory is reused when it has the right shape).
+/// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact, from the rule's
+/// `factors` ([`sop_factors`]); an exact-in-f32 sum goes into `scratch` (whose memory is reused
+/// when it has the right shape).
 fn sop_sum(
     net: &Fabric<'_>,
     rule: &SumOfProducts,
-    pre: Option<PopulationId>,
-    post: PopulationId,
+    factors: &[(Option<TraceSlot>, Array2<f32>)],
+    (pre, post): (Option<PopulationId>, PopulationId),
     mut scratch: Array2<f32>,
 ) -> Delta {
     let n_post = net.populations[post.0].size;
     let n_pre = pre.map_or(1, |p| net.populations[p.0].size);
     if sop_is_exact_in_f32(net, rule) {
         // Integer-valued operands whose sums stay below 2^24: the f32 products are exact.
-        sop_sum_float_into(net, rule, pre, post, &mut scratch);
+        sum_factors_into(net, factors, pre, post, &mut scratch);
         return Delta::Exact(scratch);
     }
     let mut delta = Array2::<f64>::zeros((n_pre, n_post));
-    for (slot, m) in &sop_factors(net, rule, pre, post) {
+    for (slot, m) in factors {
         let m64 = m.mapv(f64::from);
         match (pre, slot) {
             (Some(p), Some(k)) => {
@@ -162,13 +165,13 @@ fn sop_sum_rows(
     let n_pre = net.populations[pre.0].size;
     let mut active = vec![false; n_pre];
     for (slot, _) in &factors {
-        let Some(k) = slot else { return (sop_sum(net, rule, Some(pre), post, scratch), None) };
+        let Some(k) = slot else { return (sop_sum(net, rule, &factors, (Some(pre), post), scratch), None) };
         mark_active_columns(trace(net.populations, pre, *k).data.view(), &mut active);
     }
     let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
     let n_post = net.populations[post.0].size;
     if !sop_is_exact_in_f32(net, rule) || rows.len() * 2 > n_pre {
-        return (sop_sum(net, rule, Some(pre), post, scratch), None);
+        return (sop_sum(net, rule, &factors, (Some(pre), post), scratch), None);
     }
     // Exact f32 products (integer operands, sums below 2^24): the compact rows are the same
     // numbers as the corresponding rows of the full product.
@@ -215,7 +218,8 @@ pub(crate) fn write_group_update(
     };
     // Rows are independent (each synapse has its own rounding number): blocks of rows are
     // updated in parallel.
-    crate::parallel::for_each_row_block(net.threads, grp.weights.view_mut(), |block, mut weights| {
+    let min = crate::parallel::PARALLEL_MIN_COSTLY_ELEMENTS;
+    crate::parallel::for_each_row_block(net.threads, min, grp.weights.view_mut(), |block, mut weights| {
         let lo = pairs.partition_point(|&(_, j)| j < block.start);
         let hi = pairs.partition_point(|&(_, j)| j < block.end);
         for &(c, j) in &pairs[lo..hi] {
