@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 
 /// Products smaller than this many multiply-adds run on the calling thread.
-pub const PARALLEL_MIN_MACS: usize = 1 << 18;
+pub const PARALLEL_MIN_MACS: usize = 1 << 17;
 
 /// Products [`column_gemm`] has shared among several threads in this process.
 static SPLIT_PRODUCTS: AtomicU64 = AtomicU64::new(0);

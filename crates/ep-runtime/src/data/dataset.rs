@@ -140,9 +140,21 @@ impl Dataset {
     /// row of zeros. Use [`Dataset::try_fill_batch`] to have such mistakes reported instead.
     pub fn fill_batch(&self, indices: &[usize], out: &mut ArrayViewMut2<f32>) {
         for (mut row, &index) in out.rows_mut().into_iter().zip(indices) {
-            let mut pixels = self.pixels(index).iter();
-            for o in row.iter_mut() {
-                *o = pixels.next().map_or(0.0, |&b| f32::from(b) / 255.0);
+            let pixels = self.pixels(index);
+            // Zipped slices (not an iterator polled per value), so that the division vectorises.
+            match row.as_slice_mut() {
+                Some(r) => {
+                    for (o, &b) in r.iter_mut().zip(pixels) {
+                        *o = f32::from(b) / 255.0;
+                    }
+                    r.iter_mut().skip(pixels.len()).for_each(|o| *o = 0.0);
+                }
+                None => {
+                    let mut pixels = pixels.iter();
+                    for o in row.iter_mut() {
+                        *o = pixels.next().map_or(0.0, |&b| f32::from(b) / 255.0);
+                    }
+                }
             }
         }
     }
