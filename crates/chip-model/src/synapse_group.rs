@@ -102,34 +102,57 @@ impl SynapseGroup {
     /// place for those rows (and the stuck devices), so an update costs work in proportion to the
     /// rows it changed and no allocation; the rows are shared among `threads` threads.
     pub fn refresh_effective_rows(&mut self, rows: &[usize], threads: usize) {
+        if !self.refresh_stuck() {
+            if let Some(gain) = &self.gain {
+                self.effective = Some(&self.weights * gain);
+            }
+            return;
+        }
+        if let (Some(gain), Some(e)) = (&self.gain, &mut self.effective) {
+            let weights = &self.weights;
+            crate::parallel::for_each_row_block(
+                threads,
+                crate::parallel::PARALLEL_MIN_ELEMENTS,
+                e.view_mut(),
+                |block, mut e| {
+                    let lo = rows.partition_point(|&j| j < block.start);
+                    let hi = rows.partition_point(|&j| j < block.end);
+                    for &j in &rows[lo..hi] {
+                        ndarray::Zip::from(e.row_mut(j - block.start))
+                            .and(weights.row(j))
+                            .and(gain.row(j))
+                            .for_each(|e, &w, &k| *e = w * k);
+                    }
+                },
+            );
+        }
+    }
+
+    /// Puts stuck devices back to their stuck values, and their effective weights with them (the
+    /// part of [`SynapseGroup::refresh_effective_rows`] that does not depend on the rows); returns
+    /// [`SynapseGroup::effective_in_place`].
+    pub fn refresh_stuck(&mut self) -> bool {
         for &(j, i, value) in &self.stuck {
             self.weights[[j, i]] = value;
         }
-        if let Some(gain) = &self.gain {
-            match &mut self.effective {
-                Some(e) if e.dim() == self.weights.dim() => {
-                    for &(j, i, value) in &self.stuck {
-                        e[[j, i]] = value * gain[[j, i]];
-                    }
-                    let weights = &self.weights;
-                    crate::parallel::for_each_row_block(
-                        threads,
-                        crate::parallel::PARALLEL_MIN_ELEMENTS,
-                        e.view_mut(),
-                        |block, mut e| {
-                            let lo = rows.partition_point(|&j| j < block.start);
-                            let hi = rows.partition_point(|&j| j < block.end);
-                            for &j in &rows[lo..hi] {
-                                ndarray::Zip::from(e.row_mut(j - block.start))
-                                    .and(weights.row(j))
-                                    .and(gain.row(j))
-                                    .for_each(|e, &w, &k| *e = w * k);
-                            }
-                        },
-                    );
-                }
-                e => *e = Some(&self.weights * gain),
+        if !self.effective_in_place() {
+            return false;
+        }
+        if let (Some(gain), Some(e)) = (&self.gain, &mut self.effective) {
+            for &(j, i, value) in &self.stuck {
+                e[[j, i]] = value * gain[[j, i]];
             }
+        }
+        true
+    }
+
+    /// Whether the effective weights, if the group has device gains, exist in the weights' shape
+    /// (so that refreshing changed rows in place is enough).
+    pub fn effective_in_place(&self) -> bool {
+        match (&self.gain, &self.effective) {
+            (Some(_), Some(e)) => e.dim() == self.weights.dim(),
+            (Some(_), None) => false,
+            (None, _) => true,
         }
     }
 }

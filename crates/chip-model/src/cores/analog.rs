@@ -370,8 +370,9 @@ const PULSE_WORDS_AHEAD: usize = 1 << 16;
 /// Random words per chunk of rows handed from the drawing thread to the applying ones.
 const PULSE_CHUNK_WORDS: usize = 1 << 13;
 
-/// Some rows of a synapse group's weights (row index, row), applied together by one thread.
-type RowChunk<'w> = std::sync::Mutex<Vec<(usize, ArrayViewMut1<'w, f32>)>>;
+/// Some rows of a synapse group's weights (row index, row, its effective weights when they are
+/// refreshed with the update), applied together by one thread.
+type RowChunk<'w> = std::sync::Mutex<Vec<(usize, ArrayViewMut1<'w, f32>, Option<ArrayViewMut1<'w, f32>>)>>;
 
 /// One chunk of rows' random words (row after row) and tail samples (row in the chunk, position,
 /// value), as drawn for a parallel pulsed update.
@@ -497,10 +498,17 @@ pub(crate) fn pulsed_update(
     // finding the ones that do).
     let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
     let is_moving = |j: usize| !crate::learning_engine::all_zero(&dl[j * cols..(j + 1) * cols]);
+    // The effective weights (conductance × device gain) of a moved row are refreshed right after
+    // its update, while the row is in cache (a separate pass over a large group afterwards was
+    // bound by memory bandwidth, as slow on two threads as on one); stuck devices are put back at
+    // the end.
+    let in_place = grp.effective_in_place();
+    let gain = if in_place { grp.gain.as_ref().and_then(|k| k.as_slice()) } else { None };
+    let fused = gain.is_some() && grp.effective.as_ref().is_some_and(|e| e.is_standard_layout());
     // One row's update from its words and normals.
-    let apply = |j: usize, wrow: &mut [f32], words: &[u32], z: &[f32]| {
+    let apply = |j: usize, wrow: &mut [f32], erow: Option<&mut [f32]>, words: &[u32], z: &[f32]| {
         let span = j * cols..(j + 1) * cols;
-        let (drow, uprow, downrow) = (&dl[span.clone()], &ul[span.clone()], &downl[span]);
+        let (drow, uprow, downrow) = (&dl[span.clone()], &ul[span.clone()], &downl[span.clone()]);
         pulse_row(PulseRow { drow, wrow, uprow, downrow, words, z }, &pulse);
         if levels > 0 {
             // Devices that did not move are on the grid already: quantising is idempotent.
@@ -508,33 +516,53 @@ pub(crate) fn pulsed_update(
                 *w = quantise_conductance(*w, r, levels);
             }
         }
+        if let (Some(erow), Some(gain)) = (erow, gain) {
+            for ((e, &w), &k) in erow.iter_mut().zip(wrow.iter()).zip(&gain[span]) {
+                *e = w * k;
+            }
+        }
     };
     let mut moving = Vec::new();
-    if threads == 1 || delta.len() < crate::parallel::PARALLEL_MIN_ELEMENTS {
+    let rows_per_chunk = (PULSE_CHUNK_WORDS / cols.max(1)).max(1);
+    // Threads pay from a few thousand devices (several nanoseconds each) in more than one chunk.
+    let small =
+        delta.len() < crate::parallel::PARALLEL_MIN_COSTLY_ELEMENTS || delta.nrows() <= rows_per_chunk;
+    if threads == 1 || small {
         // On one thread: each row's numbers drawn just before its update.
         let (mut words, mut z) = (vec![0u32; cols], vec![0.0f32; cols]);
         let Some(wl) = grp.weights.as_slice_mut() else {
             unreachable!("weights are allocated in standard layout")
         };
+        let mut el = grp.effective.as_mut().filter(|_| fused).and_then(|e| e.as_slice_mut());
         for j in (0..delta.nrows()).filter(|&j| is_moving(j)) {
             moving.push(j);
             lanes.fill_u32(&mut words);
             if c2c > 0.0 {
                 crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
             }
-            apply(j, &mut wl[j * cols..(j + 1) * cols], &words, &z);
+            let erow = el.as_deref_mut().map(|e| &mut e[j * cols..(j + 1) * cols]);
+            apply(j, &mut wl[j * cols..(j + 1) * cols], erow, &words, &z);
         }
     } else {
         moving = (0..delta.nrows()).filter(|&j| is_moving(j)).collect();
         // One thread draws the rows' words (and tail samples) in row order, chunk after chunk,
         // while every thread applies drawn chunks as they come (rows are independent: any thread
         // may apply any chunk); the drawing thread applies chunks itself when it is far ahead.
-        let rows_per_chunk = (PULSE_CHUNK_WORDS / cols.max(1)).max(1);
         let mut views: Vec<Option<ArrayViewMut1<f32>>> =
             grp.weights.rows_mut().into_iter().map(Some).collect();
+        let mut effective: Vec<Option<ArrayViewMut1<f32>>> = match grp.effective.as_mut() {
+            Some(e) if fused => e.rows_mut().into_iter().map(Some).collect(),
+            _ => Vec::new(),
+        };
         let chunks: Vec<RowChunk> = moving
             .chunks(rows_per_chunk)
-            .map(|js| std::sync::Mutex::new(js.iter().filter_map(|&j| Some((j, views[j].take()?))).collect()))
+            .map(|js| {
+                let rows = js.iter().filter_map(|&j| {
+                    let erow = effective.get_mut(j).and_then(Option::take);
+                    Some((j, views[j].take()?, erow))
+                });
+                std::sync::Mutex::new(rows.collect())
+            })
             .collect();
         let queue =
             PulseQueue::new(chunks.len(), (PULSE_WORDS_AHEAD / (rows_per_chunk * cols.max(1))).max(1));
@@ -542,7 +570,7 @@ pub(crate) fn pulsed_update(
             let Some(drawn) = queue.take(c) else { return };
             let mut rows = chunks[c].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut z = vec![0.0f32; cols];
-            for (k, (j, wrow)) in rows.iter_mut().enumerate() {
+            for (k, (j, wrow, erow)) in rows.iter_mut().enumerate() {
                 let row_words = &drawn.words[k * cols..(k + 1) * cols];
                 if c2c > 0.0 {
                     let t0 = drawn.tails.partition_point(|t| (t.0 as usize) < k);
@@ -553,7 +581,7 @@ pub(crate) fn pulsed_update(
                 let Some(wrow) = wrow.as_slice_mut() else {
                     unreachable!("weights are allocated in standard layout")
                 };
-                apply(*j, wrow, row_words, &z);
+                apply(*j, wrow, erow.as_mut().and_then(|e| e.as_slice_mut()), row_words, &z);
             }
         };
         let mut parts: Vec<Option<(crate::lane_rng::LaneRng, &mut rand::rngs::Xoshiro256PlusPlus)>> =
@@ -593,7 +621,11 @@ pub(crate) fn pulsed_update(
             }
         });
     }
-    grp.refresh_effective_rows(&moving, threads);
+    if fused {
+        grp.refresh_stuck();
+    } else {
+        grp.refresh_effective_rows(&moving, threads);
+    }
 }
 
 /// Scalars of one pulsed update (see [`pulsed_update`]).
