@@ -25,6 +25,7 @@ pub mod population;
 pub mod profile;
 mod profile_summary;
 pub mod rounding_noise;
+pub mod shallow_product;
 pub mod synapse_group;
 mod vector_isa;
 

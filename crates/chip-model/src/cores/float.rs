@@ -6,7 +6,7 @@
 //! dendritic sums are f32 matrix products (the reference path: scalar f64 loops); learned updates
 //! are added to the weights exactly.
 
-use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul};
+use ndarray::{Array2, ArrayView2, Axis};
 
 use super::{CoreArithmetic, DeviceSampler, Dynamics, ExecutionPath, Fabric, NudgeUnits};
 use crate::error::Result;
@@ -110,7 +110,9 @@ pub(crate) fn compute_drive(net: &mut Dynamics<'_>, q: usize) {
         }
         let w = grp.effective.as_ref().unwrap_or(&grp.weights);
         match net.path {
-            ExecutionPath::Fast => general_mat_mul(1.0, &pre.activity, w, 1.0, &mut drive_f),
+            ExecutionPath::Fast => {
+                crate::shallow_product::add_product(pre.activity.view(), w.view(), drive_f.view_mut())
+            }
             ExecutionPath::Reference => reference_float_sum(pre.activity.view(), w.view(), &mut drive_f),
         }
     }
