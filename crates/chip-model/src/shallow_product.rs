@@ -25,15 +25,29 @@ pub const MIN_COLUMNS: usize = 64;
 
 /// `out += a · w` (`a`: rows × k, `w`: k × n, `out`: rows × n), the numbers of
 /// `general_mat_mul(1.0, a, w, 1.0, out)`.
-pub fn add_product(a: ArrayView2<f32>, w: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
+pub fn add_product(a: ArrayView2<f32>, w: ArrayView2<f32>, out: ArrayViewMut2<f32>) {
+    product(a, w, out, true);
+}
+
+/// `out = a · w`, the numbers of `general_mat_mul(1.0, a, w, 0.0, out)`.
+pub fn set_product(a: ArrayView2<f32>, w: ArrayView2<f32>, out: ArrayViewMut2<f32>) {
+    product(a, w, out, false);
+}
+
+/// `out = a · w`, plus the old `out` when `add`.
+fn product(a: ArrayView2<f32>, w: ArrayView2<f32>, mut out: ArrayViewMut2<f32>, add: bool) {
     let (k, n) = w.dim();
     let shapes = a.ncols() == k && out.dim() == (a.nrows(), n);
-    if shapes && k > 0 && k <= KC && n >= MIN_COLUMNS && fma_kernel() {
-        if let (Some(a), Some(w), Some(out)) = (a.as_slice(), w.as_slice(), out.as_slice_mut()) {
-            return crate::vector_isa::vectorised(RowsTimesShallow { a, w, out, k, n });
-        }
+    if shapes
+        && k > 0
+        && k <= KC
+        && n >= MIN_COLUMNS
+        && fma_kernel()
+        && let (Some(a), Some(w), Some(out)) = (a.as_slice(), w.as_slice(), out.as_slice_mut())
+    {
+        return crate::vector_isa::vectorised(RowsTimesShallow { a, w, out, k, n, add });
     }
-    general_mat_mul(1.0, &a, &w, 1.0, &mut out);
+    general_mat_mul(1.0, &a, &w, if add { 1.0 } else { 0.0 }, &mut out);
 }
 
 /// Whether matrixmultiply multiplies f32 with its FMA kernel on this CPU (the one this kernel
@@ -57,6 +71,7 @@ struct RowsTimesShallow<'a> {
     out: &'a mut [f32],
     k: usize,
     n: usize,
+    add: bool,
 }
 
 impl pulp::WithSimd for RowsTimesShallow<'_> {
@@ -64,7 +79,7 @@ impl pulp::WithSimd for RowsTimesShallow<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let RowsTimesShallow { a, w, out, k, n } = self;
+        let RowsTimesShallow { a, w, out, k, n, add } = self;
         let full = n / BLOCK * BLOCK;
         for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
             // Blocks of columns whose sums stay in registers over the whole depth.
@@ -76,9 +91,7 @@ impl pulp::WithSimd for RowsTimesShallow<'_> {
                         *s = x.mul_add(y, *s);
                     }
                 }
-                for (o, &s) in out_block.iter_mut().zip(&sum) {
-                    *o += s;
-                }
+                store(out_block, &sum, add);
             }
             let rest = n - full;
             if rest > 0 {
@@ -89,11 +102,21 @@ impl pulp::WithSimd for RowsTimesShallow<'_> {
                         *s = x.mul_add(y, *s);
                     }
                 }
-                for (o, &s) in out_row[full..].iter_mut().zip(&sum) {
-                    *o += s;
-                }
+                store(&mut out_row[full..], &sum, add);
             }
         }
+    }
+}
+
+/// `out = sum` (the general product with β = 0: `α·ab` with α = 1), or `out += sum`.
+#[inline(always)]
+fn store(out: &mut [f32], sum: &[f32], add: bool) {
+    if add {
+        for (o, &s) in out.iter_mut().zip(sum) {
+            *o += s;
+        }
+    } else {
+        out.copy_from_slice(&sum[..out.len()]);
     }
 }
 
@@ -128,6 +151,11 @@ mod tests {
             add_product(a.view(), w.view(), got.view_mut());
             let bits = |x: &Array2<f32>| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&expected), "{rows} x {k} x {n}");
+            let mut expected = start.clone();
+            general_mat_mul(1.0, &a, &w, 0.0, &mut expected);
+            let mut got = start.clone();
+            set_product(a.view(), w.view(), got.view_mut());
+            assert_eq!(bits(&got), bits(&expected), "{rows} x {k} x {n}, overwritten");
         }
     }
 
