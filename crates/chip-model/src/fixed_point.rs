@@ -65,6 +65,35 @@ pub fn quantise_unit(x: f32, bits: u32) -> i64 {
     scaled.min(max_unsigned(bits))
 }
 
+/// [`quantise_unit`] of every value of `values` into `out` (as exact f32 integers), in a loop that
+/// vectorises on the CPU's best instructions (a digital chip's input conversion, once per batch).
+pub fn quantise_units_into(values: &[f32], out: &mut [f32], bits: u32) {
+    crate::vector_isa::vectorised(QuantiseUnits { values, out, bits });
+}
+
+struct QuantiseUnits<'a> {
+    values: &'a [f32],
+    out: &'a mut [f32],
+    bits: u32,
+}
+
+impl pulp::WithSimd for QuantiseUnits<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let scale = (1u64 << self.bits) as f64;
+        let top = max_unsigned(self.bits) as f64;
+        for (o, &x) in self.out.iter_mut().zip(self.values) {
+            // NaN gives 0, as in `quantise_unit`; y + 0.5 is exact (see there), and its floor
+            // is the truncation for y ≥ 0.
+            let x = if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+            let y = f64::from(x) * scale;
+            *o = (y + 0.5).floor().min(top) as f32;
+        }
+    }
+}
+
 /// Rounds `x` (in units of the target grid) to an integer with the given rounding mode; `u` is a
 /// uniform number in [0, 1) used only by stochastic rounding.
 ///
@@ -169,6 +198,18 @@ mod tests {
             }
         }
         assert_eq!(quantise_unit(f32::NAN, 8), round(f32::NAN, 8));
+        // The vectorised conversion of many values gives the same integers.
+        let xs: Vec<f32> = (0..=70_000u32)
+            .map(|k| k as f32 / 65_536.0 - 0.03)
+            .chain([f32::NAN, f32::INFINITY, -f32::INFINITY, 0.5f32.next_down(), 1.0f32.next_down()])
+            .collect();
+        for bits in [1, 8, 16] {
+            let mut out = vec![0.0f32; xs.len()];
+            quantise_units_into(&xs, &mut out, bits);
+            for (&x, &o) in xs.iter().zip(&out) {
+                assert_eq!(o, quantise_unit(x, bits) as f32, "x = {x:e}, {bits} bits");
+            }
+        }
     }
 
     #[test]

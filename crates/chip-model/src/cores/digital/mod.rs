@@ -114,7 +114,10 @@ impl CoreArithmetic for DigitalCore {
 
     fn encode_input(&self, activity: &mut Array2<f32>, values: ArrayView2<f32>) {
         let bits = self.d.input_bits;
-        activity.zip_mut_with(&values, |a, &x| *a = quantise_unit(x, bits) as f32);
+        match (activity.as_slice_mut(), values.as_slice()) {
+            (Some(out), Some(values)) => crate::fixed_point::quantise_units_into(values, out, bits),
+            _ => activity.zip_mut_with(&values, |a, &x| *a = quantise_unit(x, bits) as f32),
+        }
     }
 
     fn real_activity(&self, pop: &Population) -> Array2<f32> {
