@@ -35,14 +35,14 @@ pub fn split_products() -> u64 {
     SPLIT_PRODUCTS.load(Ordering::Relaxed)
 }
 
-/// Columns are shared among threads in whole multiples of this width, so that every part starts
-/// and (but for the last) ends on the full product's kernel-tile grid: parts of other widths gave
+/// Columns (or rows) are shared among threads in whole multiples of this width, so that every part
+/// starts and (but for the last) ends on the full product's kernel-tile grid: parts of other widths gave
 /// the float learning engine's scaled updates (`alpha` not a power of two) slightly different
 /// roundings than one thread did (found by `tests/threads.rs`, 400 columns in 3 parts).
 pub const COLUMN_BLOCK: usize = 64;
 
-/// `out = alpha · a · b + beta · out`, with the columns of `out` shared among `threads` threads in
-/// blocks of [`COLUMN_BLOCK`] columns.
+/// `out = alpha · a · b + beta · out`, with the rows or columns of `out` shared among `threads`
+/// threads in blocks of [`COLUMN_BLOCK`] (see [`column_parts`]).
 pub fn column_gemm(
     threads: usize,
     alpha: f32,
@@ -55,7 +55,7 @@ pub fn column_gemm(
 }
 
 /// `out = 0 + alpha · a · b` (the numbers of [`column_gemm`] with `beta = 1` on zeros), each
-/// thread zeroing its own columns first: a separate fill of a large update array on the calling
+/// thread zeroing its own part first: a separate fill of a large update array on the calling
 /// thread was a serial pass of its own.
 pub fn column_gemm_zeroed(
     threads: usize,
@@ -65,13 +65,25 @@ pub fn column_gemm_zeroed(
     out: ArrayViewMut2<f32>,
 ) {
     column_parts(threads, a, b, out, |a, b, part| {
-        part.fill(0.0);
+        // Row by row: a block of columns is not contiguous, and ndarray fills such a view one
+        // element at a time.
+        for mut row in part.rows_mut() {
+            match row.as_slice_mut() {
+                Some(r) => r.fill(0.0),
+                None => row.fill(0.0),
+            }
+        }
         general_mat_mul(alpha, &a, &b, 1.0, part);
     });
 }
 
-/// Calls `product(a, b_part, out_part)` for the column parts of `out` (and the matching columns of
-/// `b`), one per thread, or once for the whole product when it is small or `threads` is 1.
+/// Calls `product(a_part, b_part, out_part)` for the parts of `out` one thread each computes, or
+/// once for the whole product when it is small or `threads` is 1. Outputs of at least
+/// [`ROW_SPLIT_MIN_ROWS`] rows are cut into blocks of rows (and `a` with them), others into blocks
+/// of columns (and `b`), both at multiples of [`COLUMN_BLOCK`]: an element's sum is then computed
+/// by the same kernel steps as in the whole product. Rows, because two threads writing the two
+/// sides of a column boundary share a cache line in every row of a row-major array (784 lines
+/// for a 784 × 500 update), which made an online update three times slower on two threads.
 fn column_parts(
     threads: usize,
     a: ArrayView2<f32>,
@@ -79,14 +91,25 @@ fn column_parts(
     out: ArrayViewMut2<f32>,
     product: impl Fn(ArrayView2<f32>, ArrayView2<f32>, &mut ArrayViewMut2<f32>) + Sync,
 ) {
-    let ranges = column_ranges(threads, out.ncols(), a.nrows() * a.ncols() * out.ncols());
-    for_each_column_block(&ranges, out, |columns, mut part| {
-        product(a, b.slice(s![.., columns]), &mut part);
-    });
+    let macs = a.nrows() * a.ncols() * out.ncols();
+    if out.nrows() >= ROW_SPLIT_MIN_ROWS {
+        let ranges = column_ranges(threads, out.nrows(), macs);
+        for_each_block(Axis(0), &ranges, out, |rows, mut part| {
+            product(a.slice(s![rows, ..]), b, &mut part);
+        });
+    } else {
+        let ranges = column_ranges(threads, out.ncols(), macs);
+        for_each_block(Axis(1), &ranges, out, |columns, mut part| {
+            product(a, b.slice(s![.., columns]), &mut part);
+        });
+    }
 }
 
-/// The column ranges a product of `macs` multiply-adds with `n` output columns is cut into for
-/// `threads` threads: one range if the product is small, else boundaries at the multiples of
+/// Outputs with at least this many rows are shared among threads by rows (see [`column_parts`]).
+pub const ROW_SPLIT_MIN_ROWS: usize = 2 * COLUMN_BLOCK;
+
+/// The ranges of a product's `n` output columns (or rows) for `threads` threads, for a product of
+/// `macs` multiply-adds: one range if the product is small, else boundaries at the multiples of
 /// [`COLUMN_BLOCK`] nearest to an even split.
 pub fn column_ranges(threads: usize, n: usize, macs: usize) -> Vec<std::ops::Range<usize>> {
     let threads = threads.min(n / COLUMN_BLOCK).max(1);
@@ -117,10 +140,21 @@ pub fn for_each_column_block<A: Send>(
     out: ArrayViewMut2<A>,
     work: impl Fn(std::ops::Range<usize>, ArrayViewMut2<A>) + Sync,
 ) {
+    for_each_block(Axis(1), ranges, out, work);
+}
+
+/// Calls `work(range, block)` for the blocks of `out` along `axis` given by `ranges` (contiguous,
+/// from 0), one per thread.
+fn for_each_block<A: Send>(
+    axis: Axis,
+    ranges: &[std::ops::Range<usize>],
+    out: ArrayViewMut2<A>,
+    work: impl Fn(std::ops::Range<usize>, ArrayViewMut2<A>) + Sync,
+) {
     let mut blocks = Vec::with_capacity(ranges.len());
     let mut rest = out;
     for range in ranges {
-        let (head, tail) = rest.split_at(Axis(1), range.len());
+        let (head, tail) = rest.split_at(axis, range.len());
         blocks.push((range.clone(), head));
         rest = tail;
     }
@@ -256,6 +290,25 @@ mod tests {
             column_gemm_zeroed(threads, 0.37, a.view(), b.view(), out.view_mut());
             assert_eq!(out, expected, "{threads} threads");
         }
+    }
+
+    /// Outputs of many rows are cut into row blocks; a scaled product added onto other numbers
+    /// (the float learning engine's update) is bit-identical for any thread count, also with a
+    /// row count that is not a multiple of the blocks.
+    #[test]
+    fn row_split_products_are_bit_identical() {
+        let a = Array2::from_shape_fn((787, 50), |(i, j)| ((i * 7 + j * 13) % 17) as f32 * 0.013 - 0.1);
+        let b = Array2::from_shape_fn((50, 500), |(i, j)| ((i * 3 + j * 5) % 11) as f32 * 0.07 - 0.3);
+        let start = Array2::from_shape_fn((787, 500), |(i, j)| ((i + 2 * j) % 19) as f32 * 0.01 - 0.09);
+        let mut one = start.clone();
+        column_gemm(1, 0.0137, a.view(), b.view(), 1.0, one.view_mut());
+        let splits = split_products();
+        for threads in [2, 3] {
+            let mut many = start.clone();
+            column_gemm(threads, 0.0137, a.view(), b.view(), 1.0, many.view_mut());
+            assert_eq!(many, one, "{threads} threads");
+        }
+        assert!(split_products() > splits);
     }
 
     #[test]
