@@ -80,29 +80,29 @@ impl pulp::WithSimd for RowsTimesShallow<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         let RowsTimesShallow { a, w, out, k, n, add } = self;
-        let full = n / BLOCK * BLOCK;
-        for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
-            // Blocks of columns whose sums stay in registers over the whole depth.
-            for (c0, out_block) in (0..full).step_by(BLOCK).zip(out_row.chunks_exact_mut(BLOCK)) {
+        // Column blocks outside, rows inside: a block of the weights (k × 64) stays in the first
+        // level cache for all rows (the whole of a 10 × 2,000 matrix does not).
+        for c0 in (0..n).step_by(BLOCK) {
+            let width = BLOCK.min(n - c0);
+            for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
                 let mut sum = [0.0f32; BLOCK];
-                for (kk, &x) in a_row.iter().enumerate() {
-                    let w_block = &w[kk * n + c0..kk * n + c0 + BLOCK];
-                    for (s, &y) in sum.iter_mut().zip(w_block) {
-                        *s = x.mul_add(y, *s);
+                if width == BLOCK {
+                    // Sums that stay in registers over the whole depth.
+                    for (kk, &x) in a_row.iter().enumerate() {
+                        let w_block = &w[kk * n + c0..kk * n + c0 + BLOCK];
+                        for (s, &y) in sum.iter_mut().zip(w_block) {
+                            *s = x.mul_add(y, *s);
+                        }
+                    }
+                } else {
+                    for (kk, &x) in a_row.iter().enumerate() {
+                        let w_rest = &w[kk * n + c0..kk * n + c0 + width];
+                        for (s, &y) in sum.iter_mut().zip(w_rest) {
+                            *s = x.mul_add(y, *s);
+                        }
                     }
                 }
-                store(out_block, &sum, add);
-            }
-            let rest = n - full;
-            if rest > 0 {
-                let mut sum = [0.0f32; BLOCK];
-                for (kk, &x) in a_row.iter().enumerate() {
-                    let w_rest = &w[kk * n + full..(kk + 1) * n];
-                    for (s, &y) in sum.iter_mut().zip(w_rest) {
-                        *s = x.mul_add(y, *s);
-                    }
-                }
-                store(&mut out_row[full..], &sum, add);
+                store(&mut out_row[c0..c0 + width], &sum, add);
             }
         }
     }
