@@ -223,7 +223,7 @@ pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
 /// The same for passes that spend several nanoseconds per element (stochastic rounding with a
 /// hash per synapse): these pay from a few thousand elements.
-pub const PARALLEL_MIN_COSTLY_ELEMENTS: usize = 1 << 12;
+pub const PARALLEL_MIN_COSTLY_ELEMENTS: usize = 1 << 14;
 
 /// Calls `work(rows, block)` for contiguous blocks of `array`'s rows (`rows`: the block's rows in
 /// the whole array), one block per thread; arrays of fewer than `min_elements` elements are one

@@ -30,13 +30,6 @@ pub(crate) enum Delta {
 }
 
 impl Delta {
-    /// Gives an exact sum's memory back as group `g`'s update buffer (for its next update).
-    fn into_scratch(self, net: &mut Fabric<'_>, g: usize) {
-        if let Delta::Exact(d) = self {
-            net.return_scratch(g, d);
-        }
-    }
-
     #[inline]
     fn get(&self, j: usize, i: usize) -> f64 {
         match self {
@@ -76,11 +69,73 @@ pub(crate) fn learn_group(
     let constants = rule.terms().iter().any(|t| t.pre.is_none() || t.post.is_none());
     let scaled =
         constants.then(|| rule.with_constant_factors((1.0 / lsb_pre) as f32, (1.0 / lsb_post) as f32));
-    let scratch = net.take_scratch(g);
-    let (delta, rows) = sop_sum_rows(net, scaled.as_ref().unwrap_or(rule), pre, post, scratch);
+    let rule = scaled.as_ref().unwrap_or(rule);
     let scale = f64::from(global) * lsb_pre * lsb_post;
-    write_group_update(d, net, g, &delta, rows.as_deref(), scale);
-    delta.into_scratch(net, g);
+    let factors = sop_factors(net, rule, Some(pre), post);
+    if !sop_is_exact_in_f32(net, rule) {
+        let delta = sop_sum(net, rule, &factors, (Some(pre), post));
+        return write_group_update(d, net, g, &delta, None, scale);
+    }
+    match few_active_rows(net, &factors, pre) {
+        Some(rows) => {
+            let delta = compact_sum(net, &factors, pre, post, &rows);
+            write_group_update(d, net, g, &delta, Some(&rows), scale);
+        }
+        None => sum_and_round_rows(d, net, g, &factors, scale),
+    }
+}
+
+/// Rows of the update summed at once by [`sum_and_round_rows`] (a block of 32 × 2,000 sums is
+/// 256 KB, in the second-level cache).
+const SUM_ROWS: usize = 32;
+
+/// A batch's update of group `g`: the exact sums (as in [`sop_sum`]) of a block of presynaptic
+/// rows at a time, each block rounded into the weight mantissas right away (the numbers of
+/// [`write_group_update`] with the whole update; exact integer sums do not depend on the blocks),
+/// blocks of rows on their threads. Summing the whole update first wrote and read a pre × post
+/// array (6 MB for 784 × 2,000, 256 MB for 8,000 × 8,000) through memory.
+fn sum_and_round_rows(
+    d: &DigitalArithmetic,
+    net: &mut Fabric<'_>,
+    g: usize,
+    factors: &[(Option<TraceSlot>, Array2<f32>)],
+    scale: f64,
+) {
+    let pre = net.groups[g].pre;
+    let n_post = net.groups[g].weights.ncols();
+    // Products with a presynaptic trace, and the sum over the batch of the others (a constant
+    // presynaptic factor: the same for every row).
+    let products: Vec<(ndarray::ArrayView2<f32>, &Array2<f32>)> = factors
+        .iter()
+        .filter_map(|(slot, m)| slot.map(|k| (trace(net.populations, pre, k).data.view(), m)))
+        .collect();
+    let mut constant = ndarray::Array1::<f32>::zeros(n_post);
+    for (_, m) in factors.iter().filter(|(slot, _)| slot.is_none()) {
+        constant += &m.sum_axis(Axis(0));
+    }
+    let rounding = RowRounding::of(d, net, g, scale);
+    let grp = &mut net.groups[g];
+    let min = crate::parallel::PARALLEL_MIN_COSTLY_ELEMENTS;
+    crate::parallel::for_each_row_block(net.threads, min, grp.weights.view_mut(), |block, mut weights| {
+        let mut sums = Array2::<f32>::zeros((SUM_ROWS.min(block.len()), n_post));
+        for start in block.clone().step_by(SUM_ROWS) {
+            let rows = start..(start + SUM_ROWS).min(block.end);
+            let mut sums = sums.slice_mut(ndarray::s![..rows.len(), ..]);
+            for mut row in sums.rows_mut() {
+                row.assign(&constant);
+            }
+            for (a, m) in &products {
+                general_mat_mul(1.0, &a.slice(ndarray::s![.., rows.clone()]).t(), *m, 1.0, &mut sums);
+            }
+            for (j, sum) in rows.zip(sums.rows()) {
+                let mut row = weights.row_mut(j - block.start);
+                if let (Some(r), Some(sum)) = (row.as_slice_mut(), sum.as_slice()) {
+                    rounding.round_row(j, r, sum);
+                }
+            }
+        }
+    });
+    grp.refresh_effective();
 }
 
 /// Fast path: the rule's exact sums for the biases of population `p`, rounded into mantissas.
@@ -101,7 +156,7 @@ pub(crate) fn learn_bias(
         .then(|| rule.with_constant_factors(1.0, (1.0 / lsb_post) as f32));
     let post = PopulationId(p);
     let factors = sop_factors(net, scaled.as_ref().unwrap_or(rule), None, post);
-    let delta = sop_sum(net, scaled.as_ref().unwrap_or(rule), &factors, (None, post), Array2::zeros((0, 0)));
+    let delta = sop_sum(net, scaled.as_ref().unwrap_or(rule), &factors, (None, post));
     let scale = f64::from(global) * lsb_post;
     write_bias_update(d, net, p, &delta, scale);
 }
@@ -116,21 +171,20 @@ fn sop_is_exact_in_f32(net: &Fabric<'_>, rule: &SumOfProducts) -> bool {
 }
 
 /// Σ over the batch of Σ_k c_k·pre_k·post_k in trace units (pre × post), exact, from the rule's
-/// `factors` ([`sop_factors`]); an exact-in-f32 sum goes into `scratch` (whose memory is reused
-/// when it has the right shape).
+/// `factors` ([`sop_factors`]).
 fn sop_sum(
     net: &Fabric<'_>,
     rule: &SumOfProducts,
     factors: &[(Option<TraceSlot>, Array2<f32>)],
     (pre, post): (Option<PopulationId>, PopulationId),
-    mut scratch: Array2<f32>,
 ) -> Delta {
     let n_post = net.populations[post.0].size;
     let n_pre = pre.map_or(1, |p| net.populations[p.0].size);
     if sop_is_exact_in_f32(net, rule) {
         // Integer-valued operands whose sums stay below 2^24: the f32 products are exact.
-        sum_factors_into(net, factors, pre, post, &mut scratch);
-        return Delta::Exact(scratch);
+        let mut sums = Array2::zeros((0, 0));
+        sum_factors_into(net, factors, pre, post, &mut sums);
+        return Delta::Exact(sums);
     }
     let mut delta = Array2::<f64>::zeros((n_pre, n_post));
     for (slot, m) in factors {
@@ -151,38 +205,40 @@ fn sop_sum(
     Delta::Wide(delta)
 }
 
-/// [`sop_sum`] for a synapse group, restricted to the presynaptic rows that were active in some
-/// latched trace when those are few (online learning): the returned delta then holds only those
-/// rows, listed in the second value. Rows left out have an exactly zero update.
-fn sop_sum_rows(
+/// The presynaptic rows that were active in some latched trace, when they are few (online
+/// learning) and every factor has a presynaptic trace: rows left out have an exactly zero update.
+fn few_active_rows(
     net: &Fabric<'_>,
-    rule: &SumOfProducts,
+    factors: &[(Option<TraceSlot>, Array2<f32>)],
     pre: PopulationId,
-    post: PopulationId,
-    scratch: Array2<f32>,
-) -> (Delta, Option<Vec<usize>>) {
-    let factors = sop_factors(net, rule, Some(pre), post);
+) -> Option<Vec<usize>> {
     let n_pre = net.populations[pre.0].size;
     let mut active = vec![false; n_pre];
-    for (slot, _) in &factors {
-        let Some(k) = slot else { return (sop_sum(net, rule, &factors, (Some(pre), post), scratch), None) };
-        mark_active_columns(trace(net.populations, pre, *k).data.view(), &mut active);
+    for (slot, _) in factors {
+        mark_active_columns(trace(net.populations, pre, (*slot)?).data.view(), &mut active);
     }
     let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
+    (rows.len() * 2 <= n_pre).then_some(rows)
+}
+
+/// [`sop_sum`]'s exact sums of presynaptic rows `rows` only (the same numbers as those rows of
+/// the full product: integer operands, sums below 2^24).
+fn compact_sum(
+    net: &Fabric<'_>,
+    factors: &[(Option<TraceSlot>, Array2<f32>)],
+    pre: PopulationId,
+    post: PopulationId,
+    rows: &[usize],
+) -> Delta {
     let n_post = net.populations[post.0].size;
-    if !sop_is_exact_in_f32(net, rule) || rows.len() * 2 > n_pre {
-        return (sop_sum(net, rule, &factors, (Some(pre), post), scratch), None);
-    }
-    // Exact f32 products (integer operands, sums below 2^24): the compact rows are the same
-    // numbers as the corresponding rows of the full product.
     let mut delta = Array2::<f32>::zeros((rows.len(), n_post));
-    for (slot, m) in &factors {
+    for (slot, m) in factors {
         if let Some(k) = slot {
-            let a = trace(net.populations, pre, *k).data.select(Axis(1), &rows);
+            let a = trace(net.populations, pre, *k).data.select(Axis(1), rows);
             column_gemm(net.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
         }
     }
-    (Delta::Exact(delta), Some(rows))
+    Delta::Exact(delta)
 }
 
 /// Writes `scale · delta` (real units) into group `g`'s weight mantissas, rounded with the
@@ -196,67 +252,107 @@ pub(crate) fn write_group_update(
     rows: Option<&[usize]>,
     scale: f64,
 ) {
-    let noise = net.rounding_noise;
-    let rounding = net.learning.rounding;
-    let (key, transposed) = match net.groups[g].mirror_of {
-        Some(f) => (f.0 as u64, true),
-        None => (g as u64, false),
-    };
+    let rounding = RowRounding::of(d, net, g, scale);
     let grp = &mut net.groups[g];
-    let counter = grp.updates;
-    let lim = max_signed_magnitude(d.weight_bits) as f32;
-    let to_steps = scale / grp.lsb;
-    // The rounding number of synapse (j, i) is rounding_uniform(key, counter, a, b)
-    // with (a, b) = (j, i), or (i, j) for the mirror group. Along a row of the
-    // forward group one hash serves four neighbouring synapses.
-    let cols = grp.weights.ncols();
-    let mixed_quads: Vec<u64> =
-        if transposed { Vec::new() } else { (0..cols.div_ceil(4) as u64).map(mix).collect() };
     let pairs: Vec<(usize, usize)> = match rows {
         Some(rs) => rs.iter().copied().enumerate().collect(),
         None => (0..grp.weights.nrows()).map(|j| (j, j)).collect(),
     };
     // Rows are independent (each synapse has its own rounding number): blocks of rows are
-    // updated in parallel.
+    // updated in parallel when there are enough of them (an online update's few active rows
+    // are not worth a parallel part: on two threads it was the only one per example, and
+    // kept a worker spinning beside the rest of the example).
+    let work = pairs.len() * grp.weights.ncols();
+    let threads = if work < crate::parallel::PARALLEL_MIN_MACS { 1 } else { net.threads };
     let min = crate::parallel::PARALLEL_MIN_COSTLY_ELEMENTS;
-    crate::parallel::for_each_row_block(net.threads, min, grp.weights.view_mut(), |block, mut weights| {
+    crate::parallel::for_each_row_block(threads, min, grp.weights.view_mut(), |block, mut weights| {
         let lo = pairs.partition_point(|&(_, j)| j < block.start);
         let hi = pairs.partition_point(|&(_, j)| j < block.end);
         for &(c, j) in &pairs[lo..hi] {
-            // Rows whose presynaptic neuron was silent in every latched phase have
-            // no update (most rows in online learning): one vectorised test skips them.
-            let silent = rows.is_none()
-                && match delta {
-                    Delta::Exact(dl) => {
-                        dl.row(c).as_slice().map_or_else(|| dl.row(c).iter().all(|&x| x == 0.0), all_zero)
-                    }
-                    Delta::Wide(dl) => dl.row(c).iter().all(|&x| x == 0.0),
-                };
-            if silent {
-                continue;
-            }
             let mut row = weights.row_mut(j - block.start);
-            let draw = RowDraw { noise, key, counter, row: j, transposed, mixed_quads: &mixed_quads };
-            let exact = |x: &f32| f64::from(*x) * to_steps;
-            let wide = |x: &f64| x * to_steps;
             // Contiguous rows (the chip's own arrays always are) iterate as slices.
-            match (row.as_slice_mut(), delta) {
-                (Some(r), Delta::Exact(dl)) => {
-                    draw.update(r.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
+            match delta {
+                Delta::Exact(dl) => {
+                    let sums = dl.row(c);
+                    match (row.as_slice_mut(), sums.to_slice()) {
+                        (Some(r), Some(sums)) => rounding.round_row(j, r, sums),
+                        _ => {
+                            let wide: Vec<f64> = sums.iter().map(|&x| f64::from(x)).collect();
+                            rounding.round_wide_row(j, row.iter_mut(), &wide);
+                        }
+                    }
                 }
-                (Some(r), Delta::Wide(dl)) => {
-                    draw.update(r.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
-                }
-                (None, Delta::Exact(dl)) => {
-                    draw.update(row.iter_mut(), dl.row(c).iter().map(exact), rounding, lim)
-                }
-                (None, Delta::Wide(dl)) => {
-                    draw.update(row.iter_mut(), dl.row(c).iter().map(wide), rounding, lim)
-                }
+                Delta::Wide(dl) => rounding.round_wide_row(j, row.iter_mut(), &dl.row(c).to_vec()),
             }
         }
     });
     grp.refresh_effective();
+}
+
+/// How one update of a synapse group rounds a row of its summed update into weight mantissas:
+/// the rounding number of synapse (j, i) is `rounding_uniform(key, counter, a, b)` with
+/// (a, b) = (j, i), or (i, j) for the mirror group; along a row of the forward group one hash
+/// serves four neighbouring synapses.
+struct RowRounding {
+    noise: RoundingNoise,
+    mode: crate::profile::Rounding,
+    key: u64,
+    transposed: bool,
+    counter: u64,
+    lim: f32,
+    /// Mantissa steps per unit of the sums.
+    to_steps: f64,
+    mixed_quads: Vec<u64>,
+}
+
+impl RowRounding {
+    /// The rounding of group `g`'s next update, whose sums are `scale` real units each.
+    fn of(d: &DigitalArithmetic, net: &Fabric<'_>, g: usize, scale: f64) -> Self {
+        let grp = &net.groups[g];
+        let (key, transposed) = match grp.mirror_of {
+            Some(f) => (f.0 as u64, true),
+            None => (g as u64, false),
+        };
+        let cols = grp.weights.ncols();
+        RowRounding {
+            noise: net.rounding_noise,
+            mode: net.learning.rounding,
+            key,
+            transposed,
+            counter: grp.updates,
+            lim: max_signed_magnitude(d.weight_bits) as f32,
+            to_steps: scale / grp.lsb,
+            mixed_quads: if transposed {
+                Vec::new()
+            } else {
+                (0..cols.div_ceil(4) as u64).map(mix).collect()
+            },
+        }
+    }
+
+    fn draw(&self, j: usize) -> RowDraw<'_> {
+        let (noise, key, counter, transposed) = (self.noise, self.key, self.counter, self.transposed);
+        RowDraw { noise, key, counter, row: j, transposed, mixed_quads: &self.mixed_quads }
+    }
+
+    /// Adds row `j`'s rounded exact sums to its mantissas. A row whose presynaptic neuron was
+    /// silent in every latched phase has no update (most rows in online learning): one vectorised
+    /// test skips it.
+    fn round_row(&self, j: usize, row: &mut [f32], sums: &[f32]) {
+        if all_zero(sums) {
+            return;
+        }
+        let steps = sums.iter().map(|&x| f64::from(x) * self.to_steps);
+        self.draw(j).update(row.iter_mut(), steps, self.mode, self.lim);
+    }
+
+    /// [`RowRounding::round_row`] for wide sums or a row that is not contiguous.
+    fn round_wide_row<'m>(&self, j: usize, row: impl Iterator<Item = &'m mut f32>, sums: &[f64]) {
+        if sums.iter().all(|&x| x == 0.0) {
+            return;
+        }
+        self.draw(j).update(row, sums.iter().map(|&x| x * self.to_steps), self.mode, self.lim);
+    }
 }
 
 /// Writes `scale · delta` (real units, 1 × post) into population `p`'s bias mantissas.
