@@ -56,8 +56,10 @@ fn one_and_four_threads_train_identically_through_the_threaded_kernels() -> Test
         // Two phases (free and nudged) of every mini-batch of both epochs.
         let sharded = sharded_runs() - runs_before;
         assert!(sharded >= 2 * 2 * (400 / BATCH) as u64, "{profile}: only {sharded} runs were sharded");
-        // Every mini-batch's input-projection drive and update, and every evaluation batch.
-        assert!(split >= 2 * (400 / BATCH) as u64 * 2, "{profile}: only {split} products were split");
+        // Every mini-batch's input-projection drive, and on the float and analog cores its update
+        // (the digital core sums and rounds its update in blocks of rows instead).
+        let per_batch = if profile == "loihi2" { 1 } else { 2 };
+        assert!(split >= 2 * (400 / BATCH) as u64 * per_batch, "{profile}: only {split} products were split");
         for (a, b) in one.history().iter().zip(four.history()) {
             assert_eq!(a.train_cost.to_bits(), b.train_cost.to_bits(), "{profile}: epoch {}", a.epoch);
             assert_eq!(a.test_accuracy, b.test_accuracy, "{profile}: epoch {}", a.epoch);
