@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn equals_the_general_product_bit_for_bit() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let mut value = |rng: &mut rand_chacha::ChaCha8Rng| match rng.random_range(0..6) {
+        let value = |rng: &mut rand_chacha::ChaCha8Rng| match rng.random_range(0..6) {
             0 => 0.0,
             1 => -0.0,
             2 => f32::from(rng.random_range(-8i8..8)) * 0.125,
