@@ -20,6 +20,7 @@ pub mod analog;
 pub mod cuba_lif;
 pub mod digital;
 pub mod float;
+pub(crate) mod pulse_queue;
 pub(crate) mod read_noise;
 
 use ndarray::{Array2, ArrayView2};

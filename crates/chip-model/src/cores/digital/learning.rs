@@ -129,8 +129,12 @@ fn sum_and_round_rows(
             }
             for (j, sum) in rows.zip(sums.rows()) {
                 let mut row = weights.row_mut(j - block.start);
-                if let (Some(r), Some(sum)) = (row.as_slice_mut(), sum.as_slice()) {
-                    rounding.round_row(j, r, sum);
+                match (row.as_slice_mut(), sum.as_slice()) {
+                    (Some(r), Some(sum)) => rounding.round_row(j, r, sum),
+                    _ => {
+                        let wide: Vec<f64> = sum.iter().map(|&x| f64::from(x)).collect();
+                        rounding.round_wide_row(j, row.iter_mut(), &wide);
+                    }
                 }
             }
         }
