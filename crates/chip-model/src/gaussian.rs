@@ -115,6 +115,14 @@ pub fn fill_standard_normal_lanes<R: Rng + ?Sized>(
 /// Exact tail samples of a row of normal numbers: (position in the row, value).
 pub type TailSamples = Vec<(u32, f32)>;
 
+/// The tail samples of row `row` from the tail samples of several rows, listed as (row, position,
+/// value) in row order: (position, value) pairs.
+pub fn tails_of_row(tails: &[(u32, u32, f32)], row: usize) -> impl Iterator<Item = (u32, f32)> + '_ {
+    let lo = tails.partition_point(|t| (t.0 as usize) < row);
+    let hi = tails.partition_point(|t| (t.0 as usize) <= row);
+    tails[lo..hi].iter().map(|&(_, i, x)| (i, x))
+}
+
 /// Draws what `n` standard normal numbers need, in the order [`fill_standard_normal_lanes`] draws
 /// it: `n.div_ceil(2)` random words from `lanes` (appended to `words`), then an exact sample from
 /// `tail_rng` for each number whose 16 bits fall in a tail bin, in order (appended to `tails`).

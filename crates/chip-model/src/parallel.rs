@@ -235,14 +235,8 @@ pub fn for_each_row_block<A: Send>(
     work: impl Fn(std::ops::Range<usize>, ArrayViewMut2<A>) + Sync,
 ) {
     let parts = if array.len() < min_elements { 1 } else { threads };
-    let mut blocks = Vec::with_capacity(parts);
-    let mut rest = array;
-    for range in row_ranges(rest.nrows(), parts) {
-        let (head, tail) = rest.split_at(Axis(0), range.len());
-        blocks.push((range, head));
-        rest = tail;
-    }
-    for_each_part(&mut blocks, |_, (range, block)| work(range.clone(), block.view_mut()));
+    let ranges = row_ranges(array.nrows(), parts);
+    for_each_block(Axis(0), &ranges, array, work);
 }
 
 /// `rows` rows cut into `parts` contiguous ranges of nearly equal length (the first ones one longer).

@@ -497,9 +497,7 @@ pub(crate) fn pulsed_update(
             for (k, (j, wrow, erow)) in rows.iter_mut().enumerate() {
                 let row_words = &drawn.words[k * cols..(k + 1) * cols];
                 if c2c > 0.0 {
-                    let t0 = drawn.tails.partition_point(|t| (t.0 as usize) < k);
-                    let t1 = drawn.tails.partition_point(|t| (t.0 as usize) <= k);
-                    let row_tails = drawn.tails[t0..t1].iter().map(|&(_, i, x)| (i, x));
+                    let row_tails = crate::gaussian::tails_of_row(&drawn.tails, k);
                     crate::gaussian::normals_from_halves_and_tails(&mut z, |i| row_words[i] >> 16, row_tails);
                 }
                 let Some(wrow) = wrow.as_slice_mut() else {

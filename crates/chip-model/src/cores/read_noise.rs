@@ -40,9 +40,7 @@ impl ConversionNoise {
     pub fn normals(&self, row: usize, out: &mut [f32]) {
         let w = self.words_per_row;
         let words = &self.words[row * w..(row + 1) * w];
-        let lo = self.tails.partition_point(|t| (t.0 as usize) < row);
-        let hi = self.tails.partition_point(|t| (t.0 as usize) <= row);
-        normals_from_words(out, words, self.tails[lo..hi].iter().map(|&(_, i, x)| (i, x)));
+        normals_from_words(out, words, crate::gaussian::tails_of_row(&self.tails, row));
     }
 }
 
