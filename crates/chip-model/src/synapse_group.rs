@@ -51,7 +51,8 @@ pub(crate) struct SynapseGroup {
     pub step_up: Option<Array2<f32>>,
     /// Analog: each device's down-pulse size in real units.
     pub step_down: Option<Array2<f32>>,
-    /// Analog: stuck devices as (pre, post, value); they keep this weight whatever is written.
+    /// Analog: stuck devices as (pre, post, value), in increasing (pre, post) order; they keep
+    /// this weight whatever is written.
     pub stuck: Vec<(usize, usize, f32)>,
     /// Synapses into a CUBA LIF population: Loihi's dense format (see `Chip::connect_lif`).
     pub dense: Option<crate::cuba_lif::LoihiDense>,
@@ -154,5 +155,31 @@ impl SynapseGroup {
             (Some(_), None) => false,
             (None, _) => true,
         }
+    }
+}
+
+/// The stuck devices of presynaptic row `row` in a group's list of stuck devices (which is in
+/// increasing (pre, post) order).
+pub(crate) fn stuck_in_row(stuck: &[(usize, usize, f32)], row: usize) -> &[(usize, usize, f32)] {
+    let start = stuck.partition_point(|&(j, _, _)| j < row);
+    let end = start + stuck[start..].partition_point(|&(j, _, _)| j == row);
+    &stuck[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stuck_in_row;
+
+    /// A row's stuck devices are exactly the list's entries with that row, empty for rows without
+    /// any (before, between and after the listed rows).
+    #[test]
+    fn stuck_in_row_finds_each_rows_devices() {
+        let stuck = [(1, 0, 0.5), (1, 7, -0.5), (3, 2, 0.0), (6, 0, 1.0), (6, 1, 1.0), (6, 9, 0.0)];
+        for row in 0..8 {
+            let expected: Vec<_> = stuck.iter().copied().filter(|&(j, _, _)| j == row).collect();
+            assert_eq!(stuck_in_row(&stuck, row), &expected[..], "row {row}");
+        }
+        assert_eq!(stuck_in_row(&stuck, 6).len(), 3);
+        assert!(stuck_in_row(&[], 0).is_empty());
     }
 }

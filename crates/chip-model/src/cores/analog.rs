@@ -234,6 +234,7 @@ fn sample_devices(a: &AnalogArithmetic, group: &mut SynapseGroup, devices: &Devi
     if a.stuck_on_fraction > 0.0 || a.stuck_off_fraction > 0.0 {
         let (which, sign) = (uniforms(3), uniforms(4));
         let (on, off) = (a.stuck_on_fraction as f32, a.stuck_off_fraction as f32);
+        group.stuck.clear();
         for ((j, i), &x) in which.indexed_iter() {
             if x < off {
                 group.stuck.push((j, i, 0.0));
@@ -422,10 +423,12 @@ pub(crate) fn pulsed_update(
     // finding the ones that do).
     let mut lanes = crate::lane_rng::LaneRng::from_rng(&mut rng);
     let is_moving = |j: usize| !crate::learning_engine::all_zero(&dl[j * cols..(j + 1) * cols]);
-    // The effective weights (conductance × device gain) of a moved row are refreshed right after
-    // its update, while the row is in cache (a separate pass over a large group afterwards was
-    // bound by memory bandwidth, as slow on two threads as on one); stuck devices are put back at
-    // the end.
+    // A moved row's stuck devices are put back and its effective weights (conductance × device
+    // gain) refreshed right after its update, while the row is in cache (separate passes over a
+    // large group afterwards were bound by memory bandwidth, as slow on two threads as on one, and
+    // the stuck devices' scattered writes alone took a tenth of the update); rows that do not move
+    // keep their stuck values from the last write.
+    let stuck = &grp.stuck;
     let in_place = grp.effective_in_place();
     let gain = if in_place { grp.gain.as_ref().and_then(|k| k.as_slice()) } else { None };
     let fused = gain.is_some() && grp.effective.as_ref().is_some_and(|e| e.is_standard_layout());
@@ -439,6 +442,9 @@ pub(crate) fn pulsed_update(
             for w in wrow.iter_mut() {
                 *w = quantise_conductance(*w, r, levels);
             }
+        }
+        for &(_, i, value) in crate::synapse_group::stuck_in_row(stuck, j) {
+            wrow[i] = value;
         }
         if let (Some(erow), Some(gain)) = (erow, gain) {
             for ((e, &w), &k) in erow.iter_mut().zip(wrow.iter()).zip(&gain[span]) {
@@ -543,9 +549,7 @@ pub(crate) fn pulsed_update(
             }
         });
     }
-    if fused {
-        grp.refresh_stuck();
-    } else {
+    if !fused {
         grp.refresh_effective_rows(&moving, threads);
     }
 }

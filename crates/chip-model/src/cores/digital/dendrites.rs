@@ -7,7 +7,7 @@
 //! exact f32 product that the neuron loop adds itself (the fused path). The reference path uses
 //! scalar i64 loops.
 
-use ndarray::{Array2, ArrayView2, Axis, linalg::general_mat_mul, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 
 use super::max_payload;
 use super::neuron::{FUSED_LIMIT, exact_f32_to_i32};
@@ -22,29 +22,45 @@ use crate::synapse_group::SynapseGroup;
 const F32_EXACT: f64 = (1u64 << 24) as f64;
 
 /// The constant drive of input populations into `q` (`static_i`, and `static_i32` when every
-/// value is small enough for the fused update).
+/// value is small enough for the fused update), written into the population's buffers of the
+/// last batch when the shape is unchanged.
 pub(crate) fn static_drive(d: &DigitalArithmetic, net: &mut Dynamics<'_>, q: usize) {
     let (b, n) = (net.batch, net.populations[q].size);
-    let mut static_i: Option<Array2<i64>> = None;
+    let mut total = std::mem::take(&mut net.populations[q].static_i);
+    if total.dim() != (b, n) {
+        total = Array2::zeros((b, n));
+    }
+    let mut written = false;
     for grp in net.groups.iter() {
         if grp.post.0 != q || !net.populations[grp.pre.0].is_input {
             continue;
         }
-        let sum = group_sum(d, &net.populations[grp.pre.0], grp, net.path, net.threads);
-        match &mut static_i {
-            Some(total) => *total += &sum,
-            None => static_i = Some(sum),
+        let pre = &net.populations[grp.pre.0];
+        if written {
+            total += &group_sum(d, pre, grp, net.path, net.threads);
+        } else {
+            group_sum_into(d, pre, grp, net.path, net.threads, total.view_mut());
+            written = true;
         }
     }
-    let static_i = static_i.unwrap_or_else(|| Array2::zeros((b, n)));
-    let narrow = static_i.iter().all(|x| x.abs() < FUSED_LIMIT as i64);
+    if !written {
+        total.fill(0);
+    }
     let pop = &mut net.populations[q];
-    pop.static_i32 = if narrow { static_i.iter().map(|&x| x as i32).collect() } else { Vec::new() };
+    let mut narrow = true;
+    pop.static_i32.clear();
+    pop.static_i32.extend(total.iter().map(|&x| {
+        narrow &= x.abs() < i64::from(FUSED_LIMIT);
+        x as i32
+    }));
+    if !narrow {
+        pop.static_i32.clear();
+    }
     // A digital core's float drive stays zero (allocated again only when the batch changes).
     if pop.static_f.dim() != (b, n) {
         pop.static_f = Array2::<f32>::zeros((b, n));
     }
-    pop.static_i = static_i;
+    pop.static_i = total;
 }
 
 /// Σ_j mant·a for one group, shifted into state units (exact; fast or reference path).
@@ -55,6 +71,20 @@ fn group_sum(
     path: ExecutionPath,
     threads: usize,
 ) -> Array2<i64> {
+    let mut sum = Array2::zeros((pre.activity.nrows(), grp.weights.ncols()));
+    group_sum_into(d, pre, grp, path, threads, sum.view_mut());
+    sum
+}
+
+/// [`group_sum`] into `out` (exact; fast or reference path).
+fn group_sum_into(
+    d: &DigitalArithmetic,
+    pre: &Population,
+    grp: &SynapseGroup,
+    path: ExecutionPath,
+    threads: usize,
+    mut out: ArrayViewMut2<i64>,
+) {
     let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
     let (max_a, max_w) = (max_payload(pre.out_bits) as f64, max_signed_magnitude(d.weight_bits) as f64);
     let to_state = |x: i64| round_shift(x, shift);
@@ -69,14 +99,15 @@ fn group_sum(
             if active.len() * 2 < pre.size {
                 let a = pre.activity.select(Axis(1), &active);
                 let w = grp.weights.select(Axis(0), &active);
-                integer_product_then(threads, a.view(), w.view(), (max_a, max_w), to_state)
+                integer_product_into(threads, a.view(), w.view(), (max_a, max_w), to_state, out);
             } else {
                 let (a, w) = (pre.activity.view(), grp.weights.view());
-                integer_product_then(threads, a, w, (max_a, max_w), to_state)
+                integer_product_into(threads, a, w, (max_a, max_w), to_state, out);
             }
         }
         ExecutionPath::Reference => {
-            reference_integer_product(pre.activity.view(), grp.weights.view()).mapv(to_state)
+            let sum = reference_integer_product(pre.activity.view(), grp.weights.view());
+            out.zip_mut_with(&sum, |o, &x| *o = to_state(x));
         }
     }
 }
@@ -225,26 +256,29 @@ pub fn exact_integer_product_threads(
     max_a: f64,
     max_w: f64,
 ) -> Array2<i64> {
-    integer_product_then(threads, a, w, (max_a, max_w), |x| x)
+    let mut out = Array2::<i64>::zeros((a.nrows(), w.ncols()));
+    integer_product_into(threads, a, w, (max_a, max_w), |x| x, out.view_mut());
+    out
 }
 
-/// [`exact_integer_product_threads`] with `finish` applied to every sum by the thread that
-/// computed it.
-fn integer_product_then(
+/// [`exact_integer_product_threads`] into `out`, with `finish` applied to every sum by the thread
+/// that computed it (each thread also clears its own columns of `out` first).
+fn integer_product_into(
     threads: usize,
     a: ArrayView2<f32>,
     w: ArrayView2<f32>,
     (max_a, max_w): (f64, f64),
     finish: impl Fn(i64) -> i64 + Sync,
-) -> Array2<i64> {
+    out: ArrayViewMut2<i64>,
+) {
     let k = a.ncols();
     let bound = (max_a * max_w).max(1.0);
     let chunk = (((1u64 << 24) as f64 / bound).floor() as usize).max(1);
-    let mut out = Array2::<i64>::zeros((a.nrows(), w.ncols()));
     // Each thread sums its own columns over every chunk of the inner dimension (the partial sums
     // and their conversion to i64 are then parallel too).
     let ranges = crate::parallel::column_ranges(threads, w.ncols(), a.nrows() * k * w.ncols());
-    crate::parallel::for_each_column_block(&ranges, out.view_mut(), |columns, mut out| {
+    crate::parallel::for_each_column_block(&ranges, out, |columns, mut out| {
+        out.fill(0);
         let mut part = Array2::<f32>::zeros((a.nrows(), columns.len()));
         let mut start = 0;
         while start < k {
@@ -257,7 +291,6 @@ fn integer_product_then(
         }
         out.mapv_inplace(&finish);
     });
-    out
 }
 
 /// Reference: the same product with scalar i64 loops.
