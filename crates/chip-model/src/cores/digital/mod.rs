@@ -13,6 +13,8 @@
 pub mod dendrites;
 pub mod learning;
 pub mod neuron;
+#[cfg(target_arch = "x86_64")]
+mod sigmoid_permute;
 pub mod sigmoid_table;
 
 use ndarray::{Array2, ArrayView2};

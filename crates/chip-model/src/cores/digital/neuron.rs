@@ -29,6 +29,13 @@ pub(crate) trait Transfer: Copy {
     fn apply(self, u: i64) -> i64;
     /// The same in i32 (the fused update).
     fn apply_i32(self, u: i32) -> i32;
+    /// [`Transfer::apply_i32`] of every drive of `u`, in place.
+    #[inline(always)]
+    fn apply_all_i32(self, u: &mut [i32]) {
+        for x in u.iter_mut() {
+            *x = self.apply_i32(*x);
+        }
+    }
 }
 
 /// The clip model's transfer: the drive itself.
@@ -55,6 +62,9 @@ impl Transfer for super::sigmoid_table::SigmoidLookup32<'_> {
     #[inline(always)]
     fn apply_i32(self, u: i32) -> i32 {
         self.lookup(u)
+    }
+    fn apply_all_i32(self, u: &mut [i32]) {
+        self.lookup_all(u);
     }
 }
 
@@ -373,8 +383,9 @@ fn digital_update_fused<T: Transfer>(
                 }
             }
         } else {
-            // A table lookup does not vectorise (no cheap gathers): drives in one vectorised pass,
-            // the lookups in a tight scalar pass, the leaky step in another vectorised pass.
+            // A table lookup does not vectorise by itself (no cheap gathers): drives in one
+            // vectorised pass, the lookups in a pass of their own (register permutes on AVX-512,
+            // see `sigmoid_permute`), the leaky step in another vectorised pass.
             let drives = sigma.iter_mut().zip(srow.iter()).zip(prow.iter().zip(crow)).zip(bias);
             match trow {
                 None => {
@@ -388,9 +399,7 @@ fn digital_update_fused<T: Transfer>(
                     }
                 }
             }
-            for u in sigma.iter_mut() {
-                *u = f.apply_i32(*u);
-            }
+            f.apply_all_i32(&mut sigma);
             for (((s, a), &sig), &decay) in srow.iter_mut().zip(arow.iter_mut()).zip(&sigma).zip(decay) {
                 (*s, *a) = c.settle(*s, sig, decay);
             }

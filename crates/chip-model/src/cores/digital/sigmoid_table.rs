@@ -31,6 +31,10 @@ pub struct SigmoidTable {
     /// The same table for the i32 lookup ([`SigmoidLookup32`]), when it has at most
     /// [`LOOKUP32_SEGMENTS`] segments and every intermediate fits i32.
     lookup32: Option<Box<Lookup32Table>>,
+    /// The i32 lookup's table in vector registers (AVX-512), for tables of at most
+    /// [`super::sigmoid_permute::PERMUTE_SEGMENTS`] segments.
+    #[cfg(target_arch = "x86_64")]
+    permute: Option<Box<super::sigmoid_permute::PermuteTable>>,
 }
 
 /// Most segments of a table the i32 lookup takes (a fixed size, so that indices need no checks).
@@ -75,7 +79,19 @@ impl SigmoidTable {
             }
             t
         });
-        Self { entries, low, shift, lookup32 }
+        #[cfg(target_arch = "x86_64")]
+        let permute = lookup32.as_ref().and_then(|t| {
+            let segments = rises.len();
+            super::sigmoid_permute::PermuteTable::new(&t.start[..segments], &t.rise[..segments]).map(Box::new)
+        });
+        Self {
+            entries,
+            low,
+            shift,
+            lookup32,
+            #[cfg(target_arch = "x86_64")]
+            permute,
+        }
     }
 
     /// The i32 lookup of this table, if its numbers fit (see [`SigmoidLookup32`]).
@@ -157,6 +173,29 @@ impl SigmoidLookup32<'_> {
         let i = (x >> self.shift) as usize & (LOOKUP32_SEGMENTS - 1);
         self.t.start[i] + ((self.t.rise[i] * (x & ((1 << self.shift) - 1))) >> self.shift)
     }
+
+    /// [`SigmoidLookup32::lookup`] of every drive of `u`, in place: sixteen at a time with
+    /// register permutes on CPUs with AVX-512 (see [`super::sigmoid_permute`]), one by one
+    /// elsewhere; the same integers.
+    pub fn lookup_all(self, u: &mut [i32]) {
+        if !self.lookup_all_vectorised(u) {
+            for x in u.iter_mut() {
+                *x = self.lookup(*x);
+            }
+        }
+    }
+
+    /// The vector part of [`SigmoidLookup32::lookup_all`]; false when it did nothing.
+    fn lookup_all_vectorised(self, u: &mut [i32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = &self.table.permute {
+            let shape =
+                super::sigmoid_permute::LookupShape { low: self.low, shift: self.shift, top: self.top };
+            return p.lookup_all(u, shape);
+        }
+        let _ = u;
+        false
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +213,33 @@ mod tests {
         let wide = [i32::MIN, i32::MIN + 1, -(1 << 28), (1 << 28) - 1, i32::MAX - 1, i32::MAX];
         for u in (-3 * one..4 * one).step_by(7).chain(wide) {
             assert_eq!(i64::from(t.lookup_i32(u)), t.lookup(i64::from(u)), "u = {u}");
+        }
+    }
+
+    /// The vectorised lookup of every drive equals the scalar one, over the table's range, past
+    /// both ends and at the i32 extremes, in slices whose lengths leave every remainder; on a CPU
+    /// with AVX-512 the vector path must be the one that ran.
+    #[test]
+    fn looking_up_a_slice_gives_the_scalar_integers() {
+        let p = HardwareProfile::load("loihi2").expect("loihi2");
+        let d = p.digital().expect("digital");
+        let t = SigmoidTable::new(d);
+        let l = t.lookup32().expect("loihi2's table should take the i32 lookup");
+        let one = 1i32 << d.state_fraction_bits;
+        let wide = [i32::MIN, i32::MIN + 1, -(1 << 28), (1 << 28) - 1, i32::MAX - 1, i32::MAX];
+        let drives: Vec<i32> = (-3 * one..4 * one).step_by(3).chain(wide).collect();
+        for len in [drives.len(), 15, 16, 17, 33] {
+            let mut u = drives[drives.len() - len..].to_vec();
+            let expected: Vec<i32> = u.iter().map(|&x| l.lookup(x)).collect();
+            l.lookup_all(&mut u);
+            assert_eq!(u, expected, "slice of {len}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if pulp::x86::V4::try_new().is_some() {
+            assert!(
+                l.lookup_all_vectorised(&mut [0; 20]),
+                "AVX-512 here, but the permute lookup did not run"
+            );
         }
     }
 
