@@ -2,11 +2,11 @@
 //!
 //! A scalar lookup costs two dependent loads per neuron and step and kept the sigmoid model at
 //! about 70 % of the clip model's speed on loihi2. Compilers do not turn the loads into gathers
-//! here, and gathers are slow on many x86-64 cores anyway. A table of at most 256 segments fits
-//! in sixteen 512-bit registers per column (segment starts and rises): `vpermt2d` picks an entry
-//! out of 32 for sixteen neurons at once, and a blend per group of 32 keeps the right one. The
-//! integers are those of [`super::sigmoid_table::SigmoidLookup32::lookup`]; the tests compare
-//! every drive of the table's range and the i32 extremes.
+//! here, and gathers are slow on many x86-64 cores anyway. A table of at most 256 segments, each
+//! segment's start and rise packed into one i32, fits in sixteen 512-bit registers: `vpermt2d`
+//! picks an entry out of 32 for sixteen neurons at once, and a blend per group of 32 keeps the
+//! right one. The integers are those of [`super::sigmoid_table::SigmoidLookup32::lookup`]; the
+//! tests compare every drive of the table's range and the i32 extremes.
 
 use core::arch::x86_64::__m512i;
 
@@ -18,15 +18,18 @@ pub(crate) const PERMUTE_SEGMENTS: usize = 256;
 /// Neurons per vector.
 const LANES: usize = 16;
 
-/// Each segment's start and its rise to the next entry, sixteen entries per register (zero past
-/// the last segment, which no clamped drive reaches).
+/// Each segment's start and its rise to the next entry packed as `start + rise·2^START_BITS`,
+/// sixteen entries per register (zero past the last segment, which no clamped drive reaches).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PermuteTable {
-    start: [[i32; LANES]; PERMUTE_SEGMENTS / LANES],
-    rise: [[i32; LANES]; PERMUTE_SEGMENTS / LANES],
+    packed: [[i32; LANES]; PERMUTE_SEGMENTS / LANES],
     /// Groups of 32 entries in use.
     groups: usize,
 }
+
+/// Bits of a packed entry that hold the segment's start (σ in state units: at most 2^state
+/// fraction bits; the rise, at most a segment's width times σ's slope of 1, takes the rest).
+const START_BITS: u32 = 20;
 
 /// The scalars of the lookup: `x = clamp(u − low, 0, top)`, segment `x >> shift`, fraction
 /// `x mod 2^shift`.
@@ -39,20 +42,30 @@ pub(crate) struct LookupShape {
 
 impl PermuteTable {
     /// The table of segments `start` and `rise` (of one length), if it has at most
-    /// [`PERMUTE_SEGMENTS`] segments.
+    /// [`PERMUTE_SEGMENTS`] segments and every start and rise packs (`0 ≤ start < 2^20`,
+    /// `0 ≤ rise < 2^11`: σ's table rises monotonically).
     pub fn new(start: &[i32], rise: &[i32]) -> Option<Self> {
-        if start.len() > PERMUTE_SEGMENTS || rise.len() != start.len() {
+        let packs =
+            |s: i32, r: i32| (0..1 << START_BITS).contains(&s) && (0..1 << (31 - START_BITS)).contains(&r);
+        if start.len() > PERMUTE_SEGMENTS
+            || rise.len() != start.len()
+            || !start.iter().zip(rise).all(|(&s, &r)| packs(s, r))
+        {
             return None;
         }
-        let mut t = Self {
-            start: [[0; LANES]; PERMUTE_SEGMENTS / LANES],
-            rise: [[0; LANES]; PERMUTE_SEGMENTS / LANES],
-            groups: start.len().div_ceil(2 * LANES),
-        };
+        let mut t =
+            Self { packed: [[0; LANES]; PERMUTE_SEGMENTS / LANES], groups: start.len().div_ceil(2 * LANES) };
         for (k, (&s, &r)) in start.iter().zip(rise).enumerate() {
-            (t.start[k / LANES][k % LANES], t.rise[k / LANES][k % LANES]) = (s, r);
+            t.packed[k / LANES][k % LANES] = s | (r << START_BITS);
         }
         Some(t)
+    }
+
+    /// Start and rise of segment `k`.
+    #[inline(always)]
+    fn entry(&self, k: usize) -> (i32, i32) {
+        let p = self.packed[k / LANES][k % LANES];
+        (p & ((1 << START_BITS) - 1), p >> START_BITS)
     }
 
     /// Replaces every drive of `u` by its σ from the table; returns false, and changes nothing,
@@ -84,8 +97,7 @@ impl pulp::WithSimd for Lookup<'_> {
         let Lookup { simd, table, u, shape } = self;
         let LookupShape { low, shift, top } = shape;
         let avx = simd.avx512f;
-        let start: [__m512i; PERMUTE_SEGMENTS / LANES] = pulp::cast(table.start);
-        let rise: [__m512i; PERMUTE_SEGMENTS / LANES] = pulp::cast(table.rise);
+        let packed: [__m512i; PERMUTE_SEGMENTS / LANES] = pulp::cast(table.packed);
         let fraction_mask = (1i32 << shift) - 1;
         let mut chunks = u.chunks_exact_mut(LANES);
         for chunk in &mut chunks {
@@ -98,24 +110,44 @@ impl pulp::WithSimd for Lookup<'_> {
             // Entries 32g .. 32g + 31 are registers 2g and 2g + 1; the permute reads the low five
             // bits of the segment, the blend keeps lanes whose segment is in group g.
             let group = avx._mm512_srai_epi32::<5>(index);
-            let (mut s, mut r) = (avx._mm512_set1_epi32(0), avx._mm512_set1_epi32(0));
+            let mut p = avx._mm512_set1_epi32(0);
             for g in 0..table.groups {
                 let here = avx._mm512_cmpeq_epi32_mask(group, avx._mm512_set1_epi32(g as i32));
-                let s_g = avx._mm512_permutex2var_epi32(start[2 * g], index, start[2 * g + 1]);
-                let r_g = avx._mm512_permutex2var_epi32(rise[2 * g], index, rise[2 * g + 1]);
-                s = avx._mm512_mask_blend_epi32(here, s, s_g);
-                r = avx._mm512_mask_blend_epi32(here, r, r_g);
+                let p_g = avx._mm512_permutex2var_epi32(packed[2 * g], index, packed[2 * g + 1]);
+                p = avx._mm512_mask_blend_epi32(here, p, p_g);
             }
-            let (s, r): ([i32; LANES], [i32; LANES]) = (pulp::cast(s), pulp::cast(r));
+            let p: [i32; LANES] = pulp::cast(p);
             for l in 0..LANES {
-                chunk[l] = s[l] + ((r[l] * fraction[l]) >> shift);
+                let (s, r) = (p[l] & ((1 << START_BITS) - 1), p[l] >> START_BITS);
+                chunk[l] = s + ((r * fraction[l]) >> shift);
             }
         }
         for x in chunks.into_remainder() {
             let c = x.saturating_sub(low).clamp(0, top);
-            let k = (c >> shift) as usize;
-            *x = table.start[k / LANES][k % LANES]
-                + ((table.rise[k / LANES][k % LANES] * (c & fraction_mask)) >> shift);
+            let (s, r) = table.entry((c >> shift) as usize);
+            *x = s + ((r * (c & fraction_mask)) >> shift);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tables that do not pack (a start or a rise out of its bits, a falling table, too many
+    /// segments) are refused, so that their lookups stay scalar; one that packs keeps its entries.
+    #[test]
+    fn only_tables_that_pack_are_taken() {
+        assert!(PermuteTable::new(&[0, 1 << START_BITS], &[1, 0]).is_none());
+        assert!(PermuteTable::new(&[0, 5], &[5, -1]).is_none());
+        assert!(PermuteTable::new(&[0], &[1 << (31 - START_BITS)]).is_none());
+        let many = vec![0; PERMUTE_SEGMENTS + 1];
+        assert!(PermuteTable::new(&many, &many).is_none());
+        let (start, rise) = ([0, 7, (1 << START_BITS) - 1], [7, 0, (1 << (31 - START_BITS)) - 1]);
+        let t = PermuteTable::new(&start, &rise).expect("packs");
+        assert_eq!(t.groups, 1);
+        for k in 0..3 {
+            assert_eq!(t.entry(k), (start[k], rise[k]), "segment {k}");
         }
     }
 }
