@@ -162,13 +162,17 @@ fn for_each_block<A: Send>(
 }
 
 /// Runs `work(index, part)` for every part in parallel: the calling thread takes the first part and
-/// rayon's persistent pool the others (one task each); returns when all are done (the calling
-/// thread waits busy for up to [`WARM_FOR`] before it lets rayon put it to sleep).
+/// the other workers of its pool the others (one task each); returns when all are done. The calling
+/// thread is a worker of a pool of its own ([`join_own_pool`]), so that a part no other worker has
+/// started by the time the caller is done with its own is run by the caller: two threads are then
+/// never slower than one when the other core is busy elsewhere (on a shared virtual machine, for
+/// stretches of seconds, it is).
 pub fn for_each_part<T: Send>(parts: &mut [T], work: impl Fn(usize, &mut T) + Sync) {
     let Some((first, rest)) = parts.split_first_mut() else { return };
     if rest.is_empty() {
         return work(0, first);
     }
+    join_own_pool();
     let work = &work;
     let pending = std::sync::atomic::AtomicUsize::new(rest.len());
     let pending = &pending;
@@ -180,14 +184,49 @@ pub fn for_each_part<T: Send>(parts: &mut [T], work: impl Fn(usize, &mut T) + Sy
             });
         }
         work(0, first);
-        // Wait busy for the other parts: the scope's own wait puts a thread from outside the pool
-        // to sleep, and waking it takes 100–200 µs on a virtual machine.
+        // Wait busy for the other parts, running those still queued here: the scope's own wait
+        // puts the thread to sleep, and waking it takes 100–200 µs on a virtual machine.
         let start = std::time::Instant::now();
-        while pending.load(Ordering::Acquire) > 0 && start.elapsed() < WARM_FOR {
-            std::hint::spin_loop();
+        while pending.load(Ordering::Acquire) > 0 {
+            match rayon::yield_local() {
+                Some(rayon::Yield::Executed) => {}
+                Some(rayon::Yield::Idle) => std::hint::spin_loop(),
+                // Not a pool worker (its pool could not be built): rayon's wait after a while.
+                None if start.elapsed() < WARM_FOR => std::hint::spin_loop(),
+                None => break,
+            }
         }
     });
     keep_warm(rest.len());
+}
+
+thread_local! {
+    /// Whether this thread joined a pool of its own ([`join_own_pool`]) and drives its parts.
+    static DRIVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// This thread's own pool, built at its first parallel part (none on rayon's workers).
+    static OWN_POOL: std::cell::OnceCell<Option<rayon::ThreadPool>> = const { std::cell::OnceCell::new() };
+}
+
+/// Makes the calling thread worker 0 of a pool of its own, with one more worker per further core,
+/// unless it is a pool's worker already (a part that splits again). The pool lives as long as the
+/// thread (rayon keeps a pool that contains the thread that built it).
+fn join_own_pool() {
+    if rayon::current_thread_index().is_some() {
+        return;
+    }
+    OWN_POOL.with(|pool| {
+        pool.get_or_init(|| {
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+            let built = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("epchip-worker-{i}"))
+                .use_current_thread()
+                .build()
+                .ok();
+            DRIVER.with(|d| d.set(built.is_some()));
+            built
+        });
+    });
 }
 
 /// How long a warm worker waits for the next task before it lets its thread sleep.
@@ -199,11 +238,17 @@ static WARM_WORKERS: AtomicU64 = AtomicU64::new(0);
 /// Keeps `workers` of the pool busy-waiting for the next task for [`WARM_FOR`] after their last
 /// one. A training step's parallel parts come every few hundred microseconds with serial work in
 /// between; a sleeping worker thread takes 100–200 µs to wake on a virtual machine (measured here),
-/// which ate most of the speed-up, while a warm one starts the next task at once.
+/// which ate most of the speed-up, while a warm one starts the next task at once. The thread that
+/// drives the parts never waits this way (it would run the waiting task itself when it looks for
+/// its queued parts).
 fn keep_warm(workers: usize) {
     while WARM_WORKERS.load(Ordering::Acquire) < workers as u64 {
         WARM_WORKERS.fetch_add(1, Ordering::AcqRel);
         rayon::spawn(|| {
+            if DRIVER.with(std::cell::Cell::get) {
+                WARM_WORKERS.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
             let mut last = std::time::Instant::now();
             while last.elapsed() < WARM_FOR {
                 match rayon::yield_now() {
@@ -257,6 +302,38 @@ pub fn row_ranges(rows: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    /// With every other worker of its pool busy elsewhere, the calling thread runs all the parts
+    /// itself and returns (waiting for a worker, as rayon's scope does, would not return until the
+    /// workers are free).
+    #[test]
+    fn the_caller_runs_parts_no_worker_takes() {
+        std::thread::spawn(|| {
+            let caller = std::thread::current().id();
+            // Build this thread's pool, then keep each of its other workers blocked.
+            for_each_part(&mut [0, 0], |_, x| *x += 1);
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2) - 1;
+            let (started_tx, started) = std::sync::mpsc::channel();
+            let mut releases = Vec::new();
+            for _ in 0..workers {
+                let (release, wait) = std::sync::mpsc::channel::<()>();
+                let started_tx = started_tx.clone();
+                releases.push(release);
+                rayon::spawn(move || {
+                    let _ = started_tx.send(());
+                    let _ = wait.recv();
+                });
+                // Until a worker has taken the blocking task, this thread could take it itself.
+                started.recv_timeout(std::time::Duration::from_secs(30)).expect("a worker took the task");
+            }
+            let mut ran_on = vec![None; 4];
+            for_each_part(&mut ran_on, |_, t| *t = Some(std::thread::current().id()));
+            drop(releases);
+            assert!(ran_on.iter().all(|&t| t == Some(caller)), "{ran_on:?}");
+        })
+        .join()
+        .expect("the test thread");
+    }
 
     #[test]
     fn threads_give_bit_identical_results() {
