@@ -168,6 +168,9 @@ fn digital_paths_agree_with(range: f32, batch: usize, zeros: f64, program: Neuro
             assert_eq!(sa, sb, "states differ at {when}");
             assert_eq!(a.chip.read_bias(pop)?, b.chip.read_bias(pop)?, "biases differ at {when}");
         }
+        // The last step of a run is measured: its change, per example and at most.
+        assert_eq!(a.chip.last_step_residuals(), b.chip.last_step_residuals(), "residuals at {when}");
+        assert_eq!(a.chip.last_max_change(), b.chip.last_max_change(), "largest change at {when}");
         for &g in &a.groups {
             assert_eq!(
                 a.chip.read_weight_mantissas(g)?,

@@ -3,9 +3,10 @@
 //! `v ← clamp(v + round((f(drive) − v)·d / 2^decay_bits), 0, 1.0)` with
 //! `drive = sat_acc(acc) + bias + round(β·(target − v))`, where `f` is the identity for the clip
 //! model and σ from the core's table for the sigmoid model. Three implementations give the same
-//! integers: [`digital_neuron_update`] per element (the reference, and every measured step), a
-//! loop with its constants hoisted (unmeasured steps), and a fused i32 loop that adds the
-//! dendritic product inside the neuron loop (unmeasured steps of populations fed by one group).
+//! integers: [`digital_neuron_update`] per element (the reference path), a loop with its
+//! constants hoisted, and a fused i32 loop that adds the dendritic product inside the neuron loop
+//! (populations fed by one group). On the fast path a measured step (the last of a run, or every
+//! step of a settling run) takes the same loops and measures the change against the old states.
 
 use super::dendrites::add_shifted;
 use super::sigmoid_table::SigmoidTable;
@@ -111,20 +112,70 @@ fn update_with<T: Transfer>(
     max_change: &mut f32,
     path: ExecutionPath,
 ) -> f64 {
-    if path == ExecutionPath::Fast && rows_sq.is_none() {
-        match pop.fused_shift {
-            Some(shift) if fused_nudge_fits(nudge) => {
-                crate::vector_isa::vectorised(UnmeasuredUpdate { pop, d, f, nudge, fused_shift: Some(shift) })
-            }
-            _ => {
-                materialise_fused_drive(pop);
-                crate::vector_isa::vectorised(UnmeasuredUpdate { pop, d, f, nudge, fused_shift: None })
-            }
+    match (path, rows_sq) {
+        (ExecutionPath::Fast, None) => fast_update(d, f, pop, nudge),
+        (ExecutionPath::Fast, Some(rows_sq)) => {
+            // A measured step: the fast update, then the change measured against the old states
+            // (the same integers as the per-element loop, which is scalar and branchy).
+            let old = pop.state_i.as_slice().map(<[i32]>::to_vec).unwrap_or_default();
+            fast_update(d, f, pop, nudge);
+            measure_change(d, pop, &old, rows_sq, max_change)
         }
-    } else {
-        materialise_fused_drive(pop);
-        digital_update(pop, d, f, nudge, rows_sq, max_change)
+        (ExecutionPath::Reference, rows_sq) => {
+            materialise_fused_drive(pop);
+            digital_update(pop, d, f, nudge, rows_sq, max_change)
+        }
     }
+}
+
+/// A step's update on the fast path: fused with the population's one group's product
+/// when it can be, run with the CPU's best vector instructions.
+fn fast_update<T: Transfer>(
+    d: &DigitalArithmetic,
+    f: T,
+    pop: &mut Population,
+    nudge: Option<&NudgeUnits>,
+) -> f64 {
+    match pop.fused_shift {
+        Some(shift) if fused_nudge_fits(nudge) => {
+            crate::vector_isa::vectorised(UnmeasuredUpdate { pop, d, f, nudge, fused_shift: Some(shift) })
+        }
+        _ => {
+            materialise_fused_drive(pop);
+            crate::vector_isa::vectorised(UnmeasuredUpdate { pop, d, f, nudge, fused_shift: None })
+        }
+    }
+}
+
+/// The measurement [`digital_update`] makes of a step, from the states before it (`old`, batch ×
+/// size) and after: each row's summed squared change into `rows_sq`, the largest change into
+/// `max_change` (real units), the total squared change returned.
+fn measure_change(
+    d: &DigitalArithmetic,
+    pop: &Population,
+    old: &[i32],
+    rows_sq: &mut [f64],
+    max_change: &mut f32,
+) -> f64 {
+    let unit = 1.0 / (1u64 << (2 * d.state_fraction_bits)) as f64;
+    let Some(state) = pop.state_i.as_slice() else {
+        unreachable!("population arrays are allocated in standard layout")
+    };
+    let n = pop.size.max(1);
+    let (mut total, mut max_units) = (0i128, 0i64);
+    for ((new_row, old_row), r) in state.chunks_exact(n).zip(old.chunks_exact(n)).zip(rows_sq.iter_mut()) {
+        // Changes are at most 2^state_bits, so a row's sum stays far inside i64.
+        let mut row = 0i64;
+        for (&new, &before) in new_row.iter().zip(old_row) {
+            let change = i64::from(new) - i64::from(before);
+            row += change * change;
+            max_units = max_units.max(change.abs());
+        }
+        total += i128::from(row);
+        *r += row as f64 * unit;
+    }
+    *max_change = max_change.max(max_units as f32 / (1u64 << d.state_fraction_bits) as f32);
+    total as f64 * unit
 }
 
 /// An unmeasured step's update of a population (fused with its one group's product when
@@ -227,18 +278,28 @@ fn digital_update<T: Transfer>(
     for (b, ((srow, arow), drow)) in
         state.chunks_exact_mut(n).zip(activity.chunks_exact_mut(n)).zip(drive.chunks_exact(n)).enumerate()
     {
-        let trow = targets.map(|(t, beta_q)| (&t[b * n..(b + 1) * n], beta_q));
         let before = sq;
-        for (i, (((s, a), &acc), (&bias, &decay))) in
-            srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(bias.iter().zip(decay)).enumerate()
-        {
+        let mut update = |s: &mut i32, a: &mut f32, acc: i64, bias: i64, decay: i64, nud| {
             let v = i64::from(*s);
-            let nud = trow.map(|(t, beta_q)| (beta_q, t[i]));
             let new = neuron_update_with(d, f, v, acc, bias, decay, nud);
             sq += i128::from((new - v) * (new - v));
             max_units = max_units.max((new - v).abs());
             *s = new as i32;
             *a = (new >> shift).min(max_a) as f32;
+        };
+        // One loop per case (a nudge or none), without a branch per neuron.
+        let cells = srow.iter_mut().zip(arow.iter_mut()).zip(drow).zip(bias.iter().zip(decay));
+        match targets {
+            None => {
+                for (((s, a), &acc), (&bias, &decay)) in cells {
+                    update(s, a, acc, bias, decay, None);
+                }
+            }
+            Some((t, beta_q)) => {
+                for ((((s, a), &acc), (&bias, &decay)), &y) in cells.zip(&t[b * n..(b + 1) * n]) {
+                    update(s, a, acc, bias, decay, Some((beta_q, y)));
+                }
+            }
         }
         if let Some(r) = rows_sq.as_deref_mut() {
             r[b] += (sq - before) as f64 * unit;
@@ -248,9 +309,9 @@ fn digital_update<T: Transfer>(
     sq as f64 * unit
 }
 
-/// The digital update of [`digital_update`] for steps that are not measured, with the constants of
-/// [`digital_neuron_update`] hoisted out of the loop (the same integer arithmetic; the reference path
-/// and every measured step use the per-element function, and the tests compare the two bit for bit).
+/// The digital update of [`digital_update`] on the fast path, with the constants of
+/// [`digital_neuron_update`] hoisted out of the loop (the same integer arithmetic; the tests
+/// compare the two bit for bit).
 #[inline(always)]
 fn digital_update_fast<T: Transfer>(
     pop: &mut Population,
