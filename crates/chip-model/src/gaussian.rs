@@ -186,7 +186,22 @@ fn draw_tails_in<R: Rng + ?Sized>(
 /// The standard normal numbers of `out.len()` numbers from their random words (low half of each
 /// word first) and tail samples, as drawn by [`draw_normal_words`].
 pub fn normals_from_words(out: &mut [f32], words: &[u32], tails: impl IntoIterator<Item = (u32, f32)>) {
-    normals_from_halves_and_tails(out, |i| (words[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails);
+    // Pairs of numbers from one word each, so that the loop has no index checks.
+    let t = value_table();
+    let n = out.len();
+    let mut pairs = out.chunks_exact_mut(2);
+    for (pair, &w) in (&mut pairs).zip(words) {
+        pair[0] = t[(w & 0xFFFF) as usize];
+        pair[1] = t[(w >> 16) as usize];
+    }
+    if let ([z], Some(&w)) = (pairs.into_remainder(), words.get(n / 2)) {
+        *z = t[(w & 0xFFFF) as usize];
+    }
+    for (i, x) in tails {
+        if let Some(z) = out.get_mut(i as usize) {
+            *z = x;
+        }
+    }
 }
 
 /// One number per 16-bit value `half(i)` from the table, then the tail samples (drawn beforehand)
@@ -237,6 +252,43 @@ pub fn normals_from_halves<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize
     }
 }
 
+/// [`normals_from_halves`] of the high halves of `words` (one word per number, as many as `out`
+/// holds): the pulsed update's case, in loops with no index checks (the closure's indexing kept
+/// them, and the loop's speed then moved with how the compiler happened to place the caller).
+pub fn normals_from_high_halves<R: Rng + ?Sized>(out: &mut [f32], words: &[u32], tail_rng: &mut R) {
+    let t = value_table();
+    let n = out.len().min(words.len());
+    for (zs, ws) in out[..n].chunks_mut(64).zip(words[..n].chunks(64)) {
+        let mut tails = 0u32;
+        for (z, &w) in zs.iter_mut().zip(ws) {
+            let h = w >> 16;
+            *z = t[h as usize];
+            tails |= u32::from(is_tail16(h));
+        }
+        if tails != 0 {
+            fix_tails(zs, |j| ws[j] >> 16, tail_rng);
+        }
+    }
+}
+
+/// [`normals_from_halves_and_tails`] of the high halves of `words` (see
+/// [`normals_from_high_halves`]).
+pub fn normals_from_high_halves_and_tails(
+    out: &mut [f32],
+    words: &[u32],
+    tails: impl IntoIterator<Item = (u32, f32)>,
+) {
+    let t = value_table();
+    for (z, &w) in out.iter_mut().zip(words) {
+        *z = t[(w >> 16) as usize];
+    }
+    for (i, x) in tails {
+        if let Some(z) = out.get_mut(i as usize) {
+            *z = x;
+        }
+    }
+}
+
 /// The table part of a 16-bit normal number: bin `h >> 4`, position `h & 15` (tail bins give 0).
 #[inline(always)]
 fn interpolate16(h: u32, t: &[[f32; 2]; BINS]) -> f32 {
@@ -267,6 +319,30 @@ fn fix_tails<R: Rng + ?Sized>(out: &mut [f32], half: impl Fn(usize) -> u32, tail
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// The slice forms give the numbers of the closure forms (tails included, the tail generator
+    /// left in the same state), for lengths that leave partial chunks and an odd number per word.
+    #[test]
+    fn slice_forms_equal_the_closure_forms() {
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
+        for n in [1usize, 63, 64, 65, 1000, 2001] {
+            let words: Vec<u32> = (0..n).map(|_| rng.next_u32()).collect();
+            let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
+            let (mut ra, mut rb) = (rng.clone(), rng.clone());
+            normals_from_high_halves(&mut a, &words, &mut ra);
+            normals_from_halves(&mut b, |i| words[i] >> 16, &mut rb);
+            assert_eq!(a, b, "high halves, n = {n}");
+            assert_eq!(ra.next_u64(), rb.next_u64(), "tail draws, n = {n}");
+            let tails = [(0u32, 9.0f32), (n as u32 - 1, -9.0)];
+            normals_from_high_halves_and_tails(&mut a, &words, tails);
+            normals_from_halves_and_tails(&mut b, |i| words[i] >> 16, tails);
+            assert_eq!(a, b, "high halves and tails, n = {n}");
+            let pairs = &words[..n.div_ceil(2)];
+            normals_from_words(&mut a, pairs, tails);
+            normals_from_halves_and_tails(&mut b, |i| (pairs[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails);
+            assert_eq!(a, b, "two numbers per word, n = {n}");
+        }
+    }
 
     /// The scalar reference of the 16-bit mapping, written out plainly: one standard normal number
     /// from 16 random bits (12-bit bin, 4-bit position).

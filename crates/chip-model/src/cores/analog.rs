@@ -468,7 +468,7 @@ pub(crate) fn pulsed_update(
             moving.push(j);
             lanes.fill_u32(&mut words);
             if c2c > 0.0 {
-                crate::gaussian::normals_from_halves(&mut z, |i| words[i] >> 16, &mut rng);
+                crate::gaussian::normals_from_high_halves(&mut z, &words, &mut rng);
             }
             let erow = el.as_deref_mut().map(|e| &mut e[j * cols..(j + 1) * cols]);
             apply(j, &mut wl[j * cols..(j + 1) * cols], erow, &words, &z);
@@ -504,7 +504,7 @@ pub(crate) fn pulsed_update(
                 let row_words = &drawn.words[k * cols..(k + 1) * cols];
                 if c2c > 0.0 {
                     let row_tails = crate::gaussian::tails_of_row(&drawn.tails, k);
-                    crate::gaussian::normals_from_halves_and_tails(&mut z, |i| row_words[i] >> 16, row_tails);
+                    crate::gaussian::normals_from_high_halves_and_tails(&mut z, row_words, row_tails);
                 }
                 let Some(wrow) = wrow.as_slice_mut() else {
                     unreachable!("weights are allocated in standard layout")
