@@ -146,7 +146,7 @@ mod tests {
             2 => f32::from(rng.random_range(-8i8..8)) * 0.125,
             _ => rng.random_range(-1.0f32..1.0),
         };
-        for (rows, k, n) in [(25, 10, 500), (1, 10, 500), (50, 3, 64), (7, 256, 130), (33, 100, 2000)] {
+        for (rows, k, n) in [(25, 10, 500), (1, 10, 500), (MAX_ROWS, 3, 64), (7, 256, 130), (31, 100, 2000)] {
             let a = Array2::from_shape_fn((rows, k), |_| value(&mut rng));
             let w = Array2::from_shape_fn((k, n), |_| value(&mut rng));
             let start = Array2::from_shape_fn((rows, n), |_| rng.random_range(-2.0f32..2.0));
