@@ -89,10 +89,11 @@ pub(crate) fn learn_group(
 /// 256 KB, in the second-level cache).
 const SUM_ROWS: usize = 32;
 
-/// Fewest synapses whose [`sum_and_round_rows`] is shared among threads: each costs a product over
-/// the batch and a rounding hash, so even a 500 × 10 group pays (75 → 48 µs per update of both
-/// 5,000-synapse groups of 784-500-10 at batch 50 on two threads).
-const SUM_AND_ROUND_MIN_ELEMENTS: usize = 1 << 12;
+/// Least work for which [`sum_and_round_rows`] shares a group among threads, in synapses × (batch
+/// + 8): each synapse costs a product over the batch and a rounding hash (about 8 multiply-adds'
+/// worth), so at batch 50 even a 500 × 10 group pays (75 → 48 µs per update of both 5,000-synapse
+/// groups of 784-500-10 on two threads), while at batch 1 it does not.
+const SUM_AND_ROUND_MIN_WORK: usize = 1 << 18;
 
 /// A batch's update of group `g`: the exact sums (as in [`sop_sum`]) of a block of presynaptic
 /// rows at a time, each block rounded into the weight mantissas right away (the numbers of
@@ -120,7 +121,7 @@ fn sum_and_round_rows(
     }
     let rounding = RowRounding::of(d, net, g, scale);
     let grp = &mut net.groups[g];
-    let min = SUM_AND_ROUND_MIN_ELEMENTS;
+    let min = SUM_AND_ROUND_MIN_WORK / (net.batch + 8);
     crate::parallel::for_each_row_block(net.threads, min, grp.weights.view_mut(), |block, mut weights| {
         let mut sums = Array2::<f32>::zeros((SUM_ROWS.min(block.len()), n_post));
         for start in block.clone().step_by(SUM_ROWS) {
