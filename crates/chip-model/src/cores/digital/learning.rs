@@ -89,10 +89,10 @@ pub(crate) fn learn_group(
 /// 256 KB, in the second-level cache).
 const SUM_ROWS: usize = 32;
 
-/// Least work for which [`sum_and_round_rows`] shares a group among threads, in synapses × (batch
-/// + 8): each synapse costs a product over the batch and a rounding hash (about 8 multiply-adds'
-/// worth), so at batch 50 even a 500 × 10 group pays (75 → 48 µs per update of both 5,000-synapse
-/// groups of 784-500-10 on two threads), while at batch 1 it does not.
+/// Least work for which [`sum_and_round_rows`] shares a group among threads, counted as synapses
+/// times the batch plus 8: each synapse costs a product over the batch and a rounding hash (about
+/// 8 multiply-adds' worth), so at batch 50 even a 500 × 10 group pays (75 → 48 µs per update of
+/// both 5,000-synapse groups of 784-500-10 on two threads), while at batch 1 it does not.
 const SUM_AND_ROUND_MIN_WORK: usize = 1 << 18;
 
 /// A batch's update of group `g`: the exact sums (as in [`sop_sum`]) of a block of presynaptic
