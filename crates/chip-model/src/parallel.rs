@@ -1,5 +1,6 @@
-//! Deterministic parallel work on a persistent worker pool (rayon's): matrix products cut into column
-//! blocks, and any work cut into a fixed number of parts ([`for_each_part`]).
+//! Deterministic parallel work on a persistent rayon pool that the calling thread belongs to:
+//! matrix products cut into column blocks, and any work cut into a fixed number of parts
+//! ([`for_each_part`]).
 //!
 //! Work is always cut by the number of threads asked for, never by what the pool happens to have
 //! free, and each part is computed by the same single-threaded code with the same summation order
@@ -164,9 +165,8 @@ fn for_each_block<A: Send>(
 /// Runs `work(index, part)` for every part in parallel: the calling thread takes the first part and
 /// the other workers of its pool the others (one task each); returns when all are done. The calling
 /// thread is a worker of a pool of its own ([`join_own_pool`]), so that a part no other worker has
-/// started by the time the caller is done with its own is run by the caller: two threads are then
-/// never slower than one when the other core is busy elsewhere (on a shared virtual machine, for
-/// stretches of seconds, it is).
+/// started by the time the caller is done with its own is run by the caller: a worker whose core is
+/// busy elsewhere does not hold the caller up (on a shared machine it often is).
 pub fn for_each_part<T: Send>(parts: &mut [T], work: impl Fn(usize, &mut T) + Sync) {
     let Some((first, rest)) = parts.split_first_mut() else { return };
     if rest.is_empty() {
@@ -208,8 +208,9 @@ thread_local! {
 }
 
 /// Makes the calling thread worker 0 of a pool of its own, with one more worker per further core,
-/// unless it is a pool's worker already (a part that splits again). The pool lives as long as the
-/// thread (rayon keeps a pool that contains the thread that built it).
+/// unless it is a pool's worker already (a part that splits again). Built once per thread: rayon
+/// keeps a pool that contains the thread that built it for the rest of the process, so a program
+/// that trains from many short-lived threads keeps one idle pool per thread.
 fn join_own_pool() {
     if rayon::current_thread_index().is_some() {
         return;
