@@ -197,11 +197,7 @@ pub fn normals_from_words(out: &mut [f32], words: &[u32], tails: impl IntoIterat
     if let ([z], Some(&w)) = (pairs.into_remainder(), words.get(n / 2)) {
         *z = t[(w & 0xFFFF) as usize];
     }
-    for (i, x) in tails {
-        if let Some(z) = out.get_mut(i as usize) {
-            *z = x;
-        }
-    }
+    put_tails(out, tails);
 }
 
 /// One number per 16-bit value `half(i)` from the table, then the tail samples (drawn beforehand)
@@ -216,6 +212,12 @@ pub fn normals_from_halves_and_tails(
     for (i, z) in out.iter_mut().enumerate() {
         *z = t[half(i) as usize];
     }
+    put_tails(out, tails);
+}
+
+/// Puts exact tail samples (position, value), drawn beforehand for these numbers, in place of
+/// their table numbers.
+fn put_tails(out: &mut [f32], tails: impl IntoIterator<Item = (u32, f32)>) {
     for (i, x) in tails {
         out[i as usize] = x;
     }
@@ -282,11 +284,7 @@ pub fn normals_from_high_halves_and_tails(
     for (z, &w) in out.iter_mut().zip(words) {
         *z = t[(w >> 16) as usize];
     }
-    for (i, x) in tails {
-        if let Some(z) = out.get_mut(i as usize) {
-            *z = x;
-        }
-    }
+    put_tails(out, tails);
 }
 
 /// The table part of a 16-bit normal number: bin `h >> 4`, position `h & 15` (tail bins give 0).
