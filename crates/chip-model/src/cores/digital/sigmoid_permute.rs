@@ -64,8 +64,7 @@ impl PermuteTable {
     /// Start and rise of segment `k`.
     #[inline(always)]
     fn entry(&self, k: usize) -> (i32, i32) {
-        let p = self.packed[k / LANES][k % LANES];
-        (p & ((1 << START_BITS) - 1), p >> START_BITS)
+        unpack(self.packed[k / LANES][k % LANES])
     }
 
     /// Replaces every drive of `u` by its σ from the table; returns false, and changes nothing,
@@ -79,6 +78,12 @@ impl PermuteTable {
             None => false,
         }
     }
+}
+
+/// A packed entry's segment start and rise.
+#[inline(always)]
+fn unpack(p: i32) -> (i32, i32) {
+    (p & ((1 << START_BITS) - 1), p >> START_BITS)
 }
 
 /// One call of [`PermuteTable::lookup_all`].
@@ -118,7 +123,7 @@ impl pulp::WithSimd for Lookup<'_> {
             }
             let p: [i32; LANES] = pulp::cast(p);
             for l in 0..LANES {
-                let (s, r) = (p[l] & ((1 << START_BITS) - 1), p[l] >> START_BITS);
+                let (s, r) = unpack(p[l]);
                 chunk[l] = s + ((r * fraction[l]) >> shift);
             }
         }
