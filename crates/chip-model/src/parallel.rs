@@ -30,6 +30,21 @@ pub(crate) fn count_sharded_run() {
     SHARDED_RUNS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Sharded runs that carried on with the shards of the run before them.
+static KEPT_SHARD_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// How many sharded runs since the process started carried on with the row shards of the run
+/// before them, nothing having changed the populations in between (a diagnostic, like
+/// [`sharded_runs`]).
+pub fn kept_shard_runs() -> u64 {
+    KEPT_SHARD_RUNS.load(Ordering::Relaxed)
+}
+
+/// Counts one sharded run that kept the shards of the run before it.
+pub(crate) fn count_kept_shard_run() {
+    KEPT_SHARD_RUNS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// How many products [`column_gemm`] has shared among several threads since the process started
 /// (a diagnostic: tests of thread-count independence check with it that the parallel path ran).
 pub fn split_products() -> u64 {

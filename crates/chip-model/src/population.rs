@@ -170,11 +170,13 @@ pub(crate) struct Population {
 
 impl Population {
     /// A copy of the population that holds only examples `rows` of the batch: the neuron parameters
-    /// and those rows of what a step reads (an input's activity; a neuron population's states,
-    /// activity and constant drive, in integers on `digital` cores and in floats otherwise), with
-    /// scratch arrays of the shard's size; everything else is left empty (traces and CUBA LIF
-    /// state too: shards run steps, not learning).
-    pub fn rows_copy(&self, rows: std::ops::Range<usize>, digital: bool) -> Population {
+    /// and those rows of what a step reads (a neuron population's states, activity and constant
+    /// drive, in integers on `digital` cores and in floats otherwise; an input's activity only when
+    /// `input_activity`, else just its nonzero counts), with scratch arrays of the shard's size;
+    /// everything else is left empty (traces and CUBA LIF state too: shards run steps, not
+    /// learning). A digital population whose constant drive fits i32 gets only `static_i32`: its
+    /// `static_i` and `drive_i` stay empty (see `cores::digital::dendrites::compute_drive_fast`).
+    pub fn rows_copy(&self, rows: std::ops::Range<usize>, digital: bool, input_activity: bool) -> Population {
         use ndarray::s;
         let n = self.size;
         let (len, neurons) = (rows.len(), !self.is_input);
@@ -183,11 +185,10 @@ impl Population {
         };
         let zeros_f = |used: bool| Array2::<f32>::zeros((if used { len } else { 0 }, n));
         let (float, integer) = (neurons && !digital, neurons && digital);
-        let static_i32 = if integer && !self.static_i32.is_empty() {
-            self.static_i32[rows.start * n..rows.end * n].to_vec()
-        } else {
-            Vec::new()
-        };
+        let narrow = integer && self.static_i32.len() == self.activity.nrows() * n;
+        let static_i32 =
+            if narrow { self.static_i32[rows.start * n..rows.end * n].to_vec() } else { Vec::new() };
+        let wide = integer && !narrow;
         let mut copy = Population {
             name: self.name.clone(),
             size: n,
@@ -208,9 +209,9 @@ impl Population {
             } else {
                 Array2::zeros((0, n))
             },
-            activity: part_f(&self.activity, true),
+            activity: part_f(&self.activity, neurons || input_activity),
             static_f: part_f(&self.static_f, float),
-            static_i: if integer {
+            static_i: if wide {
                 self.static_i.slice(s![rows.clone(), ..]).to_owned()
             } else {
                 Array2::zeros((0, n))
@@ -218,7 +219,7 @@ impl Population {
             drive_f: zeros_f(float),
             static_i32,
             fused_shift: None,
-            drive_i: Array2::zeros((if integer { len } else { 0 }, n)),
+            drive_i: Array2::zeros((if wide { len } else { 0 }, n)),
             product: zeros_f(integer),
             traces: Default::default(),
             version: self.version,
@@ -228,7 +229,11 @@ impl Population {
             lif_template: None,
             lif: Vec::new(),
         };
-        copy.recount_nonzero();
+        if neurons || input_activity {
+            copy.recount_nonzero();
+        } else {
+            copy.set_nonzero_counts(count_nonzero(self.activity.slice(s![rows, ..]), Vec::new()));
+        }
         copy
     }
 
@@ -247,24 +252,17 @@ impl Population {
 
     /// Recounts the nonzero activity entries of every neuron (summed over the batch).
     pub fn recount_nonzero(&mut self) {
-        // Per-neuron counts in u32 lanes (at most the batch size each), then the running sum.
-        let mut counts = std::mem::take(&mut self.nonzero_counts);
-        counts.clear();
-        counts.resize(self.size, 0);
-        for row in self.activity.rows() {
-            match row.as_slice() {
-                Some(r) => {
-                    for (c, &a) in counts.iter_mut().zip(r) {
-                        *c += u32::from(a != 0.0);
-                    }
-                }
-                None => {
-                    for (c, &a) in counts.iter_mut().zip(row.iter()) {
-                        *c += u32::from(a != 0.0);
-                    }
-                }
-            }
-        }
+        let counts = count_nonzero(self.activity.view(), std::mem::take(&mut self.nonzero_counts));
+        self.set_nonzero_counts(counts);
+    }
+
+    /// Per-neuron nonzero activity counts (summed over the batch) of the last recount.
+    pub fn nonzero_counts(&self) -> &[u32] {
+        &self.nonzero_counts
+    }
+
+    /// Sets the per-neuron nonzero activity counts (summed over the batch) and their running sums.
+    pub fn set_nonzero_counts(&mut self, counts: Vec<u32>) {
         self.nonzero_prefix.clear();
         self.nonzero_prefix.push(0);
         let mut total = 0u64;
@@ -287,4 +285,26 @@ impl Population {
     pub fn nonzero(&self) -> u64 {
         self.nonzero_prefix.last().copied().unwrap_or(0)
     }
+}
+
+/// Each column's count of nonzero entries in `activity` (examples × neurons), in u32 lanes (at
+/// most the batch size each), written into `counts` (its allocation reused).
+pub(crate) fn count_nonzero(activity: ndarray::ArrayView2<f32>, mut counts: Vec<u32>) -> Vec<u32> {
+    counts.clear();
+    counts.resize(activity.ncols(), 0);
+    for row in activity.rows() {
+        match row.as_slice() {
+            Some(r) => {
+                for (c, &a) in counts.iter_mut().zip(r) {
+                    *c += u32::from(a != 0.0);
+                }
+            }
+            None => {
+                for (c, &a) in counts.iter_mut().zip(row.iter()) {
+                    *c += u32::from(a != 0.0);
+                }
+            }
+        }
+    }
+    counts
 }

@@ -20,12 +20,13 @@ impl Chip {
     pub fn latch_traces(&mut self, slot: TraceSlot) {
         let trace_bits = self.profile.learning.trace_bits;
         let core = self.kind.arithmetic();
-        for p in &mut self.populations {
-            let data = core.latch(p, trace_bits);
-            p.traces[slot.index()] = Some(Trace { data, version: p.version });
+        for q in 0..self.populations.len() {
+            let p = &self.populations[q];
+            let trace = Trace { data: core.latch(p, trace_bits), version: p.version };
             for block in &p.placement {
                 self.cores[block.core].counters.trace_latches += (self.batch * block.len) as u64;
             }
+            self.populations.set_trace(q, slot.index(), trace);
         }
     }
 

@@ -11,6 +11,7 @@
 //! - `state_io.rs`: weights, biases, inputs, states in real units; batch size; snapshots;
 //! - `step.rs`: time steps with or without a nudge;
 //! - `row_shards.rs`: a run's examples shared among threads;
+//! - `population_list.rs`: the populations, with a count of changes (when shards stay valid);
 //! - `routes.rs`: where spikes go, and the message counters;
 //! - `learning.rs`: latched traces and local learning rules;
 //! - `checkpoint.rs`: saving and restoring what a chip learned.
@@ -18,6 +19,7 @@
 mod allocation;
 pub mod checkpoint;
 mod learning;
+mod population_list;
 mod retention;
 mod routes;
 mod row_shards;
@@ -56,7 +58,7 @@ pub struct Chip {
     pub(crate) mismatch: MismatchSampler,
     pub(crate) noise: RoundingNoise,
     pub(crate) cores: Vec<CoreUsage>,
-    pub(crate) populations: Vec<Population>,
+    pub(crate) populations: population_list::PopulationList,
     pub(crate) groups: Vec<SynapseGroup>,
     pub(crate) batch: usize,
     pub(crate) static_dirty: bool,
@@ -79,6 +81,9 @@ pub struct Chip {
     pub(crate) update_scratch: crate::learning_engine::UpdateBuffers,
     /// Times weights were programmed from outside (each draws a new write error).
     pub(crate) programmings: u64,
+    /// The row shards of the last sharded run, kept for the next one while the populations do not
+    /// change in between (a cache that changes no number).
+    shard_cache: row_shards::ShardCache,
     /// The share of an even split of the batch that the shard whose thread draws the read noise
     /// takes in a sharded run (tuned from timings; a speed setting that changes no number).
     pub(crate) drawing_share: f32,
@@ -97,7 +102,7 @@ impl Chip {
             mismatch: MismatchSampler::new(profile.mismatch.clone(), seed),
             noise: RoundingNoise::new(seed),
             cores: vec![CoreUsage::default(); cores],
-            populations: Vec::new(),
+            populations: Default::default(),
             groups: Vec::new(),
             batch: 1,
             static_dirty: true,
@@ -110,6 +115,7 @@ impl Chip {
             next_slot: vec![0; cores],
             spike_routes: None,
             update_scratch: Default::default(),
+            shard_cache: Default::default(),
             drawing_share: 1.0,
             programmings: 0,
         })

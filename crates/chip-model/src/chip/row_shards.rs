@@ -5,6 +5,10 @@
 //! all the steps of a run on its own and writes its rows back at the end. Read noise is keyed by
 //! the example's row in the whole batch (see [`crate::cores::ReadNoise`]) and the operation
 //! counters are sums over examples, so the chip ends up with the same numbers whatever the shards.
+//!
+//! The shards of a run are kept ([`ShardCache`]) and carry on into the next run when nothing
+//! changed the chip's populations in between (EP's nudged phase right after its free phase): they
+//! hold exactly the rows the chip holds, so making them again would copy the same numbers.
 
 use std::ops::Range;
 
@@ -30,29 +34,34 @@ pub(super) struct RowShard {
 
 impl RowShard {
     /// A shard of examples `rows` of `populations` (and of the nudge's targets), on a chip of `cores`
-    /// cores (`digital`: integer neuron states).
+    /// cores (`digital`: integer neuron states; `input_activity`: steps read the inputs' activity,
+    /// not only its nonzero counts).
     pub fn new(
         populations: &[Population],
         rows: Range<usize>,
         nudge: Option<&NudgeUnits>,
         cores: usize,
-        digital: bool,
+        (digital, input_activity): (bool, bool),
     ) -> Self {
-        let nudge = nudge.map(|n| NudgeUnits {
-            pop: n.pop,
-            target_f: n.target_f.slice(s![rows.clone(), ..]).to_owned(),
-            target_i: n.target_i.slice(s![rows.clone(), ..]).to_owned(),
-            beta_f: n.beta_f,
-            beta_q: n.beta_q,
-        });
+        let nudge = nudge.map(|n| shard_nudge(n, rows.clone()));
         RowShard {
-            populations: populations.iter().map(|p| p.rows_copy(rows.clone(), digital)).collect(),
+            populations: populations
+                .iter()
+                .map(|p| p.rows_copy(rows.clone(), digital, input_activity))
+                .collect(),
             row_sq: vec![0.0; rows.len()],
             rows,
             nudge,
             counters: vec![OpCounters::default(); cores],
             max_change: 0.0,
         }
+    }
+
+    /// Makes the shard ready for another run with `nudge` (of the whole batch): the nudge's rows,
+    /// and counters from zero.
+    pub fn restart(&mut self, nudge: Option<&NudgeUnits>) {
+        self.nudge = nudge.map(|n| shard_nudge(n, self.rows.clone()));
+        self.counters.fill(OpCounters::default());
     }
 
     /// Runs steps `steps` of the run on this shard, measuring the last one.
@@ -84,5 +93,67 @@ impl RowShard {
                 p.write_rows(self.rows.clone(), part);
             }
         }
+    }
+
+    /// Population `q`'s per-neuron nonzero activity counts over the shard's rows.
+    pub fn nonzero_counts(&self, q: usize) -> &[u32] {
+        self.populations[q].nonzero_counts()
+    }
+}
+
+/// The nudge of examples `rows`.
+fn shard_nudge(n: &NudgeUnits, rows: Range<usize>) -> NudgeUnits {
+    NudgeUnits {
+        pop: n.pop,
+        target_f: n.target_f.slice(s![rows.clone(), ..]).to_owned(),
+        target_i: n.target_i.slice(s![rows, ..]).to_owned(),
+        beta_f: n.beta_f,
+        beta_q: n.beta_q,
+    }
+}
+
+/// The shards of the last sharded run (and the rows of every part, empty ones too) and the chip's
+/// population change count right after they were written back; empty in a copy of the chip.
+#[derive(Default)]
+pub(super) struct ShardCache {
+    kept: Option<KeptShards>,
+}
+
+/// What [`ShardCache`] keeps.
+struct KeptShards {
+    changes: u64,
+    ranges: Vec<Range<usize>>,
+    shards: Vec<RowShard>,
+}
+
+impl ShardCache {
+    /// Keeps `shards` of a run in parts of rows `ranges`, written back when the populations'
+    /// change count was `changes`.
+    pub fn keep(&mut self, changes: u64, ranges: Vec<Range<usize>>, shards: Vec<RowShard>) {
+        self.kept = Some(KeptShards { changes, ranges, shards });
+    }
+
+    /// The kept parts' rows and shards if the populations have not changed since (`changes` is
+    /// still their count) and there were `parts` parts; the cache is empty afterwards either way.
+    /// The next run then takes the kept rows, whatever the tuned split says (a split changes no
+    /// number).
+    pub fn take(&mut self, changes: u64, parts: usize) -> Option<(Vec<Range<usize>>, Vec<RowShard>)> {
+        let kept = self.kept.take()?;
+        (kept.changes == changes && kept.ranges.len() == parts).then_some((kept.ranges, kept.shards))
+    }
+}
+
+impl Clone for ShardCache {
+    /// A copy of a chip starts without kept shards (they are a cache, and copies of large batches).
+    fn clone(&self) -> Self {
+        ShardCache::default()
+    }
+}
+
+impl std::fmt::Debug for ShardCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardCache")
+            .field("shards", &self.kept.as_ref().map_or(0, |k| k.shards.len()))
+            .finish()
     }
 }

@@ -149,7 +149,7 @@ impl Chip {
             return Ok(());
         }
         self.batch = batch;
-        for p in &mut self.populations {
+        for p in self.populations.iter_mut() {
             let n = p.size;
             p.state_f = Array2::zeros((batch, n));
             p.state_i = Array2::zeros((batch, n));

@@ -270,14 +270,23 @@ impl Chip {
         }
     }
 
-    /// Runs steps `steps` of a run on `threads` row shards in parallel, then writes the shards back.
+    /// Runs steps `steps` of a run on `threads` row shards in parallel, then writes the shards back
+    /// (and keeps them for the next run: see [`super::row_shards::ShardCache`]).
     /// The first shard's thread draws every step's read noise first (in the order a step-by-step
     /// run draws it) while the other shards start; it then runs its own rows, fewer of them when
     /// drawing takes long (any split gives the same numbers: examples do not interact).
     fn run_sharded(&mut self, threads: usize, nudge: Option<&NudgeUnits>, steps: std::ops::Range<usize>) {
         crate::parallel::count_sharded_run();
         let digital = self.kind.digital().is_some();
-        let ranges = self.shard_ranges(threads);
+        let input_activity = self.kind.steps_read_input_activity();
+        let (ranges, kept) = match self.shard_cache.take(self.populations.changes(), threads) {
+            Some(kept) => {
+                crate::parallel::count_kept_shard_run();
+                kept
+            }
+            None => (self.shard_ranges(threads), Vec::new()),
+        };
+        let mut kept = kept.into_iter();
         let slots = NoiseSlots::new(steps.len());
         let Chip { kind, groups, spike_routes, profile, path, populations, cores, noise_rng, batch, .. } =
             self;
@@ -293,8 +302,14 @@ impl Chip {
             noise: &slots,
             first_step: steps.start,
         };
-        let mut parts: Vec<ShardPart> =
-            ranges.into_iter().map(|rows| ShardPart { rows, ..Default::default() }).collect();
+        let mut parts: Vec<ShardPart> = ranges
+            .iter()
+            .cloned()
+            .map(|rows| {
+                let shard = if rows.is_empty() { None } else { kept.next() };
+                ShardPart { rows, shard, ..Default::default() }
+            })
+            .collect();
         if let Some(first) = parts.first_mut() {
             first.drawer = Some(noise_rng);
         }
@@ -310,7 +325,16 @@ impl Chip {
             }
             if !part.rows.is_empty() {
                 let computing = std::time::Instant::now();
-                let mut shard = RowShard::new(populations, part.rows.clone(), nudge, cores.len(), digital);
+                let mut shard = match part.shard.take() {
+                    Some(mut kept) => {
+                        kept.restart(nudge);
+                        kept
+                    }
+                    None => {
+                        let formats = (digital, input_activity);
+                        RowShard::new(populations, part.rows.clone(), nudge, cores.len(), formats)
+                    }
+                };
                 shard.run(&ctx, steps.clone());
                 part.shard = Some(shard);
                 part.computing = computing.elapsed().as_secs_f32();
@@ -327,13 +351,21 @@ impl Chip {
             max_change = max_change.max(shard.max_change);
             self.add_counters(&shard.counters);
         }
-        for p in self.populations.iter_mut().filter(|p| !p.is_input) {
-            p.recount_nonzero();
+        // The shards' nonzero counts add up to the whole batch's (no second pass over the activity).
+        for (q, p) in self.populations.iter_mut().enumerate().filter(|(_, p)| !p.is_input) {
+            let mut counts = vec![0u32; p.size];
+            for shard in &shards {
+                for (c, &s) in counts.iter_mut().zip(shard.nonzero_counts(q)) {
+                    *c += s;
+                }
+            }
+            p.set_nonzero_counts(counts);
         }
         self.bump_versions(steps.len());
         if !steps.is_empty() {
             self.record_residuals(&row_sq, max_change);
         }
+        self.shard_cache.keep(self.populations.changes(), ranges, shards);
     }
 
     /// Sets the drawing shard's share of rows for the next run from this run's timings, so that

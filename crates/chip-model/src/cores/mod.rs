@@ -371,6 +371,13 @@ impl CoreKind {
         }
     }
 
+    /// Whether a step reads the activity of input populations (the analog tile's read noise grows
+    /// with it); the other kinds take the inputs' drive from the constant drive computed once per
+    /// input change.
+    pub fn steps_read_input_activity(&self) -> bool {
+        matches!(self, CoreKind::Analog(_))
+    }
+
     /// The digital number formats, on digital cores.
     pub fn digital(&self) -> Option<&crate::profile::DigitalArithmetic> {
         match self {

@@ -127,7 +127,18 @@ pub(crate) fn compute_drive_fast(d: &DigitalArithmetic, net: &mut Dynamics<'_>, 
     }
     let mut drive_i = std::mem::take(&mut net.populations[q].drive_i);
     let mut product = std::mem::take(&mut net.populations[q].product);
-    copy_array(&mut drive_i, &net.populations[q].static_i);
+    let pop = &net.populations[q];
+    if pop.static_i.nrows() == net.batch {
+        copy_array(&mut drive_i, &pop.static_i);
+    } else {
+        // A row shard's copy holds the constant drive in i32 only (`Population::rows_copy`).
+        if drive_i.dim() != (net.batch, pop.size) {
+            drive_i = Array2::zeros((net.batch, pop.size));
+        }
+        for (d, &s) in drive_i.iter_mut().zip(&pop.static_i32) {
+            *d = i64::from(s);
+        }
+    }
     for grp in net.groups.iter().filter(|g| g.post.0 == q) {
         let pre = &net.populations[grp.pre.0];
         if pre.is_input {
