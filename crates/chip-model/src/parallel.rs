@@ -128,11 +128,25 @@ pub const ROW_SPLIT_MIN_ROWS: usize = 2 * COLUMN_BLOCK;
 /// `macs` multiply-adds: one range if the product is small, else boundaries at the multiples of
 /// [`COLUMN_BLOCK`] nearest to an even split.
 pub fn column_ranges(threads: usize, n: usize, macs: usize) -> Vec<std::ops::Range<usize>> {
-    let threads = threads.min(n / COLUMN_BLOCK).max(1);
-    if threads == 1 || macs < PARALLEL_MIN_MACS {
+    if macs < PARALLEL_MIN_MACS {
         return std::iter::once(0..n).collect();
     }
-    SPLIT_PRODUCTS.fetch_add(1, Ordering::Relaxed);
+    let ranges = block_ranges(threads, n);
+    if ranges.len() > 1 {
+        SPLIT_PRODUCTS.fetch_add(1, Ordering::Relaxed);
+    }
+    ranges
+}
+
+/// `n` columns (or rows) cut for `threads` threads at the multiples of [`COLUMN_BLOCK`] nearest to
+/// an even split (one range if `n` is narrower than two blocks): the cut of [`column_ranges`] for a
+/// large product, so that a pass over a product's output after it finds each block in the cache of
+/// the thread that computed it.
+pub fn block_ranges(threads: usize, n: usize) -> Vec<std::ops::Range<usize>> {
+    let threads = threads.min(n / COLUMN_BLOCK).max(1);
+    if threads == 1 {
+        return std::iter::once(0..n).collect();
+    }
     let mut start = 0;
     (0..threads)
         .map(|t| {
