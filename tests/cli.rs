@@ -957,6 +957,10 @@ fn bench_compares_thread_counts_in_one_run() {
     let rows = bench_rows(&out.stdout);
     assert_eq!(rows.len(), 1, "{}", out.stdout);
     assert!(rows[0][5].ends_with('×'), "speed-up column: {:?}", rows[0]);
+    // The cores' check: a share of one thread's speed, in (0, 100] % give or take the timer.
+    let cores = rows[0][8].strip_suffix('%').and_then(|v| v.parse::<f64>().ok());
+    assert!(cores.is_some_and(|c| c > 0.0 && c < 150.0), "cores column: {:?}", rows[0]);
+    assert!(out.stdout.contains("cores t2 = "), "{}", out.stdout);
 }
 
 #[test]

@@ -10,10 +10,12 @@
 //! - `memory.rs`: peak resident memory;
 //! - `table.rs`: the table of workloads (and thread counts);
 //! - `baseline.rs`: this executable against another build, side by side;
+//! - `contention.rs`: how much the cores are shared with other work, next to thread speed-ups;
 //! - `scaling.rs` and `plot.rs`: the scaling grid, its CSV and its log–log plots.
 
 mod baseline;
 mod child;
+mod contention;
 mod measure;
 mod memory;
 mod plot;

@@ -167,7 +167,7 @@ pub fn run(s: &ScalingRun) -> anyhow::Result<()> {
         };
         let roofline = matmul_roofline(&layers, batch);
         let measurement = measure_in_child(&workload, &[s.threads], &amount)?;
-        print_row(&workload, &measurement, roofline);
+        print_row(&workload, &measurement, roofline, None);
         rows.push(Row { workload, measurement, roofline, repeat: s.repeat });
         write_csv(&s.out.join("scaling.csv"), &rows)?;
     }

@@ -19,10 +19,19 @@ pub fn run(s: &Settings, workloads: &[Workload], amount: &Amount) -> anyhow::Res
         s.shape, amount.examples, s.neuron, s.threads_text, amount.repeat
     );
     print_header(&s.threads, amount.eval_examples);
+    let most = s.threads.iter().copied().max().unwrap_or(1);
     for workload in workloads {
         let roofline = matmul_roofline(workload.shape.sizes(), workload.batch);
+        let shared = (most > 1).then(|| super::contention::lowest_shared_speed(most));
         let m = measure_in_child(workload, &s.threads, amount)?;
-        print_row(workload, &m, roofline);
+        print_row(workload, &m, roofline, shared);
+    }
+    if most > 1 {
+        println!(
+            "cores t{most} = the lowest share of its speed alone that one of {most} threads keeps while all run a \
+             fixed loop at once, just before the workload; below about 90 % the cores are shared with other \
+             work and the speed-ups of that row are low whatever the engine does"
+        );
     }
     Ok(())
 }
@@ -49,13 +58,16 @@ pub fn print_header(threads: &[usize], eval_examples: usize) {
         for &t in &threads[1..] {
             line += &format!(" {:>11}", format!("eval t{t}/t{}", threads[0]));
         }
+        let most = threads.iter().copied().max().unwrap_or(1);
+        line += &format!(" {:>9}", format!("cores t{most}"));
     }
     line += &format!(" {:>14}", "peak RSS (MiB)");
     println!("{line}");
 }
 
-/// Prints one workload's row; `roofline` is the matrix products' FLOP/s for its shapes.
-pub fn print_row(workload: &Workload, m: &Measurement, roofline: f64) {
+/// Prints one workload's row; `roofline` is the matrix products' FLOP/s for its shapes, `shared`
+/// the cores' check just before it (with several thread counts).
+pub fn print_row(workload: &Workload, m: &Measurement, roofline: f64, shared: Option<f64>) {
     let useful = useful_flops_per_example(workload.shape.sizes());
     let mut line =
         format!("{:<14} {:<20} {:>6}", workload.profile_label(), workload.shape.to_string(), workload.batch);
@@ -79,6 +91,10 @@ pub fn print_row(workload: &Workload, m: &Measurement, roofline: f64) {
         for k in 1..m.threads.len() {
             line += &format!(" {:>10.2}×", m.eval_speedup(k));
         }
+        line += &match shared {
+            Some(share) => format!(" {:>8.0}%", 100.0 * share),
+            None => format!(" {:>9}", "-"),
+        };
     }
     line += &format!(" {:>14}", format_mib(m.peak_kib));
     println!("{line}");
