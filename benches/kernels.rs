@@ -19,6 +19,12 @@
 //!   analog profile with its noise switched off, whose difference to the normal bench is the
 //!   noise's cost inside the chip.
 //!
+//! - `step_products`: a step's products of a narrow layer's drive (examples × 500 or 2,000 hidden
+//!   neurons into 10 outputs) and of a wide layer's drive from a narrow one (10 into 500 or
+//!   2,000), through `shallow_product::set_product` (the kernels a step uses) and through the
+//!   general product (`general_mat_mul`), at 25 rows (a shard of a batch of 50 on two threads) and
+//!   50 (the whole batch); both give the same numbers bit for bit.
+//!
 //! Run with `cargo bench --bench kernels` (add `-- --warm-up-time 1 --measurement-time 3` for a
 //! quick pass, or a filter such as `-- settle_free_step/loihi2`).
 
@@ -362,6 +368,25 @@ fn noise_generation(c: &mut Criterion, data: &DatasetSplit) {
     group.finish();
 }
 
+/// The step's products through the kernels of `shallow_product` and through the general product.
+fn step_products(c: &mut Criterion) {
+    let mut group = c.benchmark_group("step_products");
+    for (rows, k, n) in [(25, 500, 10), (50, 500, 10), (25, 2000, 10), (50, 2000, 10), (25, 10, 2000)] {
+        let a = Array2::from_shape_fn((rows, k), |(i, j)| ((i * 7 + j * 3) % 5) as f32 * 0.25);
+        let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 11 + j * 13) % 9) as f32 * 0.1 - 0.4);
+        let mut out = Array2::<f32>::zeros((rows, n));
+        group.throughput(Throughput::Elements((rows * k * n) as u64));
+        let shape = format!("{rows}x{k}x{n}");
+        group.bench_function(BenchmarkId::new("kernel", &shape), |b| {
+            b.iter(|| chip_model::shallow_product::set_product(a.view(), w.view(), out.view_mut()));
+        });
+        group.bench_function(BenchmarkId::new("general", &shape), |b| {
+            b.iter(|| ndarray::linalg::general_mat_mul(1.0, &a, &w, 0.0, &mut out));
+        });
+    }
+    group.finish();
+}
+
 /// Runs every group; `cargo bench --bench kernels -- <filter>` selects bench ids as usual.
 fn main() {
     let data = load_dataset("mnist10k").expect("embedded mnist10k loads");
@@ -371,5 +396,6 @@ fn main() {
     local_update(&mut c, &data);
     quantisation(&mut c, &data);
     noise_generation(&mut c, &data);
+    step_products(&mut c);
     c.final_summary();
 }

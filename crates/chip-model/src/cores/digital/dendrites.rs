@@ -322,8 +322,10 @@ fn integer_product_into(
         let mut start = 0;
         while start < k {
             let end = (start + chunk).min(k);
-            let (a, w) = (a.slice(s![.., start..end]), w.slice(s![start..end, columns.clone()]));
-            general_mat_mul(1.0, &a, &w, 0.0, &mut part);
+            let w = w.slice(s![start..end, columns.clone()]);
+            if !crate::shallow_product::set_narrow_product_of_columns(a, start..end, w, part.view_mut()) {
+                general_mat_mul(1.0, &a.slice(s![.., start..end]), &w, 0.0, &mut part);
+            }
             // Partial sums are integers below 2^24: the conversion that vectorises is exact.
             out.zip_mut_with(&part, |o, &p| *o += i64::from(exact_f32_to_i32(p)));
             start = end;
