@@ -264,12 +264,13 @@ impl Population {
     /// Sets the per-neuron nonzero activity counts (summed over the batch) and their running sums.
     pub fn set_nonzero_counts(&mut self, counts: Vec<u32>) {
         self.nonzero_prefix.clear();
+        self.nonzero_prefix.reserve(counts.len() + 1);
         self.nonzero_prefix.push(0);
         let mut total = 0u64;
-        for &c in &counts {
+        self.nonzero_prefix.extend(counts.iter().map(|&c| {
             total += u64::from(c);
-            self.nonzero_prefix.push(total);
-        }
+            total
+        }));
         self.nonzero_counts = counts;
     }
 
@@ -289,6 +290,7 @@ impl Population {
 
 /// Each column's count of nonzero entries in `activity` (examples × neurons), in u32 lanes (at
 /// most the batch size each), written into `counts` (its allocation reused).
+#[inline]
 pub(crate) fn count_nonzero(activity: ndarray::ArrayView2<f32>, mut counts: Vec<u32>) -> Vec<u32> {
     counts.clear();
     counts.resize(activity.ncols(), 0);
