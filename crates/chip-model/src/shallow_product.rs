@@ -44,16 +44,11 @@ pub fn set_product(a: ArrayView2<f32>, w: ArrayView2<f32>, out: ArrayViewMut2<f3
 
 /// `out = a · w`, plus the old `out` when `add`.
 fn product(a: ArrayView2<f32>, w: ArrayView2<f32>, mut out: ArrayViewMut2<f32>, add: bool) {
+    if narrow_product(a, 0..a.ncols(), w, out.view_mut(), add) {
+        return;
+    }
     let (k, n) = w.dim();
     let shapes = a.ncols() == k && out.dim() == (a.nrows(), n);
-    if shapes
-        && k > 0
-        && (1..=NARROW_COLUMNS).contains(&n)
-        && fma_kernel()
-        && let (Some(a), Some(w), Some(out)) = (a.as_slice(), w.as_slice(), out.as_slice_mut())
-    {
-        return crate::vector_isa::vectorised(RowsTimesNarrow(Operands { a, lda: k, w, out, k, n, add }));
-    }
     if shapes
         && k > 0
         && k <= KC
@@ -75,7 +70,19 @@ pub fn set_narrow_product_of_columns(
     a: ArrayView2<f32>,
     columns: std::ops::Range<usize>,
     w: ArrayView2<f32>,
+    out: ArrayViewMut2<f32>,
+) -> bool {
+    narrow_product(a, columns, w, out, false)
+}
+
+/// `out = a[.., columns] · w` (plus the old `out` when `add`) with the narrow kernel when it takes
+/// the shapes; `false`, with nothing written, when it does not.
+fn narrow_product(
+    a: ArrayView2<f32>,
+    columns: std::ops::Range<usize>,
+    w: ArrayView2<f32>,
     mut out: ArrayViewMut2<f32>,
+    add: bool,
 ) -> bool {
     let (k, n) = w.dim();
     let lda = a.ncols();
@@ -87,7 +94,7 @@ pub fn set_narrow_product_of_columns(
         && let (Some(a), Some(w), Some(out)) = (a.as_slice(), w.as_slice(), out.as_slice_mut())
     {
         let a = &a[columns.start..];
-        crate::vector_isa::vectorised(RowsTimesNarrow(Operands { a, lda, w, out, k, n, add: false }));
+        crate::vector_isa::vectorised(RowsTimesNarrow(Operands { a, lda, w, out, k, n, add }));
         return true;
     }
     false
