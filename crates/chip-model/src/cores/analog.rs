@@ -280,7 +280,7 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
             RowNoise::InPlace { lanes, rng, bits: Vec::with_capacity(n) }
         }
         NoiseSource::Drawn(step) => match step.get(q).and_then(Option::as_ref) {
-            Some(drawn) => RowNoise::Drawn(drawn),
+            Some(drawn) => RowNoise::Drawn { drawn, words: Vec::with_capacity(n.div_ceil(2)) },
             None => RowNoise::Off,
         },
         NoiseSource::None => RowNoise::Off,
@@ -297,7 +297,7 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
                 RowNoise::InPlace { lanes, rng, bits } => {
                     crate::gaussian::fill_standard_normal_lanes(&mut z, lanes, bits, &mut **rng)
                 }
-                RowNoise::Drawn(drawn) => drawn.normals(first_row + b, &mut z),
+                RowNoise::Drawn { drawn, words } => drawn.normals(first_row + b, &mut z, words),
                 RowNoise::Off => {}
             }
         }
@@ -328,8 +328,8 @@ fn tile_outputs(a: &AnalogArithmetic, net: &mut Dynamics<'_>, q: usize) {
 enum RowNoise<'a> {
     /// Drawn now: the conversion's lane generator, the chip's noise stream (tails), scratch words.
     InPlace { lanes: crate::lane_rng::LaneRng, rng: &'a mut rand::rngs::Xoshiro256PlusPlus, bits: Vec<u32> },
-    /// Drawn ahead.
-    Drawn(&'a super::read_noise::ConversionNoise),
+    /// Drawn ahead (and scratch words to make an example's words again).
+    Drawn { drawn: &'a super::read_noise::ConversionNoise, words: Vec<u32> },
     /// No noise.
     Off,
 }

@@ -2,44 +2,54 @@
 //!
 //! An analog tile's output noise comes from the chip's one noise generator, drawn conversion by
 //! conversion and example by example. The drawing is sequential, but it does not depend on any
-//! value the steps compute, so a run draws the random words (and the rare exact tail samples) of
-//! all its conversions first, in the order a step-by-step run would; the table lookups that turn
-//! them into numbers, and the noise itself, then run on whichever thread computes the example.
-//! The numbers are the same as drawing inside the steps, for any number of threads.
+//! value the steps compute, so a run draws all its conversions first, in the order a step-by-step
+//! run would. What it keeps of each example is small: the lane generator's state before the
+//! example's random words and the rare exact tail samples. The thread that computes the example
+//! makes the words again from that state, in its own cache, and turns them into numbers. The
+//! numbers are the same as drawing inside the steps, for any number of threads.
 
 use std::sync::OnceLock;
 
 use rand::Rng;
 
-use crate::gaussian::{TailSamples, draw_normal_words, normals_from_words};
+use crate::gaussian::{TailSamples, draw_normal_tails, normals_from_words};
 use crate::lane_rng::LaneRng;
 
-/// The random words and tail samples of one population's tile conversion in one step: one row of
-/// `words_per_row` words per example, tails as (example, position, value) in drawing order.
+/// The noise of one population's tile conversion in one step: for each example, the lane
+/// generator's state before its `n.div_ceil(2)` random words; tails as (example, position, value)
+/// in drawing order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ConversionNoise {
-    words: Vec<u32>,
-    words_per_row: usize,
+    rows: Vec<LaneRng>,
+    n: usize,
     tails: Vec<(u32, u32, f32)>,
 }
 
 impl ConversionNoise {
     /// Draws the noise of `rows` examples of `n` outputs from `lanes` (tails from `tail_rng`).
+    /// The words are made here only to find the tail samples (whose draws move `tail_rng`), then
+    /// dropped: keeping them (200 KB a step at 50 × 2,000 outputs) cost more in memory traffic, on
+    /// the drawing thread and on the threads that read them back, than making them twice.
     pub fn draw<R: Rng + ?Sized>(rows: usize, n: usize, lanes: &mut LaneRng, tail_rng: &mut R) -> Self {
-        let mut words = Vec::with_capacity(rows * n.div_ceil(2));
+        let mut states = Vec::with_capacity(rows);
+        let mut words = vec![0u32; n.div_ceil(2)];
         let (mut tails, mut row_tails) = (Vec::new(), TailSamples::new());
         for b in 0..rows {
+            states.push(lanes.clone());
             row_tails.clear();
-            draw_normal_words(n, lanes, &mut words, &mut row_tails, tail_rng);
+            draw_normal_tails(n, lanes, &mut words, &mut row_tails, tail_rng);
             tails.extend(row_tails.iter().map(|&(i, x)| (b as u32, i, x)));
         }
-        Self { words, words_per_row: n.div_ceil(2), tails }
+        Self { rows: states, n, tails }
     }
 
-    /// The standard normal numbers of example `row` (of the whole batch) into `out`.
-    pub fn normals(&self, row: usize, out: &mut [f32]) {
-        let w = self.words_per_row;
-        let words = &self.words[row * w..(row + 1) * w];
+    /// The standard normal numbers of example `row` (of the whole batch) into `out` (`n` long),
+    /// with `words` as scratch space.
+    pub fn normals(&self, row: usize, out: &mut [f32], words: &mut Vec<u32>) {
+        let mut lanes = self.rows[row].clone();
+        words.clear();
+        words.resize(self.n.div_ceil(2), 0);
+        lanes.fill_u32(words);
         normals_from_words(out, words, crate::gaussian::tails_of_row(&self.tails, row));
     }
 }
@@ -129,10 +139,16 @@ mod tests {
         assert!(!ahead.tails.is_empty(), "40 × 333 numbers should hold a tail sample or more");
         let mut twin_lanes = LaneRng::from_rng(&mut twin);
         let (mut z, mut bits, mut expected) = (vec![0.0f32; n], Vec::new(), vec![0.0f32; n]);
-        for b in 0..rows {
+        let mut rows_expected = Vec::new();
+        for _ in 0..rows {
             crate::gaussian::fill_standard_normal_lanes(&mut expected, &mut twin_lanes, &mut bits, &mut twin);
-            ahead.normals(b, &mut z);
-            assert_eq!(z, expected, "row {b}");
+            rows_expected.push(expected.clone());
+        }
+        // Rows in any order, as shards of any split take them.
+        let mut words = Vec::new();
+        for b in (0..rows).rev().chain(0..rows) {
+            ahead.normals(b, &mut z, &mut words);
+            assert_eq!(z, rows_expected[b], "row {b}");
         }
         assert_eq!(rng.next_u64(), twin.next_u64());
     }
