@@ -144,18 +144,9 @@ pub fn draw_normal_tails<R: Rng + ?Sized>(
     // twice as long as making the words.
     let mut flagged = Vec::new();
     crate::vector_isa::vectorised(TailChunks { words, flagged: &mut flagged });
-    let edge = tail_edge();
     for c in flagged {
-        // Word by word, low half first (a closure per number cost a tenth of the drawing).
-        for (j, &w) in words[32 * c..].iter().take(32).enumerate() {
-            let i = 64 * c + 2 * j;
-            for (h, number) in [(w & 0xFFFF, i), (w >> 16, i + 1)] {
-                if number < n && is_tail16(h) {
-                    let x = tail(edge, tail_rng) as f32;
-                    tails.push((number as u32, if h >> 4 == 0 { -x } else { x }));
-                }
-            }
-        }
+        let range = 64 * c..(64 * c + 64).min(n);
+        draw_tails_in(range, &|i| (words[i >> 1] >> ((i & 1) * 16)) & 0xFFFF, tails, tail_rng);
     }
 }
 

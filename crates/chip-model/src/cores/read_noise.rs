@@ -47,6 +47,7 @@ impl ConversionNoise {
     /// with `words` as scratch space.
     pub fn normals(&self, row: usize, out: &mut [f32], words: &mut Vec<u32>) {
         let mut lanes = self.rows[row].clone();
+        words.clear();
         words.resize(self.n.div_ceil(2), 0);
         lanes.fill_u32(words);
         normals_from_words(out, words, crate::gaussian::tails_of_row(&self.tails, row));
