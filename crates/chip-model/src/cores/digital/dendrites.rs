@@ -63,8 +63,8 @@ const NARROW_COPY_MIN_ELEMENTS: usize = 1 << 14;
 /// Writes `total` (examples × neurons) into `out` as i32 and tells whether every value is below
 /// [`FUSED_LIMIT`] in magnitude (else `out` holds truncated values). Large arrays are cut into the
 /// column blocks the product that computed `total` was cut into
-/// ([`crate::parallel::exact_column_ranges`]), so each thread reads what it wrote: one thread reading both halves of a 50 × 2,000 drive took
-/// 210–350 µs on two threads against 76 µs on one.
+/// ([`crate::parallel::exact_column_ranges`]), so each thread reads what it wrote: one thread
+/// reading both halves of a 50 × 2,000 drive took 210–350 µs on two threads against 76 µs on one.
 fn narrow_copy(total: &Array2<i64>, out: &mut Vec<i32>, threads: usize) -> bool {
     let (b, n) = total.dim();
     out.resize(b * n, 0);
