@@ -371,7 +371,15 @@ fn noise_generation(c: &mut Criterion, data: &DatasetSplit) {
 /// The step's products through the kernels of `shallow_product` and through the general product.
 fn step_products(c: &mut Criterion) {
     let mut group = c.benchmark_group("step_products");
-    for (rows, k, n) in [(25, 500, 10), (50, 500, 10), (25, 2000, 10), (50, 2000, 10), (25, 10, 2000)] {
+    for (rows, k, n) in [
+        (25, 500, 10),
+        (50, 500, 10),
+        (23, 2000, 10),
+        (25, 2000, 10),
+        (27, 2000, 10),
+        (50, 2000, 10),
+        (25, 10, 2000),
+    ] {
         let a = Array2::from_shape_fn((rows, k), |(i, j)| ((i * 7 + j * 3) % 5) as f32 * 0.25);
         let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 11 + j * 13) % 9) as f32 * 0.1 - 0.4);
         let mut out = Array2::<f32>::zeros((rows, n));
