@@ -52,10 +52,14 @@ pub fn split_products() -> u64 {
 }
 
 /// Columns (or rows) are shared among threads in whole multiples of this width, so that every part
-/// starts and (but for the last) ends on the full product's kernel-tile grid: parts of other widths gave
-/// the float learning engine's scaled updates (`alpha` not a power of two) slightly different
-/// roundings than one thread did (found by `tests/threads.rs`, 400 columns in 3 parts).
-pub const COLUMN_BLOCK: usize = 64;
+/// starts and (but for the last) ends on the full product's kernel-tile grid: parts of other widths
+/// gave the float learning engine's scaled updates (`alpha` not a power of two) slightly different
+/// roundings than one thread did (found by `tests/threads.rs`, 400 columns in 3 parts), because
+/// matrixmultiply computes edge tiles otherwise. 16 is a multiple of its tiles (8 × 8 with AVX2,
+/// 16 × 16 with AVX-512) and 16 floats fill a 64-byte cache line, so two threads never write to one
+/// line of a row. (Until 2026-12 the grid was 64 columns: the first of two threads then took 1,024
+/// of 2,000 columns, and the other thread waited for it at every large product.)
+pub const COLUMN_BLOCK: usize = 16;
 
 /// `out = alpha · a · b + beta · out`, with the rows or columns of `out` shared among `threads`
 /// threads in blocks of [`COLUMN_BLOCK`] (see [`column_parts`]).
@@ -122,11 +126,13 @@ fn column_parts(
 }
 
 /// Outputs with at least this many rows are shared among threads by rows (see [`column_parts`]).
-pub const ROW_SPLIT_MIN_ROWS: usize = 2 * COLUMN_BLOCK;
+pub const ROW_SPLIT_MIN_ROWS: usize = 128;
 
 /// The ranges of a product's `n` output columns (or rows) for `threads` threads, for a product of
 /// `macs` multiply-adds: one range if the product is small, else boundaries at the multiples of
-/// [`COLUMN_BLOCK`] nearest to an even split.
+/// [`COLUMN_BLOCK`] nearest to an even split. Exact products (whose sums are the same numbers
+/// however they are cut) take the same cut, so a pass over their output finds each block in the
+/// cache of the thread that wrote it.
 pub fn column_ranges(threads: usize, n: usize, macs: usize) -> Vec<std::ops::Range<usize>> {
     if macs < PARALLEL_MIN_MACS {
         return std::iter::once(0..n).collect();
@@ -138,54 +144,11 @@ pub fn column_ranges(threads: usize, n: usize, macs: usize) -> Vec<std::ops::Ran
     ranges
 }
 
-/// The ranges of an exact product's `n` output columns for `threads` threads (one range if the
-/// product of `macs` multiply-adds is small), cut at the multiples of 16 nearest to an even split:
-/// exact sums are the same numbers however the columns are cut, and 16 columns keep the threads'
-/// rows of f32, i32 and i64 outputs in cache lines of their own. (The cut at multiples of
-/// [`COLUMN_BLOCK`] gave the first thread 1,024 of a 2,000-wide digital drive, and its part took
-/// 14 % longer than the other's 976; an even cut at 250 of 500 columns, inside a cache line, made
-/// loihi2's two-thread training 9 % slower.)
-pub fn exact_column_ranges(threads: usize, n: usize, macs: usize) -> Vec<std::ops::Range<usize>> {
-    if macs < PARALLEL_MIN_MACS {
-        return std::iter::once(0..n).collect();
-    }
-    let ranges = line_ranges(threads, n);
-    if ranges.len() > 1 {
-        SPLIT_PRODUCTS.fetch_add(1, Ordering::Relaxed);
-    }
-    ranges
-}
-
-/// `n` columns cut for `threads` threads at the multiples of 16 nearest to an even split (the cut
-/// of [`exact_column_ranges`], for a pass over its output that reads what each thread wrote).
-pub fn line_ranges(threads: usize, n: usize) -> Vec<std::ops::Range<usize>> {
-    const LINE: usize = 16;
-    let threads = threads.min(n / LINE).max(1);
-    let mut start = 0;
-    (0..threads)
-        .map(|t| {
-            let end = if t + 1 == threads {
-                n
-            } else {
-                let even = (t + 1) * n / threads;
-                ((even + LINE / 2) / LINE * LINE).max(start + LINE).min(n)
-            };
-            let range = start..end;
-            start = end;
-            range
-        })
-        .collect()
-}
-
 /// `n` columns (or rows) cut for `threads` threads at the multiples of [`COLUMN_BLOCK`] nearest to
 /// an even split (one range if `n` is narrower than two blocks): the cut of [`column_ranges`] for a
-/// large product, so that a pass over a product's output after it finds each block in the cache of
-/// the thread that computed it.
+/// large product, for a pass over a product's output that reads what each thread wrote.
 pub fn block_ranges(threads: usize, n: usize) -> Vec<std::ops::Range<usize>> {
     let threads = threads.min(n / COLUMN_BLOCK).max(1);
-    if threads == 1 {
-        return std::iter::once(0..n).collect();
-    }
     let mut start = 0;
     (0..threads)
         .map(|t| {
@@ -464,18 +427,18 @@ mod tests {
         }
     }
 
-    /// An exact product's column cut: contiguous, in order, every inner boundary on a multiple of
-    /// 16 columns and within 8 of the even split (2,000 on two threads: 1,008 and 992, where the
-    /// general product's cut gives 1,024 and 976); one range for small products or narrow outputs.
+    /// A product's column cut: contiguous, in order, every inner boundary on a multiple of 16
+    /// columns and within 8 of the even split (2,000 on two threads: 1,008 and 992, where the old
+    /// 64-column grid gave 1,024 and 976); one range for small products or narrow outputs.
     #[test]
-    fn exact_column_ranges_cut_near_even_on_cache_lines() {
+    fn column_ranges_cut_near_even_on_cache_lines() {
         let big = PARALLEL_MIN_MACS;
-        assert_eq!(exact_column_ranges(2, 2000, big), vec![0..1008, 1008..2000]);
-        assert_eq!(exact_column_ranges(2, 500, big), vec![0..256, 256..500]);
-        assert_eq!(exact_column_ranges(2, 2000, big - 1), vec![0..2000]);
-        assert_eq!(exact_column_ranges(4, 20, big), vec![0..20]);
+        assert_eq!(column_ranges(2, 2000, big), vec![0..1008, 1008..2000]);
+        assert_eq!(column_ranges(2, 500, big), vec![0..256, 256..500]);
+        assert_eq!(column_ranges(2, 2000, big - 1), vec![0..2000]);
+        assert_eq!(column_ranges(4, 20, big), vec![0..20]);
         for (threads, n) in [(2, 2000), (3, 1000), (4, 777), (2, 33), (7, 4096)] {
-            let r = exact_column_ranges(threads, n, big);
+            let r = column_ranges(threads, n, big);
             assert_eq!(r.first().map(|x| x.start), Some(0));
             assert_eq!(r.last().map(|x| x.end), Some(n));
             assert!(r.windows(2).all(|w| w[0].end == w[1].start && w[0].end % 16 == 0));

@@ -63,13 +63,13 @@ const NARROW_COPY_MIN_ELEMENTS: usize = 1 << 14;
 /// Writes `total` (examples × neurons) into `out` as i32 and tells whether every value is below
 /// [`FUSED_LIMIT`] in magnitude (else `out` holds truncated values). Large arrays are cut into the
 /// column blocks the product that computed `total` was cut into
-/// ([`crate::parallel::exact_column_ranges`]), so each thread reads what it wrote: one thread
+/// ([`crate::parallel::column_ranges`]), so each thread reads what it wrote: one thread
 /// reading both halves of a 50 × 2,000 drive took 210–350 µs on two threads against 76 µs on one.
 fn narrow_copy(total: &Array2<i64>, out: &mut Vec<i32>, threads: usize) -> bool {
     let (b, n) = total.dim();
     out.resize(b * n, 0);
     let threads = if b * n >= NARROW_COPY_MIN_ELEMENTS { threads } else { 1 };
-    let ranges = crate::parallel::line_ranges(threads, n);
+    let ranges = crate::parallel::block_ranges(threads, n);
     let narrow = std::sync::atomic::AtomicBool::new(true);
     let Ok(view) = ArrayViewMut2::from_shape((b, n), &mut out[..]) else { unreachable!("b × n elements") };
     crate::parallel::for_each_column_block(&ranges, view, |columns, mut block| {
@@ -315,7 +315,7 @@ fn integer_product_into(
     let chunk = (((1u64 << 24) as f64 / bound).floor() as usize).max(1);
     // Each thread sums its own columns over every chunk of the inner dimension (the partial sums
     // and their conversion to i64 are then parallel too).
-    let ranges = crate::parallel::exact_column_ranges(threads, w.ncols(), a.nrows() * k * w.ncols());
+    let ranges = crate::parallel::column_ranges(threads, w.ncols(), a.nrows() * k * w.ncols());
     crate::parallel::for_each_column_block(&ranges, out, |columns, mut out| {
         out.fill(0);
         let mut part = Array2::<f32>::zeros((a.nrows(), columns.len()));
