@@ -316,6 +316,49 @@ pub fn for_each_row_block<A: Send>(
     for_each_block(Axis(0), &ranges, array, work);
 }
 
+/// Calls `work(rows, block, scratch)` for blocks of `block_rows` rows of `array` (the last one
+/// shorter), shared among `threads` threads that each take the next block not yet taken until none
+/// is left, each with its own `scratch()`: for row work whose cost depends on the data (rows with
+/// nothing to do are skipped), where an even cut left one thread waiting for the other. Arrays of
+/// fewer than `min_elements` elements run on the calling thread. The caller's results must not
+/// depend on the blocks or on which thread takes them (each row on its own).
+pub fn for_each_row_block_taken<A: Send, S>(
+    threads: usize,
+    min_elements: usize,
+    block_rows: usize,
+    array: ArrayViewMut2<A>,
+    scratch: impl Fn() -> S + Sync,
+    work: impl Fn(std::ops::Range<usize>, ArrayViewMut2<A>, &mut S) + Sync,
+) {
+    let rows = array.nrows();
+    let block_rows = block_rows.max(1);
+    if threads <= 1 || array.len() < min_elements || rows <= block_rows {
+        let mut s = scratch();
+        return work(0..rows, array, &mut s);
+    }
+    let mut blocks = Vec::with_capacity(rows.div_ceil(block_rows));
+    let mut rest = array;
+    let mut start = 0;
+    while start < rows {
+        let len = block_rows.min(rows - start);
+        let (head, tail) = rest.split_at(Axis(0), len);
+        blocks.push(std::sync::Mutex::new(Some((start..start + len, head))));
+        rest = tail;
+        start += len;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts = vec![(); threads.min(blocks.len())];
+    for_each_part(&mut parts, |_, _| {
+        let mut s = scratch();
+        while let Some(slot) = blocks.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let taken = slot.lock().ok().and_then(|mut b| b.take());
+            if let Some((range, block)) = taken {
+                work(range, block, &mut s);
+            }
+        }
+    });
+}
+
 /// `rows` rows cut into `parts` contiguous ranges of nearly equal length (the first ones one longer).
 pub fn row_ranges(rows: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     let parts = parts.clamp(1, rows.max(1));
@@ -446,6 +489,34 @@ mod tests {
                 let even = (t + 1) * n / r.len();
                 assert!(range.end.abs_diff(even) <= 8, "{threads} threads, {n} columns: {r:?}");
             }
+        }
+    }
+
+    /// Blocks taken in turn cover every row once, each block seeing its own rows, on any number
+    /// of threads (a small array on the calling thread in one block).
+    #[test]
+    fn taken_row_blocks_cover_every_row_once() {
+        for (threads, rows, block_rows) in [(1, 300, 32), (2, 300, 32), (3, 784, 32), (2, 20, 32), (2, 65, 1)]
+        {
+            let mut a = Array2::<u32>::zeros((rows, 50));
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            for_each_row_block_taken(
+                threads,
+                1000,
+                block_rows,
+                a.view_mut(),
+                || 7u32,
+                |range, mut block, scratch| {
+                    assert_eq!((range.len(), *scratch), (block.nrows(), 7));
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    for (k, mut row) in block.rows_mut().into_iter().enumerate() {
+                        row.mapv_inplace(|x| x + (range.start + k) as u32 + 1);
+                    }
+                },
+            );
+            let blocks = if threads == 1 || rows * 50 < 1000 { 1 } else { rows.div_ceil(block_rows) };
+            assert_eq!(calls.load(Ordering::Relaxed), blocks, "{threads} threads, {rows} rows");
+            assert!(a.rows().into_iter().enumerate().all(|(j, r)| r.iter().all(|&x| x == j as u32 + 1)));
         }
     }
 

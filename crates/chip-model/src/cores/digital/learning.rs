@@ -122,29 +122,40 @@ fn sum_and_round_rows(
     let rounding = RowRounding::of(d, net, g, scale);
     let grp = &mut net.groups[g];
     let min = SUM_AND_ROUND_MIN_WORK / (net.batch + 8);
-    crate::parallel::for_each_row_block(net.threads, min, grp.weights.view_mut(), |block, mut weights| {
-        let mut sums = Array2::<f32>::zeros((SUM_ROWS.min(block.len()), n_post));
-        for start in block.clone().step_by(SUM_ROWS) {
-            let rows = start..(start + SUM_ROWS).min(block.end);
-            let mut sums = sums.slice_mut(ndarray::s![..rows.len(), ..]);
-            for mut row in sums.rows_mut() {
-                row.assign(&constant);
-            }
-            for (a, m) in &products {
-                general_mat_mul(1.0, &a.slice(ndarray::s![.., rows.clone()]).t(), *m, 1.0, &mut sums);
-            }
-            for (j, sum) in rows.zip(sums.rows()) {
-                let mut row = weights.row_mut(j - block.start);
-                match (row.as_slice_mut(), sum.as_slice()) {
-                    (Some(r), Some(sum)) => rounding.round_row(j, r, sum),
-                    _ => {
-                        let wide: Vec<f64> = sum.iter().map(|&x| f64::from(x)).collect();
-                        rounding.round_wide_row(j, row.iter_mut(), &wide);
+    // Blocks of rows taken in turn by the threads: silent presynaptic rows are skipped, so the
+    // cost of a row depends on the data (an even cut of 784 input rows left one of two threads
+    // waiting 10 % of the update for the other).
+    let (threads, weights) = (net.threads, grp.weights.view_mut());
+    let scratch = || Array2::<f32>::zeros((SUM_ROWS, n_post));
+    crate::parallel::for_each_row_block_taken(
+        threads,
+        min,
+        SUM_ROWS,
+        weights,
+        scratch,
+        |block, mut weights, sums| {
+            for start in block.clone().step_by(SUM_ROWS) {
+                let rows = start..(start + SUM_ROWS).min(block.end);
+                let mut sums = sums.slice_mut(ndarray::s![..rows.len(), ..]);
+                for mut row in sums.rows_mut() {
+                    row.assign(&constant);
+                }
+                for (a, m) in &products {
+                    general_mat_mul(1.0, &a.slice(ndarray::s![.., rows.clone()]).t(), *m, 1.0, &mut sums);
+                }
+                for (j, sum) in rows.zip(sums.rows()) {
+                    let mut row = weights.row_mut(j - block.start);
+                    match (row.as_slice_mut(), sum.as_slice()) {
+                        (Some(r), Some(sum)) => rounding.round_row(j, r, sum),
+                        _ => {
+                            let wide: Vec<f64> = sum.iter().map(|&x| f64::from(x)).collect();
+                            rounding.round_wide_row(j, row.iter_mut(), &wide);
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
     grp.refresh_effective();
 }
 
