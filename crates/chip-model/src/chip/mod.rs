@@ -11,6 +11,7 @@
 //! - `state_io.rs`: weights, biases, inputs, states in real units; batch size; snapshots;
 //! - `step.rs`: time steps with or without a nudge;
 //! - `row_shards.rs`: a run's examples shared among threads;
+//! - `shard_balance.rs`: how many examples each thread takes (from the speeds it showed);
 //! - `population_list.rs`: the populations, with a count of changes (when shards stay valid);
 //! - `routes.rs`: where spikes go, and the message counters;
 //! - `learning.rs`: latched traces and local learning rules;
@@ -23,6 +24,7 @@ mod population_list;
 mod retention;
 mod routes;
 mod row_shards;
+mod shard_balance;
 mod state_io;
 mod step;
 
@@ -84,9 +86,9 @@ pub struct Chip {
     /// The row shards of the last sharded run, kept for the next one while the populations do not
     /// change in between (a cache that changes no number).
     shard_cache: row_shards::ShardCache,
-    /// The share of an even split of the batch that the shard whose thread draws the read noise
-    /// takes in a sharded run (tuned from timings; a speed setting that changes no number).
-    pub(crate) drawing_share: f32,
+    /// How a sharded run cuts the batch among its threads (tuned from timings; a speed setting
+    /// that changes no number).
+    shard_balance: shard_balance::ShardBalance,
 }
 
 impl Chip {
@@ -116,7 +118,7 @@ impl Chip {
             spike_routes: None,
             update_scratch: Default::default(),
             shard_cache: Default::default(),
-            drawing_share: 1.0,
+            shard_balance: Default::default(),
             programmings: 0,
         })
     }

@@ -64,15 +64,19 @@ impl RowShard {
         self.counters.fill(OpCounters::default());
     }
 
-    /// Runs steps `steps` of the run on this shard, measuring the last one.
-    pub fn run(&mut self, ctx: &StepContext<'_>, steps: Range<usize>) {
+    /// Runs steps `steps` of the run on this shard, measuring the last one; returns the seconds
+    /// it waited for another thread to draw the steps' read noise.
+    pub fn run(&mut self, ctx: &StepContext<'_>, steps: Range<usize>) -> f32 {
         let end = steps.end;
+        let mut waited = 0.0f32;
         for t in steps {
             let last = t + 1 == end;
             self.row_sq.fill(0.0);
             let mut measure = StepMeasure { max_change: 0.0, row_sq: last.then_some(&mut self.row_sq[..]) };
             let (first, rows) = (self.rows.start, self.rows.len());
+            let waiting = std::time::Instant::now();
             let noise = ctx.noise_of(t).map_or(NoiseSource::None, NoiseSource::Drawn);
+            waited += waiting.elapsed().as_secs_f32();
             step_rows(
                 ctx,
                 &mut self.populations,
@@ -84,6 +88,7 @@ impl RowShard {
             );
             self.max_change = measure.max_change;
         }
+        waited
     }
 
     /// Writes the shard's states and activity back into the chip's populations.

@@ -13,11 +13,12 @@
 use super::Chip;
 use super::routes::BlockRoute;
 use super::row_shards::RowShard;
+use super::shard_balance::PartTiming;
 use crate::cores::read_noise::{NoiseSlots, StepNoise};
 use crate::cores::{CoreKind, Dynamics, ExecutionPath, NoiseSource, NudgeUnits};
 use crate::counters::OpCounters;
 use crate::error::{ChipError, Result};
-use crate::parallel::{for_each_part, row_ranges};
+use crate::parallel::for_each_part;
 use crate::population::{Population, PopulationId};
 use crate::profile::ChipSpec;
 use crate::synapse_group::SynapseGroup;
@@ -35,27 +36,13 @@ pub struct Nudge<'a> {
 }
 
 /// One shard of a sharded run: its rows, the noise generator if its thread draws the read noise,
-/// and what it computed and how long that took.
+/// what it computed and how long that took.
 #[derive(Default)]
 struct ShardPart<'a> {
     rows: std::ops::Range<usize>,
     drawer: Option<&'a mut rand::rngs::Xoshiro256PlusPlus>,
     shard: Option<RowShard>,
-    drawing: f32,
-    computing: f32,
-}
-
-/// How many rows a shard ran and how long it took to draw and to compute them.
-struct ShardTiming {
-    rows: usize,
-    drawing: f32,
-    computing: f32,
-}
-
-impl ShardTiming {
-    fn of(part: &ShardPart) -> Self {
-        Self { rows: part.rows.len(), drawing: part.drawing, computing: part.computing }
-    }
+    timing: PartTiming,
 }
 
 /// Publishes "no noise" for the steps not drawn when dropped (see [`NoiseSlots::publish_rest`]).
@@ -156,18 +143,10 @@ impl Chip {
         (threads > 1 && self.path == ExecutionPath::Fast && !lif).then_some(threads)
     }
 
-    /// The rows of `threads` shards: the first shard (whose thread also draws the read noise)
-    /// takes [`Chip::drawing_share`] of an even share, the others share the rest evenly.
+    /// The rows of `threads` shards, cut in proportion to the speeds the parts showed
+    /// ([`super::shard_balance`]); the first shard's thread also draws the read noise.
     fn shard_ranges(&self, threads: usize) -> Vec<std::ops::Range<usize>> {
-        let even = self.batch as f32 / threads as f32;
-        let first = ((even * self.drawing_share).round() as usize).min(self.batch);
-        std::iter::once(0..first)
-            .chain(
-                row_ranges(self.batch - first, threads - 1)
-                    .into_iter()
-                    .map(|r| r.start + first..r.end + first),
-            )
-            .collect()
+        self.shard_balance.ranges(self.batch, threads)
     }
 
     /// Checks and converts the nudge, and brings the inputs' constant drive up to date.
@@ -313,18 +292,19 @@ impl Chip {
         if let Some(first) = parts.first_mut() {
             first.drawer = Some(noise_rng);
         }
+        let run_start = std::time::Instant::now();
         for_each_part(&mut parts, |_, part| {
-            let start = std::time::Instant::now();
             if let Some(rng) = part.drawer.take() {
+                let start = std::time::Instant::now();
                 let publish_rest = PublishRest(&slots);
                 for k in 0..slots.len() {
                     slots.publish(k, kind.arithmetic().draw_read_noise(populations, batch, rng));
                 }
                 drop(publish_rest);
-                part.drawing = start.elapsed().as_secs_f32();
+                part.timing.drawing = start.elapsed().as_secs_f32();
             }
+            part.timing.rows = part.rows.len();
             if !part.rows.is_empty() {
-                let computing = std::time::Instant::now();
                 let mut shard = match part.shard.take() {
                     Some(mut kept) => {
                         kept.restart(nudge);
@@ -335,14 +315,14 @@ impl Chip {
                         RowShard::new(populations, part.rows.clone(), nudge, cores.len(), formats)
                     }
                 };
-                shard.run(&ctx, steps.clone());
+                part.timing.waited = shard.run(&ctx, steps.clone());
                 part.shard = Some(shard);
-                part.computing = computing.elapsed().as_secs_f32();
             }
+            part.timing.done = run_start.elapsed().as_secs_f32();
         });
-        let timings: Vec<ShardTiming> = parts.iter().map(ShardTiming::of).collect();
+        let timings: Vec<PartTiming> = parts.iter().map(|p| p.timing).collect();
         let shards: Vec<RowShard> = parts.into_iter().filter_map(|p| p.shard).collect();
-        self.tune_drawing_share(&timings);
+        self.shard_balance.learn(&timings, steps.len());
         let mut row_sq = Vec::with_capacity(self.batch);
         let mut max_change = 0.0f32;
         for shard in &shards {
@@ -366,20 +346,6 @@ impl Chip {
             self.record_residuals(&row_sq, max_change);
         }
         self.shard_cache.keep(self.populations.changes(), ranges, shards);
-    }
-
-    /// Sets the drawing shard's share of rows for the next run from this run's timings, so that
-    /// drawing plus its rows take as long as another shard's rows (a speed setting only).
-    fn tune_drawing_share(&mut self, parts: &[ShardTiming]) {
-        let rows: usize = parts.iter().map(|p| p.rows).sum();
-        let computing: f32 = parts.iter().map(|p| p.computing).sum();
-        let drawing = parts.first().map_or(0.0, |p| p.drawing);
-        if rows == 0 || computing <= 0.0 || parts.len() < 2 {
-            return;
-        }
-        let per_row = computing / rows as f32;
-        let share = 1.0 - (parts.len() - 1) as f32 * drawing / (rows as f32 * per_row);
-        self.drawing_share = 0.5 * (self.drawing_share + share.clamp(0.0, 1.0));
     }
 
     /// Gives every neuron population's activity a new version for each of `steps` steps, in the
