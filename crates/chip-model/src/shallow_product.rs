@@ -7,8 +7,9 @@
 //! product (matrixmultiply) copies ("packs") the weights into its own layout at every call and
 //! computes whole 8 × 8 tiles, which for a product of 25 × 10 × 500 is a large part of its cost,
 //! and for 25 × 2,000 × 10 (10 columns in two tiles of 8) about half of a shard's step. The
-//! shallow kernel computes each row straight from the weights' rows; the narrow one keeps a
-//! vector of sums per row for up to sixteen rows at once and reads each weight row once for all.
+//! shallow kernel computes up to four rows at once straight from the weights' rows; the narrow one
+//! keeps a vector of sums per row for up to sixteen rows at once and reads each weight row once
+//! for all.
 //!
 //! Both give the general product's numbers bit for bit where that product uses its FMA kernel
 //! (x86-64 with AVX2 and FMA, checked at run time; elsewhere the general product runs): each
@@ -27,9 +28,16 @@ pub const KC: usize = 256;
 /// Narrowest output this kernel takes (narrower ones vectorise badly along the row).
 pub const MIN_COLUMNS: usize = 64;
 
-/// Most rows this kernel takes: from a whole batch of 50 on, the general product's packing is
-/// paid back and it is the faster one (measured: 1.4 % of a one-thread ideal epoch at batch 50).
+/// Most rows the shallow kernel takes with eight-lane vectors (AVX2): from a whole batch of 50 on,
+/// the general product's packing is paid back and it is the faster one (measured on an AVX2 host:
+/// 1.4 % of a one-thread ideal epoch at batch 50).
 pub const MAX_ROWS: usize = 32;
+
+/// Most rows it takes with sixteen-lane vectors (AVX-512), four rows at a time: measured on an
+/// AVX-512 host (`cargo bench --bench kernels -- step_products`), 50 × 10 × 500 took 7.8 µs
+/// against the general product's 9.4, 50 × 10 × 2,000 22 against 37, 200 × 10 × 500 the same
+/// time (31 µs) and 200 × 10 × 2,000 90 against 117.
+pub const MAX_ROWS_WIDE: usize = 256;
 
 /// `out += a · w` (`a`: rows × k, `w`: k × n, `out`: rows × n), the numbers of
 /// `general_mat_mul(1.0, a, w, 1.0, out)`.
@@ -53,7 +61,7 @@ fn product(a: ArrayView2<f32>, w: ArrayView2<f32>, mut out: ArrayViewMut2<f32>, 
         && k > 0
         && k <= KC
         && n >= MIN_COLUMNS
-        && a.nrows() <= MAX_ROWS
+        && a.nrows() <= MAX_ROWS_WIDE
         && fma_kernel()
         && let (Some(a), Some(w), Some(out)) = (a.as_slice(), w.as_slice(), out.as_slice_mut())
     {
@@ -133,32 +141,114 @@ impl pulp::WithSimd for RowsTimesShallow<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let rows = self.0.out.len() / self.0.n.max(1);
+        if S::F32_LANES < 16 && rows > MAX_ROWS {
+            return general_product_of(self.0);
+        }
         let Operands { a, w, out, k, n, add, .. } = self.0;
+        // Sixteen-lane registers (AVX-512, 32 of them): a block of 64 sums is four registers, and
+        // four rows at once keep sixteen independent chains of multiply-adds going, each weight
+        // vector read once for the four (one row at a time, a chain of dependent multiply-adds
+        // per register held the kernel to half the rate of the general product's 8 × 8 tiles
+        // on 25 × 10 × 500). With eight lanes (AVX2, 16 registers) one row is eight registers,
+        // which already covers the latency.
+        let at_once = if S::F32_LANES >= 16 { SHALLOW_ROWS } else { 1 };
+        if S::F32_LANES < MIN_NARROW_LANES || !NARROW_COLUMNS.is_multiple_of(S::F32_LANES) {
+            return partial_block(a, w, out, (k, n), 0..n, add);
+        }
         // Column blocks outside, rows inside: a block of the weights (k × 64) stays in the first
-        // level cache for all rows (the whole of a 10 × 2,000 matrix does not).
-        for c0 in (0..n).step_by(BLOCK) {
-            let width = BLOCK.min(n - c0);
-            for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
-                let mut sum = [0.0f32; BLOCK];
-                if width == BLOCK {
-                    // Sums that stay in registers over the whole depth.
-                    for (kk, &x) in a_row.iter().enumerate() {
-                        let w_block = &w[kk * n + c0..kk * n + c0 + BLOCK];
-                        for (s, &y) in sum.iter_mut().zip(w_block) {
-                            *s = x.mul_add(y, *s);
-                        }
-                    }
-                } else {
-                    for (kk, &x) in a_row.iter().enumerate() {
-                        let w_rest = &w[kk * n + c0..kk * n + c0 + width];
-                        for (s, &y) in sum.iter_mut().zip(w_rest) {
-                            *s = x.mul_add(y, *s);
-                        }
-                    }
+        // level cache for all rows (the whole of a 10 × 2,000 matrix does not). The columns past
+        // the last whole block go in blocks of 16, then one by one.
+        let mut c0 = 0;
+        while c0 < n {
+            let width = match n - c0 {
+                BLOCK.. => BLOCK,
+                NARROW_COLUMNS.. => NARROW_COLUMNS,
+                _ => {
+                    partial_block(a, w, out, (k, n), c0..n, add);
+                    break;
                 }
-                store(&mut out_row[c0..c0 + width], &sum, add);
+            };
+            let mut first = 0;
+            while first < rows {
+                let ops = (a, w, &mut *out, k, n);
+                let block = (c0, first, add);
+                first += match ((rows - first).min(at_once), width) {
+                    (4.., BLOCK) => shallow_rows::<S, 4, BLOCK>(simd, ops, block),
+                    (3, BLOCK) => shallow_rows::<S, 3, BLOCK>(simd, ops, block),
+                    (2, BLOCK) => shallow_rows::<S, 2, BLOCK>(simd, ops, block),
+                    (_, BLOCK) => shallow_rows::<S, 1, BLOCK>(simd, ops, block),
+                    (4.., _) => shallow_rows::<S, 4, NARROW_COLUMNS>(simd, ops, block),
+                    (3, _) => shallow_rows::<S, 3, NARROW_COLUMNS>(simd, ops, block),
+                    (2, _) => shallow_rows::<S, 2, NARROW_COLUMNS>(simd, ops, block),
+                    (_, _) => shallow_rows::<S, 1, NARROW_COLUMNS>(simd, ops, block),
+                };
             }
+            c0 += width;
+        }
+    }
+}
+
+/// Rows the shallow kernel sums at once with sixteen-lane vectors (see its `with_simd`).
+const SHALLOW_ROWS: usize = 4;
+
+/// Columns `c0..c0 + W` (`W` at most [`BLOCK`], a multiple of the vector width) of rows
+/// `first..first + R` of the shallow product (`k` ≤ [`KC`]); returns `R`. Each output's sum is a
+/// chain of fused multiply-adds in depth order from +0, as in the general product.
+#[inline(always)]
+fn shallow_rows<S: pulp::Simd, const R: usize, const W: usize>(
+    simd: S,
+    (a, w, out, k, n): (&[f32], &[f32], &mut [f32], usize, usize),
+    (c0, first, add): (usize, usize, bool),
+) -> usize {
+    let zero = simd.splat_f32s(0.0);
+    let mut sums = [[zero; BLOCK / MIN_NARROW_LANES]; R];
+    for kk in 0..k {
+        let Some(w_block) = w.get(kk * n + c0..kk * n + c0 + W) else { break };
+        let (w_block, _) = S::as_simd_f32s(w_block);
+        for (r, sum) in sums.iter_mut().enumerate() {
+            let x = simd.splat_f32s(a.get((first + r) * k + kk).copied().unwrap_or(0.0));
+            for (s, &y) in sum.iter_mut().zip(w_block) {
+                *s = simd.mul_add_e_f32s(x, y, *s);
+            }
+        }
+    }
+    for (r, sum) in sums.iter().enumerate() {
+        let mut block = [0.0f32; BLOCK];
+        let (b, _) = S::as_mut_simd_f32s(&mut block);
+        for (b, &s) in b.iter_mut().zip(sum) {
+            *b = s;
+        }
+        if let Some(o) = out.get_mut((first + r) * n + c0..(first + r) * n + c0 + W) {
+            store(o, &block[..W], add);
+        }
+    }
+    R
+}
+
+/// Columns `columns` (fewer than [`NARROW_COLUMNS`], or all of them on CPUs with narrower vectors)
+/// of every row of the shallow product, in blocks of at most [`BLOCK`].
+#[inline(always)]
+fn partial_block(
+    a: &[f32],
+    w: &[f32],
+    out: &mut [f32],
+    (k, n): (usize, usize),
+    columns: std::ops::Range<usize>,
+    add: bool,
+) {
+    for c0 in columns.clone().step_by(BLOCK) {
+        let width = BLOCK.min(columns.end - c0);
+        for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
+            let mut sum = [0.0f32; BLOCK];
+            for (kk, &x) in a_row.iter().enumerate() {
+                let w_rest = &w[kk * n + c0..kk * n + c0 + width];
+                for (s, &y) in sum.iter_mut().zip(w_rest) {
+                    *s = x.mul_add(y, *s);
+                }
+            }
+            store(&mut out_row[c0..c0 + width], &sum, add);
         }
     }
 }
@@ -387,12 +477,16 @@ mod tests {
             2 => f32::from(rng.random_range(-8i8..8)) * 0.125,
             _ => rng.random_range(-1.0f32..1.0),
         };
-        let shapes = [(25, 10, 500), (1, 10, 500), (MAX_ROWS, 3, 64), (7, 256, 130), (31, 100, 2000)];
+        let shapes =
+            [(25, 10, 500), (1, 10, 500), (MAX_ROWS, 3, 64), (7, 256, 130), (31, 100, 2000), (50, 10, 500)];
+        // The shallow kernel's row blocks (up to four rows) and column blocks (64, 16, fewer),
+        // and the most rows it takes.
+        let shallow = (1..=9).map(|rows| (rows, 12, 213)).chain([(MAX_ROWS_WIDE, 10, 100)]);
         // Narrow outputs: rows in blocks of 8, 4 and 1, depths of one block and of several.
         let narrow = [(25, 500, 10), (50, 2000, 10), (1, 784, 10), (13, 257, 16), (6, 256, 1), (4, 513, 3)];
         // Every block size of the narrow kernel (rows 1–26 in blocks of up to sixteen or four).
         let every_block = (1..=26).map(|rows| (rows, 300, 10));
-        for (rows, k, n) in shapes.into_iter().chain(narrow).chain(every_block) {
+        for (rows, k, n) in shapes.into_iter().chain(shallow).chain(narrow).chain(every_block) {
             let a = Array2::from_shape_fn((rows, k), |_| value(&mut rng));
             let w = Array2::from_shape_fn((k, n), |_| value(&mut rng));
             let start = Array2::from_shape_fn((rows, n), |_| rng.random_range(-2.0f32..2.0));
@@ -410,11 +504,13 @@ mod tests {
         }
     }
 
-    /// The narrow kernel with eight-lane vectors (AVX2) and with one-lane ones (which take the
-    /// general product) gives the general product's numbers too, whatever vectors this CPU has.
+    /// Both kernels with eight-lane vectors (AVX2) and with one-lane ones (the shallow kernel's
+    /// plain loop; the narrow one takes the general product) give the general product's numbers
+    /// too, whatever vectors this CPU has, also on more rows than the shallow kernel takes with
+    /// eight lanes (it then hands them to the general product).
     #[test]
     fn every_vector_width_gives_the_general_products_numbers() {
-        fn narrow_with<S: pulp::Simd>(simd: S, a: &Array2<f32>, w: &Array2<f32>, out: &mut Array2<f32>) {
+        fn kernel_with<S: pulp::Simd>(simd: S, a: &Array2<f32>, w: &Array2<f32>, out: &mut Array2<f32>) {
             let (rows, k) = a.dim();
             let n = w.ncols();
             let (Some(a), Some(w), Some(out)) = (a.as_slice(), w.as_slice(), out.as_slice_mut()) else {
@@ -422,12 +518,18 @@ mod tests {
             };
             let ops = Operands { a, lda: k, w, out, k, n, add: true };
             assert_eq!(ops.out.len(), rows * n);
-            simd.vectorize(RowsTimesNarrow(ops));
+            if n <= NARROW_COLUMNS {
+                simd.vectorize(RowsTimesNarrow(ops));
+            } else {
+                simd.vectorize(RowsTimesShallow(ops));
+            }
         }
         if !fma_kernel() {
             return;
         }
-        for (rows, k, n) in [(25, 500, 10), (7, 300, 16), (5, 2000, 3), (13, 256, 1)] {
+        let shapes = [(25, 500, 10), (7, 300, 16), (5, 2000, 3), (13, 256, 1)];
+        let shallow = [(25, 10, 500), (3, 12, 213), (MAX_ROWS + 1, 10, 100)];
+        for (rows, k, n) in shapes.into_iter().chain(shallow) {
             let a = Array2::from_shape_fn((rows, k), |(i, j)| ((i * 13 + j * 7) % 23) as f32 * 0.17 - 1.9);
             let w = Array2::from_shape_fn((k, n), |(i, j)| ((i * 3 + j * 5) % 19) as f32 * 0.07 - 0.6);
             let start = Array2::from_shape_fn((rows, n), |(i, j)| (i + j) as f32 * 0.5 - 3.0);
@@ -437,11 +539,11 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if let Some(v3) = pulp::x86::V3::try_new() {
                 let mut got = start.clone();
-                narrow_with(v3, &a, &w, &mut got);
+                kernel_with(v3, &a, &w, &mut got);
                 assert_eq!(bits(&got), bits(&expected), "AVX2, {rows} x {k} x {n}");
             }
             let mut got = start.clone();
-            narrow_with(pulp::Scalar::new(), &a, &w, &mut got);
+            kernel_with(pulp::Scalar::new(), &a, &w, &mut got);
             assert_eq!(bits(&got), bits(&expected), "one lane, {rows} x {k} x {n}");
         }
     }

@@ -125,12 +125,15 @@ fn sum_and_round_rows(
     // Blocks of rows taken in turn by the threads: silent presynaptic rows are skipped, so the
     // cost of a row depends on the data (an even cut of 784 input rows left one of two threads
     // waiting 10 % of the update for the other).
+    // A group of fewer presynaptic rows than two blocks (a feedback group from 10 outputs) is cut
+    // into one block per thread: in blocks of 32 its whole update ran on one thread.
     let (threads, weights) = (net.threads, grp.weights.view_mut());
+    let block_rows = SUM_ROWS.min(weights.nrows().div_ceil(threads.max(1))).max(1);
     let scratch = || Array2::<f32>::zeros((SUM_ROWS, n_post));
     crate::parallel::for_each_row_block_taken(
         threads,
         min,
-        SUM_ROWS,
+        block_rows,
         weights,
         scratch,
         |block, mut weights, sums| {
