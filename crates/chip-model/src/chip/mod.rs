@@ -29,7 +29,7 @@ mod state_io;
 mod step;
 
 pub use state_io::{DigitalNeurons, StateSnapshot};
-pub use step::Nudge;
+pub use step::{Nudge, SHARD_MAX_STEP_WEIGHTS};
 
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;

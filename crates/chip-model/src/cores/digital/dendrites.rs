@@ -147,7 +147,7 @@ pub(crate) fn compute_drive_fast(d: &DigitalArithmetic, net: &mut Dynamics<'_>, 
         // One exact f32 product; the neuron update adds it to the constant drive.
         let mut product = std::mem::take(&mut net.populations[q].product);
         let grp = &net.groups[g];
-        exact_product_into(&net.populations[grp.pre.0].activity, &grp.weights, &mut product);
+        exact_product_into(&net.populations[grp.pre.0].activity, &grp.weights, &mut product, net.threads);
         let pop = &mut net.populations[q];
         pop.product = product;
         pop.fused_shift = Some(shift);
@@ -177,13 +177,16 @@ pub(crate) fn compute_drive_fast(d: &DigitalArithmetic, net: &mut Dynamics<'_>, 
         let shift = pre.out_bits as i32 - d.synaptic_input_shift - grp.exponent;
         if pre.size as f64 * max_a * max_w <= F32_EXACT {
             // One exact f32 product, then a fused shift-and-add.
-            exact_product_into(&pre.activity, &grp.weights, &mut product);
+            exact_product_into(&pre.activity, &grp.weights, &mut product, net.threads);
             match (drive_i.as_slice_mut(), product.as_slice()) {
                 (Some(acc), Some(p)) => add_shifted(acc, p, shift),
                 _ => drive_i.zip_mut_with(&product, |acc, &p| *acc += round_shift(p as i64, shift)),
             }
         } else {
-            let raw = exact_integer_product(pre.activity.view(), grp.weights.view(), max_a, max_w);
+            // Shared among the chip's threads when the batch is not cut into row shards (a step
+            // of a network with a layer too large to shard, `SHARD_MAX_STEP_WEIGHTS`).
+            let (a, w) = (pre.activity.view(), grp.weights.view());
+            let raw = exact_integer_product_threads(net.threads, a, w, max_a, max_w);
             drive_i.zip_mut_with(&raw, |acc, &p| *acc += round_shift(p, shift));
         }
     }
@@ -245,7 +248,11 @@ pub(crate) fn mark_active_columns(a: ArrayView2<f32>, active: &mut [bool]) {
 /// `out = a · w` for integer-valued f32 operands whose products and sums stay below 2^24 (so any
 /// summation order gives the same exact result): a matrix product for batches, and for a few rows
 /// (online learning) a loop that adds the weight rows of the active presynaptic neurons only.
-pub(crate) fn exact_product_into(a: &Array2<f32>, w: &Array2<f32>, out: &mut Array2<f32>) {
+pub(crate) fn exact_product_into(a: &Array2<f32>, w: &Array2<f32>, out: &mut Array2<f32>, threads: usize) {
+    if a.nrows() > 4 && threads > 1 && a.len() * w.ncols() >= crate::parallel::PARALLEL_MIN_MACS {
+        // Exact sums: any cut of the columns gives the same numbers.
+        return crate::parallel::column_gemm(threads, 1.0, a.view(), w.view(), 0.0, out.view_mut());
+    }
     if a.nrows() > 4 {
         return crate::shallow_product::set_product(a.view(), w.view(), out.view_mut());
     }
