@@ -128,6 +128,14 @@ fn column_parts(
 /// Outputs with at least this many rows are shared among threads by rows (see [`column_parts`]).
 pub const ROW_SPLIT_MIN_ROWS: usize = 128;
 
+/// Whether a product of `macs` multiply-adds into `n` columns is large and wide enough to share
+/// among `threads` threads with [`column_gemm`]; callers keep their faster single-thread kernels
+/// for the others (narrow outputs, which `column_gemm` would run as one part of the general
+/// product).
+pub fn splits_columns(threads: usize, macs: usize, n: usize) -> bool {
+    threads > 1 && macs >= PARALLEL_MIN_MACS && n >= 2 * COLUMN_BLOCK
+}
+
 /// The ranges of a product's `n` output columns (or rows) for `threads` threads, for a product of
 /// `macs` multiply-adds: one range if the product is small, else boundaries at the multiples of
 /// [`COLUMN_BLOCK`] nearest to an even split. Exact products (whose sums are the same numbers

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::learning_engine::{SumTarget, sop_factors, trace};
 use crate::learning_rule::SumOfProducts;
 use crate::neuron_program::{NeuronProgram, sigmoid};
-use crate::parallel::{PARALLEL_MIN_MACS, column_gemm};
+use crate::parallel::{column_gemm, splits_columns};
 use crate::population::{Population, PopulationId};
 use crate::synapse_group::SynapseGroup;
 
@@ -113,7 +113,7 @@ pub(crate) fn compute_drive(net: &mut Dynamics<'_>, q: usize) {
             // Shared among the chip's threads when the batch is not cut into row shards (a step of
             // a network with a layer too large to shard, `SHARD_MAX_STEP_WEIGHTS`): the general
             // product's numbers either way.
-            ExecutionPath::Fast if net.threads > 1 && pre.activity.len() * w.ncols() >= PARALLEL_MIN_MACS => {
+            ExecutionPath::Fast if splits_columns(net.threads, pre.activity.len() * w.ncols(), w.ncols()) => {
                 column_gemm(net.threads, 1.0, pre.activity.view(), w.view(), 1.0, drive_f.view_mut())
             }
             ExecutionPath::Fast => {

@@ -249,7 +249,7 @@ pub(crate) fn mark_active_columns(a: ArrayView2<f32>, active: &mut [bool]) {
 /// summation order gives the same exact result): a matrix product for batches, and for a few rows
 /// (online learning) a loop that adds the weight rows of the active presynaptic neurons only.
 pub(crate) fn exact_product_into(a: &Array2<f32>, w: &Array2<f32>, out: &mut Array2<f32>, threads: usize) {
-    if a.nrows() > 4 && threads > 1 && a.len() * w.ncols() >= crate::parallel::PARALLEL_MIN_MACS {
+    if a.nrows() > 4 && crate::parallel::splits_columns(threads, a.len() * w.ncols(), w.ncols()) {
         // Exact sums: any cut of the columns gives the same numbers.
         return crate::parallel::column_gemm(threads, 1.0, a.view(), w.view(), 0.0, out.view_mut());
     }
