@@ -6,10 +6,10 @@
 //! weights (exactly, rounded to mantissa steps, or as device pulses) is the core kind's business
 //! (`cores/`).
 
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::cores::Fabric;
-use crate::learning_rule::{LocalRule, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
+use crate::learning_rule::{LocalRule, ProductTerm, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
 use crate::parallel::{column_gemm, column_gemm_zeroed};
 use crate::population::{Population, PopulationId, Trace};
 
@@ -30,39 +30,88 @@ pub(crate) fn trace(populations: &[Population], pop: PopulationId, slot: TraceSl
     populations[pop.0].traces[slot.index()].as_ref().unwrap_or_else(|| unreachable!("trace slot checked"))
 }
 
+/// The post side of one of a rule's products: a latched trace times ±1 (one term: read in place,
+/// no copy) or a combination of several terms built as a batch × post matrix.
+#[derive(Debug)]
+pub(crate) enum PostFactor {
+    /// `alpha` (1 or −1) times the post population's trace in `slot`.
+    Trace { slot: TraceSlot, alpha: f32 },
+    /// `Σ_k c_k · post_k` (batch × post).
+    Built(Array2<f32>),
+}
+
+/// One of a rule's products: Σ over the batch of `pre(slot)ᵀ · post factor`, with the constant 1
+/// as presynaptic factor when `pre` is `None`.
+#[derive(Debug)]
+pub(crate) struct Factor {
+    /// The presynaptic trace slot (`None`: the constant 1).
+    pub pre: Option<TraceSlot>,
+    /// The post side.
+    pub post: PostFactor,
+}
+
+impl Factor {
+    /// The post side as `alpha · m` (`m` batch × post): multiplying a product by `alpha` (±1)
+    /// gives the same numbers as multiplying the matrix, since negation is exact.
+    pub fn post_side<'a>(
+        &'a self,
+        populations: &'a [Population],
+        post: PopulationId,
+    ) -> (f32, ArrayView2<'a, f32>) {
+        match &self.post {
+            PostFactor::Trace { slot, alpha } => (*alpha, trace(populations, post, *slot).data.view()),
+            PostFactor::Built(m) => (1.0, m.view()),
+        }
+    }
+}
+
 /// The rule's terms grouped by presynaptic data: for each distinct presynaptic trace (or the
-/// constant 1, `None`), the matrix `M = Σ_k c_k · post_k` (batch × post) of the terms that use it.
+/// constant 1, `None`), the post side `Σ_k c_k · post_k` (batch × post) of the terms that use it.
 /// Terms whose presynaptic traces hold the same data (same activity version) share one product.
+/// A group of one term with coefficient ±1 (the contrastive rules' case) reads its post trace in
+/// place; building its matrix was a serial pass of batch × post per term at every update.
 pub(crate) fn sop_factors(
     net: &Fabric<'_>,
     rule: &SumOfProducts,
     pre: Option<PopulationId>,
     post: PopulationId,
-) -> Vec<(Option<TraceSlot>, Array2<f32>)> {
+) -> Vec<Factor> {
     let pops = &*net.populations;
     let n_post = pops[post.0].size;
     let key_of = |slot: Option<TraceSlot>| match (pre, slot) {
         (Some(p), Some(k)) => Some((k, trace(pops, p, k).version)),
         _ => None,
     };
-    let mut out: Vec<(Option<TraceKey>, Array2<f32>)> = Vec::new();
+    let mut grouped: Vec<(Option<TraceKey>, Vec<&ProductTerm>)> = Vec::new();
     for t in rule.terms() {
         let key = key_of(t.pre);
         let same = |k: &Option<TraceKey>| k.map(|y| y.1) == key.map(|y| y.1);
-        let idx = match out.iter().position(|(k, _)| same(k)) {
-            Some(i) => i,
-            None => {
-                out.push((key, Array2::zeros((net.batch, n_post))));
-                out.len() - 1
-            }
-        };
-        let m = &mut out[idx].1;
-        match t.post {
-            Some(k) => m.scaled_add(t.coefficient, &trace(pops, post, k).data),
-            None => m.mapv_inplace(|x| x + t.coefficient),
+        match grouped.iter_mut().find(|(k, _)| same(k)) {
+            Some((_, terms)) => terms.push(t),
+            None => grouped.push((key, vec![t])),
         }
     }
-    out.into_iter().map(|(k, m)| (k.map(|y| y.0), m)).collect()
+    grouped
+        .into_iter()
+        .map(|(key, terms)| {
+            let post = match terms[..] {
+                [&ProductTerm { post: Some(slot), coefficient, .. }] if coefficient.abs() == 1.0 => {
+                    PostFactor::Trace { slot, alpha: coefficient }
+                }
+                _ => {
+                    let mut m = Array2::zeros((net.batch, n_post));
+                    for t in terms {
+                        match t.post {
+                            Some(k) => m.scaled_add(t.coefficient, &trace(pops, post, k).data),
+                            None => m.mapv_inplace(|x| x + t.coefficient),
+                        }
+                    }
+                    PostFactor::Built(m)
+                }
+            };
+            Factor { pre: key.map(|y| y.0), post }
+        })
+        .collect()
 }
 
 /// Each synapse group's pre × post buffer for its summed updates, kept between updates: one
@@ -107,7 +156,7 @@ pub(crate) fn sop_sum_float_into(
 /// [`sop_sum_float_into`] from the rule's factors (as [`sop_factors`] gives them).
 pub(crate) fn sum_factors_into(
     net: &Fabric<'_>,
-    factors: &[(Option<TraceSlot>, Array2<f32>)],
+    factors: &[Factor],
     pre: Option<PopulationId>,
     post: PopulationId,
     delta: &mut Array2<f32>,
@@ -119,14 +168,15 @@ pub(crate) fn sum_factors_into(
     if zeroed {
         *delta = Array2::zeros((n_pre, n_post));
     }
-    for (slot, m) in factors {
-        match (pre, slot) {
+    for f in factors {
+        let (alpha, m) = f.post_side(net.populations, post);
+        match (pre, f.pre) {
             (Some(p), Some(k)) => {
-                let a = &trace(net.populations, p, *k).data;
+                let a = &trace(net.populations, p, k).data;
                 if zeroed {
-                    column_gemm(net.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
+                    column_gemm(net.threads, alpha, a.t(), m, 1.0, delta.view_mut());
                 } else {
-                    column_gemm_zeroed(net.threads, 1.0, a.t(), m.view(), delta.view_mut());
+                    column_gemm_zeroed(net.threads, alpha, a.t(), m, delta.view_mut());
                     zeroed = true;
                 }
             }
@@ -135,7 +185,7 @@ pub(crate) fn sum_factors_into(
                     delta.fill(0.0);
                     zeroed = true;
                 }
-                let sums = m.sum_axis(Axis(0));
+                let sums = m.sum_axis(Axis(0)) * alpha;
                 for mut row in delta.axis_iter_mut(Axis(0)) {
                     row += &sums;
                 }

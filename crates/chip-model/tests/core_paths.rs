@@ -692,6 +692,50 @@ fn traces_latched_after_a_restored_state_are_not_confused() -> TestResult {
     Ok(())
 }
 
+/// A rule whose terms group into one product of several terms (built as a matrix, with
+/// coefficients other than ±1) and one of a single −1 term (read from its trace in place) learns
+/// the same on the fast and the per-synapse paths, on groups and biases, on every core kind.
+#[test]
+fn mixed_coefficient_rules_agree_on_both_paths() -> TestResult {
+    for (profile, tol) in [("ideal", 1e-5f32), ("loihi2", 0.0), ("analog-rram", 1e-5)] {
+        let mut nets = [build(profile, 23)?, build(profile, 23)?];
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let x = random_batch(&mut rng, 4, 24, 0.3);
+        let y = Array2::from_shape_fn((4, 5), |(b, i)| if b % 5 == i { 1.0 } else { 0.0 });
+        let (a, b) = (TraceSlot::new(1)?, TraceSlot::new(2)?);
+        let term = |coefficient, pre, post| chip_model::ProductTerm { coefficient, pre, post };
+        let rule = SumOfProducts::new(vec![
+            term(0.5, Some(a), Some(a)),
+            term(-1.0, Some(b), Some(b)),
+            term(1.5, Some(a), Some(b)),
+        ])?;
+        for net in &mut nets {
+            net.chip.set_batch_size(4)?;
+            net.chip.apply_input(net.input, x.view())?;
+            net.chip.run(8, None)?;
+            net.chip.latch_traces(b);
+            net.chip.run(4, Some(&Nudge { population: net.output, target: y.view(), beta: 0.5 }))?;
+            net.chip.latch_traces(a);
+        }
+        nets[1].chip.set_execution_path(ExecutionPath::Reference);
+        for net in &mut nets {
+            net.chip.learn(net.groups[1], &rule, 0.25)?;
+            net.chip.learn_bias(net.output, &rule, 0.25)?;
+        }
+        let weights = |net: &Net| net.chip.read_weights(net.groups[1]);
+        let (fast, reference) = (weights(&nets[0])?, weights(&nets[1])?);
+        let diff = (&fast - &reference).mapv(f32::abs).fold(0.0f32, |m, &d| m.max(d));
+        assert!(diff <= tol, "{profile}: fast and per-synapse updates differ by {diff}");
+        let before = build(profile, 23)?.chip.read_weights(nets[0].groups[1])?;
+        assert!((&fast - &before).iter().any(|d| d.abs() > 1e-6), "{profile}: nothing learned");
+        let (fast, reference) =
+            (nets[0].chip.read_bias(nets[0].output)?, nets[1].chip.read_bias(nets[1].output)?);
+        let diff = fast.iter().zip(&reference).fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(diff <= tol, "{profile}: fast and per-neuron bias updates differ by {diff}");
+    }
+    Ok(())
+}
+
 /// A loihi2 chip with 40 inputs at 1.0 into 40 saturated neurons (weights 0, range 1, so the
 /// weight exponent is 2 and a mantissa step is 2^(6 + 2 − 14) = 2^−6), traces latched in slot 0:
 /// every pre and post trace is 255 >> 1 = 127 (8-bit payloads, 7-bit traces, step 2^−7).

@@ -133,14 +133,15 @@ pub(crate) fn learn_fast(net: &mut Fabric<'_>, target: SumTarget, rule: &SumOfPr
             let (pre, post) = (net.groups[g].pre, net.groups[g].post);
             let factors = sop_factors(net, rule, Some(pre), post);
             let mut weights = std::mem::take(&mut net.groups[g].weights);
-            for (slot, m) in &factors {
-                match slot {
+            for f in &factors {
+                let (alpha, m) = f.post_side(net.populations, post);
+                match f.pre {
                     Some(k) => {
-                        let a = &trace(net.populations, pre, *k).data;
-                        column_gemm(net.threads, global, a.t(), m.view(), 1.0, weights.view_mut());
+                        let a = &trace(net.populations, pre, k).data;
+                        column_gemm(net.threads, global * alpha, a.t(), m, 1.0, weights.view_mut());
                     }
                     None => {
-                        let sums = m.sum_axis(Axis(0)) * global;
+                        let sums = m.sum_axis(Axis(0)) * alpha * global;
                         for mut row in weights.axis_iter_mut(Axis(0)) {
                             row += &sums;
                         }
@@ -151,14 +152,17 @@ pub(crate) fn learn_fast(net: &mut Fabric<'_>, target: SumTarget, rule: &SumOfPr
             net.groups[g].refresh_effective_threads(net.threads);
         }
         SumTarget::Bias(p) => {
-            let factors = sop_factors(net, rule, None, PopulationId(p));
-            let pop = &mut net.populations[p];
-            for (_, m) in &factors {
+            let post = PopulationId(p);
+            let factors = sop_factors(net, rule, None, post);
+            let mut bias = std::mem::take(&mut net.populations[p].bias);
+            for f in &factors {
+                let (alpha, m) = f.post_side(net.populations, post);
                 let sums = m.sum_axis(Axis(0));
-                for (b, &d) in pop.bias.iter_mut().zip(sums.iter()) {
-                    *b += global * d;
+                for (b, &d) in bias.iter_mut().zip(sums.iter()) {
+                    *b += global * (alpha * d);
                 }
             }
+            net.populations[p].bias = bias;
         }
     }
 }

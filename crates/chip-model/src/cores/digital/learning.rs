@@ -14,8 +14,8 @@ use super::dendrites::mark_active_columns;
 use super::neuron::exact_f32_to_i32;
 use crate::cores::Fabric;
 use crate::fixed_point::{max_signed_magnitude, round_to_grid};
-use crate::learning_engine::{all_zero, sop_factors, sum_factors_into, trace};
-use crate::learning_rule::{SumOfProducts, TraceSlot};
+use crate::learning_engine::{Factor, all_zero, sop_factors, sum_factors_into, trace};
+use crate::learning_rule::SumOfProducts;
 use crate::parallel::column_gemm;
 use crate::population::{Population, PopulationId};
 use crate::profile::DigitalArithmetic;
@@ -100,24 +100,24 @@ const SUM_AND_ROUND_MIN_WORK: usize = 1 << 18;
 /// [`write_group_update`] with the whole update; exact integer sums do not depend on the blocks),
 /// blocks of rows on their threads. Summing the whole update first wrote and read a pre × post
 /// array (6 MB for 784 × 2,000, 256 MB for 8,000 × 8,000) through memory.
-fn sum_and_round_rows(
-    d: &DigitalArithmetic,
-    net: &mut Fabric<'_>,
-    g: usize,
-    factors: &[(Option<TraceSlot>, Array2<f32>)],
-    scale: f64,
-) {
+fn sum_and_round_rows(d: &DigitalArithmetic, net: &mut Fabric<'_>, g: usize, factors: &[Factor], scale: f64) {
     let pre = net.groups[g].pre;
     let n_post = net.groups[g].weights.ncols();
     // Products with a presynaptic trace, and the sum over the batch of the others (a constant
     // presynaptic factor: the same for every row).
-    let products: Vec<(ndarray::ArrayView2<f32>, &Array2<f32>)> = factors
+    let post = net.groups[g].post;
+    let pops = &*net.populations;
+    let products: Vec<(ndarray::ArrayView2<f32>, f32, ndarray::ArrayView2<f32>)> = factors
         .iter()
-        .filter_map(|(slot, m)| slot.map(|k| (trace(net.populations, pre, k).data.view(), m)))
+        .filter_map(|f| {
+            let (alpha, m) = f.post_side(pops, post);
+            f.pre.map(|k| (trace(pops, pre, k).data.view(), alpha, m))
+        })
         .collect();
     let mut constant = ndarray::Array1::<f32>::zeros(n_post);
-    for (_, m) in factors.iter().filter(|(slot, _)| slot.is_none()) {
-        constant += &m.sum_axis(Axis(0));
+    for f in factors.iter().filter(|f| f.pre.is_none()) {
+        let (alpha, m) = f.post_side(pops, post);
+        constant += &(m.sum_axis(Axis(0)) * alpha);
     }
     let rounding = RowRounding::of(d, net, g, scale);
     let grp = &mut net.groups[g];
@@ -143,8 +143,8 @@ fn sum_and_round_rows(
                 for mut row in sums.rows_mut() {
                     row.assign(&constant);
                 }
-                for (a, m) in &products {
-                    general_mat_mul(1.0, &a.slice(ndarray::s![.., rows.clone()]).t(), *m, 1.0, &mut sums);
+                for (a, alpha, m) in &products {
+                    general_mat_mul(*alpha, &a.slice(ndarray::s![.., rows.clone()]).t(), m, 1.0, &mut sums);
                 }
                 for (j, sum) in rows.zip(sums.rows()) {
                     let mut row = weights.row_mut(j - block.start);
@@ -199,7 +199,7 @@ fn sop_is_exact_in_f32(net: &Fabric<'_>, rule: &SumOfProducts) -> bool {
 fn sop_sum(
     net: &Fabric<'_>,
     rule: &SumOfProducts,
-    factors: &[(Option<TraceSlot>, Array2<f32>)],
+    factors: &[Factor],
     (pre, post): (Option<PopulationId>, PopulationId),
 ) -> Delta {
     let n_post = net.populations[post.0].size;
@@ -211,15 +211,16 @@ fn sop_sum(
         return Delta::Exact(sums);
     }
     let mut delta = Array2::<f64>::zeros((n_pre, n_post));
-    for (slot, m) in factors {
+    for f in factors {
+        let (alpha, m) = f.post_side(net.populations, post);
         let m64 = m.mapv(f64::from);
-        match (pre, slot) {
+        match (pre, f.pre) {
             (Some(p), Some(k)) => {
-                let a64 = trace(net.populations, p, *k).data.mapv(f64::from);
-                general_mat_mul(1.0, &a64.t(), &m64, 1.0, &mut delta);
+                let a64 = trace(net.populations, p, k).data.mapv(f64::from);
+                general_mat_mul(f64::from(alpha), &a64.t(), &m64, 1.0, &mut delta);
             }
             _ => {
-                let sums = m64.sum_axis(Axis(0));
+                let sums = m64.sum_axis(Axis(0)) * f64::from(alpha);
                 for mut row in delta.axis_iter_mut(Axis(0)) {
                     row += &sums;
                 }
@@ -231,15 +232,11 @@ fn sop_sum(
 
 /// The presynaptic rows that were active in some latched trace, when they are few (online
 /// learning) and every factor has a presynaptic trace: rows left out have an exactly zero update.
-fn few_active_rows(
-    net: &Fabric<'_>,
-    factors: &[(Option<TraceSlot>, Array2<f32>)],
-    pre: PopulationId,
-) -> Option<Vec<usize>> {
+fn few_active_rows(net: &Fabric<'_>, factors: &[Factor], pre: PopulationId) -> Option<Vec<usize>> {
     let n_pre = net.populations[pre.0].size;
     let mut active = vec![false; n_pre];
-    for (slot, _) in factors {
-        mark_active_columns(trace(net.populations, pre, (*slot)?).data.view(), &mut active);
+    for f in factors {
+        mark_active_columns(trace(net.populations, pre, f.pre?).data.view(), &mut active);
     }
     let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
     (rows.len() * 2 <= n_pre).then_some(rows)
@@ -249,17 +246,18 @@ fn few_active_rows(
 /// the full product: integer operands, sums below 2^24).
 fn compact_sum(
     net: &Fabric<'_>,
-    factors: &[(Option<TraceSlot>, Array2<f32>)],
+    factors: &[Factor],
     pre: PopulationId,
     post: PopulationId,
     rows: &[usize],
 ) -> Delta {
     let n_post = net.populations[post.0].size;
     let mut delta = Array2::<f32>::zeros((rows.len(), n_post));
-    for (slot, m) in factors {
-        if let Some(k) = slot {
-            let a = trace(net.populations, pre, *k).data.select(Axis(1), rows);
-            column_gemm(net.threads, 1.0, a.t(), m.view(), 1.0, delta.view_mut());
+    for f in factors {
+        if let Some(k) = f.pre {
+            let (alpha, m) = f.post_side(net.populations, post);
+            let a = trace(net.populations, pre, k).data.select(Axis(1), rows);
+            column_gemm(net.threads, alpha, a.t(), m, 1.0, delta.view_mut());
         }
     }
     Delta::Exact(delta)
