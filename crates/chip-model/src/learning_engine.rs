@@ -98,20 +98,52 @@ pub(crate) fn sop_factors(
                 [&ProductTerm { post: Some(slot), coefficient, .. }] if coefficient.abs() == 1.0 => {
                     PostFactor::Trace { slot, alpha: coefficient }
                 }
-                _ => {
-                    let mut m = Array2::zeros((net.batch, n_post));
-                    for t in terms {
-                        match t.post {
-                            Some(k) => m.scaled_add(t.coefficient, &trace(pops, post, k).data),
-                            None => m.mapv_inplace(|x| x + t.coefficient),
-                        }
-                    }
-                    PostFactor::Built(m)
-                }
+                _ => PostFactor::Built(combine_post_terms(pops, post, &terms, (net.batch, n_post))),
             };
             Factor { pre: key.map(|y| y.0), post }
         })
         .collect()
+}
+
+/// `Σ_k c_k · post_k` (batch × post) of `terms`, in one pass a row at a time: each entry is
+/// `((0 + c_1·x_1) + c_2·x_2) + …` in the terms' order (a constant factor adds `c_k`), the numbers of
+/// adding the terms one whole matrix after another, without writing and reading the matrix once
+/// per term.
+fn combine_post_terms(
+    pops: &[Population],
+    post: PopulationId,
+    terms: &[&ProductTerm],
+    (batch, n): (usize, usize),
+) -> Array2<f32> {
+    let sources: Vec<(f32, Option<&[f32]>)> = terms
+        .iter()
+        .map(|t| (t.coefficient, t.post.map(|k| trace(pops, post, k).data.as_slice().unwrap_or_default())))
+        .collect();
+    let contiguous = sources.iter().all(|(_, x)| x.is_none_or(|x| x.len() == batch * n));
+    let mut m = Array2::<f32>::zeros((batch, n));
+    let Some(out) = m.as_slice_mut().filter(|_| contiguous) else {
+        // Latched traces are owned standard-layout arrays; this is a safety net, not a fast path.
+        for t in terms {
+            match t.post {
+                Some(k) => m.scaled_add(t.coefficient, &trace(pops, post, k).data),
+                None => m.mapv_inplace(|x| x + t.coefficient),
+            }
+        }
+        return m;
+    };
+    for (r, row) in out.chunks_exact_mut(n.max(1)).enumerate() {
+        for &(c, x) in &sources {
+            match x {
+                Some(x) => {
+                    for (o, &v) in row.iter_mut().zip(&x[r * n..(r + 1) * n]) {
+                        *o += c * v;
+                    }
+                }
+                None => row.iter_mut().for_each(|o| *o += c),
+            }
+        }
+    }
+    m
 }
 
 /// Each synapse group's pre × post buffer for its summed updates, kept between updates: one
@@ -212,7 +244,7 @@ pub(crate) fn local_sum(
     let n_post = pops[post.0].size;
     let n_pre = pre.map_or(1, |p| pops[p.0].size);
     let slot_data = |p: PopulationId| -> Vec<Option<&Array2<f32>>> {
-        (0..TRACE_SLOTS).map(|k| pops[p.0].traces[k].as_ref().map(|t| &t.data)).collect()
+        (0..TRACE_SLOTS).map(|k| pops[p.0].traces[k].as_ref().map(|t| &*t.data)).collect()
     };
     let post_traces = slot_data(post);
     let pre_traces = pre.map(slot_data);

@@ -98,8 +98,9 @@ impl PopulationSpec {
 /// A snapshot of activity latched for the learning engine.
 #[derive(Debug, Clone)]
 pub(crate) struct Trace {
-    /// batch × neurons; float cores: real activity; digital cores: integer trace values.
-    pub data: Array2<f32>,
+    /// batch × neurons; float cores: real activity; digital cores: integer trace values. Shared
+    /// between the slots that latched the same activity version.
+    pub data: std::sync::Arc<Array2<f32>>,
     /// The population's activity version when latched (equal versions ⇒ equal data).
     pub version: u64,
 }

@@ -570,6 +570,31 @@ fn fill_batch_and_targets_values() {
     }
 }
 
+/// A batch large enough to be filled by two threads (rows in blocks) gets the numbers of one
+/// thread, and its errors leave it untouched the same way.
+#[test]
+fn fill_batch_on_threads_equals_one_thread() {
+    let (w, rows) = (28 * 28, 64);
+    let pixels: Vec<u8> = (0..100 * w).map(|i| (i * 7919 % 256) as u8).collect();
+    let labels: Vec<u8> = (0..100).map(|i| (i % 10) as u8).collect();
+    let ds = Dataset::new("big", pixels, labels, 28, 28, 10).expect("big");
+    let indices: Vec<usize> = (0..rows).map(|i| (i * 37) % 100).collect();
+    let mut one = Array2::<f32>::from_elem((rows, w), -1.0);
+    ds.try_fill_batch_threads(&indices, &mut one.view_mut(), 1).expect("fits");
+    let mut two = Array2::<f32>::from_elem((rows, w), -1.0);
+    ds.try_fill_batch_threads(&indices, &mut two.view_mut(), 2).expect("fits");
+    assert_eq!(one, two);
+    let example = 37 * 5 % 100;
+    assert_eq!(one[[5, 3]], f32::from(((example * w + 3) * 7919 % 256) as u8) / 255.0);
+    let bad: Vec<usize> = indices.iter().map(|&i| if i == 74 { 100 } else { i }).collect();
+    let mut x = Array2::<f32>::from_elem((rows, w), -1.0);
+    assert!(matches!(
+        ds.try_fill_batch_threads(&bad, &mut x.view_mut(), 2),
+        Err(EpError::InvalidParameter { .. })
+    ));
+    assert!(x.iter().all(|&v| v == -1.0), "untouched on error");
+}
+
 #[test]
 fn fill_is_lenient_and_try_fill_reports() {
     let ds = tiny();

@@ -22,7 +22,11 @@ impl Chip {
         let core = self.kind.arithmetic();
         for q in 0..self.populations.len() {
             let p = &self.populations[q];
-            let trace = Trace { data: core.latch(p, trace_bits), version: p.version };
+            // A slot that holds this activity version already (an input's, unchanged between the
+            // phases) holds the same trace: shared, not latched again.
+            let latched = p.traces.iter().flatten().find(|t| t.version == p.version).map(|t| t.data.clone());
+            let data = latched.unwrap_or_else(|| std::sync::Arc::new(core.latch(p, trace_bits)));
+            let trace = Trace { data, version: p.version };
             for block in &p.placement {
                 self.cores[block.core].counters.trace_latches += (self.batch * block.len) as u64;
             }

@@ -163,8 +163,23 @@ impl Dataset {
     /// input_size()` ([`EpError::DatasetMismatch`] otherwise) and that every index is below
     /// `len()` ([`EpError::InvalidParameter`] otherwise); `out` is untouched on error.
     pub fn try_fill_batch(&self, indices: &[usize], out: &mut ArrayViewMut2<f32>) -> Result<()> {
+        self.try_fill_batch_threads(indices, out, 1)
+    }
+
+    /// [`Dataset::try_fill_batch`] with blocks of rows on `threads` threads when the batch is large
+    /// enough to pay (the same numbers: each row on its own). Rows are read from scattered places
+    /// of the dataset, about 0.6 µs each, serial work between two training steps otherwise.
+    pub fn try_fill_batch_threads(
+        &self,
+        indices: &[usize],
+        out: &mut ArrayViewMut2<f32>,
+        threads: usize,
+    ) -> Result<()> {
         self.check_batch(indices, out.dim(), self.input_size(), "input batch")?;
-        self.fill_batch(indices, out);
+        let min = chip_model::parallel::PARALLEL_MIN_ELEMENTS;
+        chip_model::parallel::for_each_row_block(threads, min, out.view_mut(), |rows, mut block| {
+            self.fill_batch(&indices[rows], &mut block)
+        });
         Ok(())
     }
 

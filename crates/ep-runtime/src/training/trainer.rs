@@ -186,7 +186,7 @@ impl Trainer {
                 x = Array2::zeros((chunk.len(), inputs));
                 y = Array2::zeros((chunk.len(), outputs));
             }
-            train.try_fill_batch(chunk, &mut x.view_mut())?;
+            train.try_fill_batch_threads(chunk, &mut x.view_mut(), self.config.threads)?;
             train.try_fill_targets(chunk, &mut y.view_mut())?;
             labels.clear();
             labels.extend(chunk.iter().map(|&i| train.labels()[i]));

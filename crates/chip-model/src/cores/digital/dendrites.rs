@@ -121,10 +121,8 @@ fn group_sum_into(
             // Presynaptic neurons silent in every example contribute nothing: when most are
             // (an input digit in online learning), the product runs over the others only. The
             // sums are exact integers, so they are the same numbers.
-            let mut any = vec![false; pre.size];
-            mark_active_columns(pre.activity.view(), &mut any);
-            let active: Vec<usize> = (0..pre.size).filter(|&j| any[j]).collect();
-            if active.len() * 2 < pre.size {
+            let few = few_active_columns(&[pre.activity.view()], pre.size, pre.size.saturating_sub(1) / 2);
+            if let Some(active) = few {
                 let a = pre.activity.select(Axis(1), &active);
                 let w = grp.weights.select(Axis(0), &active);
                 integer_product_into(threads, a.view(), w.view(), (max_a, max_w), to_state, out);
@@ -235,14 +233,23 @@ fn fusable_group(d: &DigitalArithmetic, net: &Dynamics<'_>, q: usize) -> Option<
     (pre.size as f64 * max_a * max_w <= F32_EXACT && (1..=30).contains(&shift)).then_some((g, shift))
 }
 
-/// Sets `active[j]` for every column `j` of `a` (examples × neurons) that is non-zero in some
-/// example.
-pub(crate) fn mark_active_columns(a: ArrayView2<f32>, active: &mut [bool]) {
-    for row in a.rows() {
-        for (flag, &x) in active.iter_mut().zip(row) {
-            *flag |= x != 0.0;
+/// The columns (neurons) that are non-zero in some example (row) of some array of `arrays` (each
+/// examples × `n`), in order, when there are at most `most` of them; `None` as soon as a row shows
+/// more. Stopping early matters at a batch's worth of inputs, where a few examples already light up
+/// most pixels and the whole scan was a serial pass per update for nothing.
+pub(crate) fn few_active_columns(arrays: &[ArrayView2<f32>], n: usize, most: usize) -> Option<Vec<usize>> {
+    let mut active = vec![false; n];
+    for a in arrays {
+        for row in a.rows() {
+            for (flag, &x) in active.iter_mut().zip(row) {
+                *flag |= x != 0.0;
+            }
+            if active.iter().filter(|&&f| f).count() > most {
+                return None;
+            }
         }
     }
+    Some((0..n).filter(|&j| active[j]).collect())
 }
 
 /// `out = a · w` for integer-valued f32 operands whose products and sums stay below 2^24 (so any
@@ -359,6 +366,20 @@ fn reference_integer_product(a: ArrayView2<f32>, w: ArrayView2<f32>) -> Array2<i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Active columns are listed in order across arrays and rows, up to the limit inclusive; one
+    /// more anywhere gives `None`.
+    #[test]
+    fn few_active_columns_lists_them_or_stops() {
+        let a = ndarray::array![[0.0f32, 2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]];
+        let b = ndarray::array![[0.0f32, 0.0, 0.0, 3.0, 0.0]];
+        assert_eq!(few_active_columns(&[a.view(), b.view()], 5, 3), Some(vec![1, 3, 4]));
+        assert_eq!(few_active_columns(&[a.view(), b.view()], 5, 2), None);
+        assert_eq!(few_active_columns(&[a.view()], 5, 2), Some(vec![1, 4]));
+        assert_eq!(few_active_columns(&[b.view(), a.view()], 5, 1), None);
+        let silent = Array2::<f32>::zeros((4, 5));
+        assert_eq!(few_active_columns(&[silent.view()], 5, 0), Some(vec![]));
+    }
 
     /// The i32 copy of a constant drive: the same on one and two threads (cut into column blocks
     /// or not), and "not narrow" as soon as one value reaches the fused update's limit, wherever it

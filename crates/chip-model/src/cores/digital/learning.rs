@@ -10,7 +10,7 @@
 use ndarray::{Array2, Axis, linalg::general_mat_mul};
 
 use super::bias_exponent;
-use super::dendrites::mark_active_columns;
+use super::dendrites::few_active_columns;
 use super::neuron::exact_f32_to_i32;
 use crate::cores::Fabric;
 use crate::fixed_point::{max_signed_magnitude, round_to_grid};
@@ -42,8 +42,16 @@ impl Delta {
 /// A population's activity as trace values: payloads cut to `trace_bits`.
 pub(crate) fn latch(pop: &Population, trace_bits: u32) -> Array2<f32> {
     let shift = pop.out_bits.saturating_sub(trace_bits);
-    // Activities are exact integers (payloads) on digital cores.
-    pop.activity.mapv(|a| (exact_f32_to_i32(a) >> shift) as f32)
+    // Activities are exact integers (payloads) on digital cores. A loop over slices vectorises
+    // the conversion (5 µs for 50 × 510 here, against 18 µs as an element-wise map and 25 µs with
+    // `as`, whose saturation does not vectorise on baseline x86-64).
+    let trace = |a: f32| (exact_f32_to_i32(a) >> shift) as f32;
+    let mut out = Array2::<f32>::zeros(pop.activity.raw_dim());
+    match (pop.activity.as_slice(), out.as_slice_mut()) {
+        (Some(a), Some(o)) => o.iter_mut().zip(a).for_each(|(o, &a)| *o = trace(a)),
+        _ => out.zip_mut_with(&pop.activity, |o, &a| *o = trace(a)),
+    }
+    out
 }
 
 /// Real value of one trace step of a population's traces.
@@ -234,12 +242,9 @@ fn sop_sum(
 /// learning) and every factor has a presynaptic trace: rows left out have an exactly zero update.
 fn few_active_rows(net: &Fabric<'_>, factors: &[Factor], pre: PopulationId) -> Option<Vec<usize>> {
     let n_pre = net.populations[pre.0].size;
-    let mut active = vec![false; n_pre];
-    for f in factors {
-        mark_active_columns(trace(net.populations, pre, f.pre?).data.view(), &mut active);
-    }
-    let rows: Vec<usize> = (0..n_pre).filter(|&j| active[j]).collect();
-    (rows.len() * 2 <= n_pre).then_some(rows)
+    let traces: Option<Vec<_>> =
+        factors.iter().map(|f| Some(trace(net.populations, pre, f.pre?).data.view())).collect();
+    few_active_columns(&traces?, n_pre, n_pre / 2)
 }
 
 /// [`sop_sum`]'s exact sums of presynaptic rows `rows` only (the same numbers as those rows of
