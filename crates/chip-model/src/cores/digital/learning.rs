@@ -137,7 +137,11 @@ fn sum_and_round_rows(d: &DigitalArithmetic, net: &mut Fabric<'_>, g: usize, fac
     // into one block per thread: in blocks of 32 its whole update ran on one thread.
     let (threads, weights) = (net.threads, grp.weights.view_mut());
     let block_rows = SUM_ROWS.min(weights.nrows().div_ceil(threads.max(1))).max(1);
-    let scratch = || Array2::<f32>::zeros((SUM_ROWS, n_post));
+    // At most one sum block of rows, and no more rows than the group has: a feedback group of 10
+    // presynaptic rows into 2,000 took 256 KB per thread and update, which a worker thread's
+    // allocator returned to the system after each update and faulted in again at the next.
+    let scratch_rows = SUM_ROWS.min(weights.nrows());
+    let scratch = || Array2::<f32>::zeros((scratch_rows, n_post));
     crate::parallel::for_each_row_block_taken(
         threads,
         min,
