@@ -158,15 +158,16 @@ fn sum_and_round_rows(d: &DigitalArithmetic, net: &mut Fabric<'_>, g: usize, fac
                 for (a, alpha, m) in &products {
                     general_mat_mul(*alpha, &a.slice(ndarray::s![.., rows.clone()]).t(), m, 1.0, &mut sums);
                 }
+                let (lo, hi) = (rows.start - block.start, rows.end - block.start);
+                let mut block_weights = weights.slice_mut(ndarray::s![lo..hi, ..]);
+                if let (Some(w), Some(sum)) = (block_weights.as_slice_mut(), sums.as_slice()) {
+                    rounding.round_rows(rows.start, w, sum, n_post);
+                    continue;
+                }
                 for (j, sum) in rows.zip(sums.rows()) {
                     let mut row = weights.row_mut(j - block.start);
-                    match (row.as_slice_mut(), sum.as_slice()) {
-                        (Some(r), Some(sum)) => rounding.round_row(j, r, sum),
-                        _ => {
-                            let wide: Vec<f64> = sum.iter().map(|&x| f64::from(x)).collect();
-                            rounding.round_wide_row(j, row.iter_mut(), &wide);
-                        }
-                    }
+                    let wide: Vec<f64> = sum.iter().map(|&x| f64::from(x)).collect();
+                    rounding.round_wide_row(j, row.iter_mut(), &wide);
                 }
             }
         },
@@ -375,6 +376,51 @@ impl RowRounding {
         }
         let steps = sums.iter().map(|&x| f64::from(x) * self.to_steps);
         self.draw(j).update(row.iter_mut(), steps, self.mode, self.lim);
+    }
+
+    /// [`RowRounding::round_row`] for the consecutive rows from `first` (`weights` and `sums` hold
+    /// them one after another, `n` wide). A mirror group's synapses of one column in four
+    /// consecutive rows share one rounding word (their forward twins' quad): such rows are rounded
+    /// together, one word per column instead of one per synapse, the same numbers.
+    fn round_rows(&self, first: usize, weights: &mut [f32], sums: &[f32], n: usize) {
+        let n = n.max(1);
+        let rows = weights.chunks_exact_mut(n).zip(sums.chunks_exact(n)).enumerate();
+        if !self.transposed {
+            for (r, (w, s)) in rows {
+                self.round_row(first + r, w, s);
+            }
+            return;
+        }
+        let (mut start, end) = (first, first + weights.len() / n);
+        while start < end {
+            let stop = ((start | 3) + 1).min(end);
+            let (lo, hi) = ((start - first) * n, (stop - first) * n);
+            self.round_quad(start, &mut weights[lo..hi], &sums[lo..hi], n);
+            start = stop;
+        }
+    }
+
+    /// Rounds rows `first..` (one to four of a mirror group, all in one quad) column by column.
+    fn round_quad(&self, first: usize, weights: &mut [f32], sums: &[f32], n: usize) {
+        let rows = weights.len() / n;
+        if all_zero(sums) {
+            return;
+        }
+        let mixed = mix(first as u64 >> 2);
+        for i in 0..n {
+            let mut word = None;
+            for r in 0..rows {
+                let x = f64::from(sums[r * n + i]) * self.to_steps;
+                if x != 0.0 {
+                    let word = *word.get_or_insert_with(|| {
+                        self.noise.rounding_word(self.key, self.counter, i as u64, mixed)
+                    });
+                    let u = RoundingNoise::lane(word, (first + r) as u64);
+                    let m = &mut weights[r * n + i];
+                    *m = (*m + round_to_grid(x, self.mode, u) as f32).clamp(-self.lim, self.lim);
+                }
+            }
+        }
     }
 
     /// [`RowRounding::round_row`] for wide sums or a row that is not contiguous.
