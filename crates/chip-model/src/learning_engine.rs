@@ -6,7 +6,7 @@
 //! weights (exactly, rounded to mantissa steps, or as device pulses) is the core kind's business
 //! (`cores/`).
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, Zip};
 
 use crate::cores::Fabric;
 use crate::learning_rule::{LocalRule, ProductTerm, SumOfProducts, SynapseLocal, TRACE_SLOTS, TraceSlot};
@@ -115,29 +115,13 @@ fn combine_post_terms(
     terms: &[&ProductTerm],
     (batch, n): (usize, usize),
 ) -> Array2<f32> {
-    let sources: Vec<(f32, Option<&[f32]>)> = terms
-        .iter()
-        .map(|t| (t.coefficient, t.post.map(|k| trace(pops, post, k).data.as_slice().unwrap_or_default())))
-        .collect();
-    let contiguous = sources.iter().all(|(_, x)| x.is_none_or(|x| x.len() == batch * n));
     let mut m = Array2::<f32>::zeros((batch, n));
-    let Some(out) = m.as_slice_mut().filter(|_| contiguous) else {
-        // Latched traces are owned standard-layout arrays; this is a safety net, not a fast path.
+    for (r, mut row) in m.rows_mut().into_iter().enumerate() {
         for t in terms {
+            let c = t.coefficient;
             match t.post {
-                Some(k) => m.scaled_add(t.coefficient, &trace(pops, post, k).data),
-                None => m.mapv_inplace(|x| x + t.coefficient),
-            }
-        }
-        return m;
-    };
-    for (r, row) in out.chunks_exact_mut(n.max(1)).enumerate() {
-        for &(c, x) in &sources {
-            match x {
-                Some(x) => {
-                    for (o, &v) in row.iter_mut().zip(&x[r * n..(r + 1) * n]) {
-                        *o += c * v;
-                    }
+                Some(k) => {
+                    Zip::from(&mut row).and(trace(pops, post, k).data.row(r)).for_each(|o, &v| *o += c * v)
                 }
                 None => row.iter_mut().for_each(|o| *o += c),
             }
