@@ -13,6 +13,7 @@ pub mod cores;
 pub mod counters;
 pub mod energy;
 pub mod error;
+pub mod expf;
 pub mod fixed_point;
 pub mod gaussian;
 pub mod lane_rng;
