@@ -27,6 +27,7 @@ pub mod profile;
 mod profile_summary;
 pub mod rounding_noise;
 pub mod shallow_product;
+mod shared_array;
 pub mod synapse_group;
 mod vector_isa;
 

@@ -4,6 +4,7 @@ use ndarray::Array2;
 
 use crate::core_resources::FanInSegment;
 use crate::population::PopulationId;
+use crate::shared_array::SharedArray;
 
 /// Handle of a synapse group on a [`crate::Chip`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,17 +31,18 @@ pub struct ConnectOptions {
     pub fan_in: Vec<FanInSegment>,
 }
 
-/// The chip's record of a synapse group.
+/// The chip's record of a synapse group. Its pre × post arrays are shared between clones of the
+/// chip until one writes them ([`SharedArray`]).
 #[derive(Debug, Clone)]
 pub(crate) struct SynapseGroup {
     pub pre: PopulationId,
     pub post: PopulationId,
     /// Float: real weights; digital: integer mantissas (exact in f32). pre × post.
-    pub weights: Array2<f32>,
+    pub weights: SharedArray,
     /// Float only: per-synapse gain mismatch, if any.
-    pub gain: Option<Array2<f32>>,
+    pub gain: Option<SharedArray>,
     /// Float only: weights × gain, used by the dynamics when `gain` is present.
-    pub effective: Option<Array2<f32>>,
+    pub effective: Option<SharedArray>,
     /// Digital: weight exponent.
     pub exponent: i32,
     /// Digital: real value of one mantissa step.
@@ -48,9 +50,9 @@ pub(crate) struct SynapseGroup {
     /// Analog: conductance range R (weights lie in [−R, R]).
     pub range: f32,
     /// Analog: each device's up-pulse size in real units (device-to-device spread and asymmetry).
-    pub step_up: Option<Array2<f32>>,
+    pub step_up: Option<SharedArray>,
     /// Analog: each device's down-pulse size in real units.
-    pub step_down: Option<Array2<f32>>,
+    pub step_down: Option<SharedArray>,
     /// Analog: stuck devices as (pre, post, value), in increasing (pre, post) order; they keep
     /// this weight whatever is written.
     pub stuck: Vec<(usize, usize, f32)>,
@@ -71,7 +73,7 @@ impl SynapseGroup {
         SynapseGroup {
             pre,
             post,
-            weights: Array2::zeros((np, nq)),
+            weights: Array2::zeros((np, nq)).into(),
             gain: None,
             effective: None,
             exponent: 0,
@@ -105,7 +107,7 @@ impl SynapseGroup {
     pub fn refresh_effective_rows(&mut self, rows: &[usize], threads: usize) {
         if !self.refresh_stuck() {
             if let Some(gain) = &self.gain {
-                self.effective = Some(&self.weights * gain);
+                self.effective = Some((&*self.weights * &**gain).into());
             }
             return;
         }
@@ -133,13 +135,15 @@ impl SynapseGroup {
     /// part of [`SynapseGroup::refresh_effective_rows`] that does not depend on the rows); returns
     /// [`SynapseGroup::effective_in_place`].
     pub fn refresh_stuck(&mut self) -> bool {
+        let weights: &mut Array2<f32> = &mut self.weights;
         for &(j, i, value) in &self.stuck {
-            self.weights[[j, i]] = value;
+            weights[[j, i]] = value;
         }
         if !self.effective_in_place() {
             return false;
         }
         if let (Some(gain), Some(e)) = (&self.gain, &mut self.effective) {
+            let e: &mut Array2<f32> = e;
             for &(j, i, value) in &self.stuck {
                 e[[j, i]] = value * gain[[j, i]];
             }

@@ -127,7 +127,7 @@ impl Chip {
 
     /// The realised per-synapse gains of a group (`None` without synapse-gain mismatch).
     pub fn synapse_gains(&self, group: GroupId) -> Result<Option<&Array2<f32>>> {
-        Ok(self.group(group)?.gain.as_ref())
+        Ok(self.group(group)?.gain.as_deref())
     }
 
     /// Analog cores: the stuck devices of a group as (pre, post, weight).

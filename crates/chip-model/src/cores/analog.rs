@@ -15,6 +15,7 @@ use crate::learning_engine::{SumTarget, sop_sum_float_into};
 use crate::learning_rule::SumOfProducts;
 use crate::population::Population;
 use crate::profile::{AnalogArithmetic, Bounds, ConductanceDrift};
+use crate::shared_array::SharedArray;
 use crate::synapse_group::SynapseGroup;
 
 /// An analog core and its non-idealities.
@@ -48,7 +49,7 @@ impl CoreArithmetic for AnalogCore {
         mirror: Option<&SynapseGroup>,
         devices: &DeviceSampler<'_>,
     ) -> Result<()> {
-        group.gain = devices.synapse_gains(group.weights.nrows());
+        group.gain = devices.synapse_gains(group.weights.nrows()).map(SharedArray::new);
         if let Some(m) = mirror {
             group.range = m.range;
         }
@@ -228,8 +229,8 @@ fn sample_devices(a: &AnalogArithmetic, group: &mut SynapseGroup, devices: &Devi
         let (dtod, mean_asym, asym_sd) = (u.dw_min_dtod as f32, u.up_down as f32, u.up_down_dtod as f32);
         let size = z_size.mapv(|z| nominal * (1.0 + dtod * z).max(0.0));
         let asym = z_asym.mapv(|z| (mean_asym + asym_sd * z).clamp(-1.0, 1.0));
-        group.step_up = Some(&size * &asym.mapv(|x| 1.0 + x));
-        group.step_down = Some(&size * &asym.mapv(|x| 1.0 - x));
+        group.step_up = Some((&size * &asym.mapv(|x| 1.0 + x)).into());
+        group.step_down = Some((&size * &asym.mapv(|x| 1.0 - x)).into());
     }
     if a.stuck_on_fraction > 0.0 || a.stuck_off_fraction > 0.0 {
         let (which, sign) = (uniforms(3), uniforms(4));

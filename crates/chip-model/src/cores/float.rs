@@ -15,6 +15,7 @@ use crate::learning_rule::SumOfProducts;
 use crate::neuron_program::{NeuronProgram, sigmoid};
 use crate::parallel::{column_gemm, splits_columns};
 use crate::population::{Population, PopulationId};
+use crate::shared_array::SharedArray;
 use crate::synapse_group::SynapseGroup;
 
 /// The floating-point core (no parameters).
@@ -28,7 +29,7 @@ impl CoreArithmetic for FloatCore {
         _mirror: Option<&SynapseGroup>,
         devices: &DeviceSampler<'_>,
     ) -> Result<()> {
-        group.gain = devices.synapse_gains(group.weights.nrows());
+        group.gain = devices.synapse_gains(group.weights.nrows()).map(SharedArray::new);
         Ok(())
     }
 

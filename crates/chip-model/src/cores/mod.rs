@@ -219,12 +219,12 @@ pub(crate) trait CoreArithmetic {
 
     /// A group's weights in real units.
     fn real_weights(&self, group: &SynapseGroup) -> Array2<f32> {
-        group.weights.clone()
+        (*group.weights).clone()
     }
 
     /// The weights the dynamics use (real units): stored weights times per-synapse gains.
     fn effective_weights(&self, group: &SynapseGroup) -> Array2<f32> {
-        group.effective.clone().unwrap_or_else(|| self.real_weights(group))
+        group.effective.as_deref().cloned().unwrap_or_else(|| self.real_weights(group))
     }
 
     /// Writes biases given in real units.
