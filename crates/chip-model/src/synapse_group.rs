@@ -135,14 +135,19 @@ impl SynapseGroup {
     /// part of [`SynapseGroup::refresh_effective_rows`] that does not depend on the rows); returns
     /// [`SynapseGroup::effective_in_place`].
     pub fn refresh_stuck(&mut self) -> bool {
-        let weights: &mut Array2<f32> = &mut self.weights;
-        for &(j, i, value) in &self.stuck {
-            weights[[j, i]] = value;
+        // A mutable borrow of a shared array copies it: none without stuck devices.
+        if !self.stuck.is_empty() {
+            let weights: &mut Array2<f32> = &mut self.weights;
+            for &(j, i, value) in &self.stuck {
+                weights[[j, i]] = value;
+            }
         }
         if !self.effective_in_place() {
             return false;
         }
-        if let (Some(gain), Some(e)) = (&self.gain, &mut self.effective) {
+        if let (Some(gain), Some(e)) = (&self.gain, &mut self.effective)
+            && !self.stuck.is_empty()
+        {
             let e: &mut Array2<f32> = e;
             for &(j, i, value) in &self.stuck {
                 e[[j, i]] = value * gain[[j, i]];
